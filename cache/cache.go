@@ -1,0 +1,111 @@
+package cache
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Sentinel errors returned by every Store implementation. Callers test them
+// with errors.Is.
+var (
+	// ErrNotFound means no record has the requested key or index value.
+	ErrNotFound = errors.New("cache: not found")
+	// ErrAlreadyExists means Create found a record with the same id, or a
+	// unique index value (name, externalId) already owned by another record.
+	ErrAlreadyExists = errors.New("cache: already exists")
+	// ErrConflict means Update would move a unique index value (name,
+	// externalId) onto one already owned by another record.
+	ErrConflict = errors.New("cache: conflict")
+)
+
+// Kind is the resource type of a record.
+type Kind string
+
+// The kinds the bridge stores.
+const (
+	KindUser  Kind = "user"
+	KindGroup Kind = "group"
+)
+
+// Index names a secondary index that Lookup can query.
+type Index string
+
+const (
+	// IndexName is userName for users and displayName for groups. It is
+	// case-insensitive: values are compared after strings.ToLower.
+	IndexName Index = "name"
+	// IndexExternalID is the IdP's externalId; case-sensitive (RFC 7643
+	// §3.1 makes externalId caseExact).
+	IndexExternalID Index = "externalId"
+)
+
+// Record is what the store keeps for one SCIM resource.
+//
+// ID is both the SCIM id and the UiPath id (a GUID the bridge generates).
+// Name and ExternalID feed the unique indexes; an empty ExternalID is not
+// indexed. Members is used for groups only: the ids of the member users,
+// kept sorted and without duplicates by the caller.
+type Record struct {
+	Kind       Kind   `json:"kind"`
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	ExternalID string `json:"externalId,omitempty"`
+	// Resource is the SCIM representation last accepted from the IdP,
+	// without id, meta, schemas and (for groups) members: what UiPath
+	// does not keep lives only here.
+	Resource json.RawMessage `json:"resource,omitempty"`
+	Members  []string        `json:"members,omitempty"`
+	Created  time.Time       `json:"created"`
+	Modified time.Time       `json:"modified"`
+	// Version is set to 1 by Create and incremented by every successful
+	// Update; callers never set it.
+	Version int64 `json:"version"`
+}
+
+// Page is one page of List results.
+type Page struct {
+	Records []Record
+	// Total is the number of records of that kind in the store.
+	Total int
+}
+
+// Store is the mapping store contract. Implementations are safe for
+// concurrent use by multiple goroutines and, for shared backends, by multiple
+// processes.
+type Store interface {
+	// Get returns the record with the given id, or ErrNotFound.
+	Get(ctx context.Context, kind Kind, id string) (Record, error)
+	// Lookup returns the record whose index value equals value (compared
+	// case-insensitively for IndexName), or ErrNotFound.
+	Lookup(ctx context.Context, kind Kind, index Index, value string) (Record, error)
+	// Create stores a new record. It sets Version to 1. It returns
+	// ErrAlreadyExists if the id exists or if Name or ExternalID is already
+	// indexed for another record of the same kind; then nothing is written.
+	Create(ctx context.Context, rec Record) (Record, error)
+	// Update applies fn to the current record and stores the result
+	// atomically (compare-and-swap): if the record changed between read and
+	// write, fn runs again on the new value, so fn may run more than once and
+	// must have no side effects. An error from fn aborts the update and is
+	// returned as is. Update keeps Kind, ID and Created, increments Version,
+	// maintains the indexes and the user → group membership index, and
+	// returns the stored record. It returns ErrNotFound if the record does
+	// not exist and ErrConflict if a new Name or ExternalID is taken.
+	Update(ctx context.Context, kind Kind, id string, fn func(Record) (Record, error)) (Record, error)
+	// Delete removes the record, its index entries and (for a group) its
+	// membership entries. It returns ErrNotFound if there is no record. It is
+	// atomic.
+	Delete(ctx context.Context, kind Kind, id string) error
+	// List returns up to limit records of a kind starting at offset
+	// (0-based), in a stable order (by creation, ties by id), and the total
+	// count. A limit of 0 returns only the total.
+	List(ctx context.Context, kind Kind, offset, limit int) (Page, error)
+	// GroupsOf returns the ids of the groups whose Members contain userID,
+	// sorted. A user in no group (or unknown) yields an empty slice.
+	GroupsOf(ctx context.Context, userID string) ([]string, error)
+	// Ping reports whether the backend is reachable.
+	Ping(ctx context.Context) error
+	// Close releases the backend's resources.
+	Close() error
+}
