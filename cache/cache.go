@@ -57,8 +57,12 @@ type Record struct {
 	// does not keep lives only here.
 	Resource json.RawMessage `json:"resource,omitempty"`
 	Members  []string        `json:"members,omitempty"`
-	Created  time.Time       `json:"created"`
-	Modified time.Time       `json:"modified"`
+	// Deprovisioned reports that the UiPath account was deleted by the
+	// `delete` deprovisioning policy while the IdP still knows the user
+	// (active=false); a reactivation recreates it under the same id.
+	Deprovisioned bool      `json:"deprovisioned,omitempty"`
+	Created       time.Time `json:"created"`
+	Modified      time.Time `json:"modified"`
 	// Version is set to 1 by Create and incremented by every successful
 	// Update; callers never set it.
 	Version int64 `json:"version"`
