@@ -1,0 +1,257 @@
+package cachetest
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/scim-bridge/scim-bridge/cache"
+)
+
+func testCreateGet(t *testing.T, s cache.Store) {
+	u := user("u1", "Ada@X.com", "ext-1")
+	u.Modified = base.Add(time.Minute)
+	want := u
+	want.Version = 1
+
+	got := mustCreate(t, s, u)
+	wantRecord(t, "Create", got, want)
+	wantRecord(t, "Get", mustGet(t, s, cache.KindUser, "u1"), want)
+
+	g := group("g1", "Admins", "u1", "u2")
+	wantG := g
+	wantG.Version = 1
+	wantRecord(t, "Create group", mustCreate(t, s, g), wantG)
+	wantRecord(t, "Get group", mustGet(t, s, cache.KindGroup, "g1"), wantG)
+}
+
+func testCreateSetsVersion(t *testing.T, s cache.Store) {
+	u := user("u1", "ada", "")
+	u.Version = 7
+	if got := mustCreate(t, s, u); got.Version != 1 {
+		t.Errorf("Create returned Version %d, want 1", got.Version)
+	}
+	if got := mustGet(t, s, cache.KindUser, "u1"); got.Version != 1 {
+		t.Errorf("Get returned Version %d, want 1", got.Version)
+	}
+}
+
+func testCreateEmptyID(t *testing.T, s cache.Store) {
+	if _, err := s.Create(ctx(t), user("", "ada", "")); err == nil {
+		t.Fatal("Create with an empty id succeeded, want an error")
+	}
+	if _, err := s.Lookup(ctx(t), cache.KindUser, cache.IndexName, "ada"); !errors.Is(err, cache.ErrNotFound) {
+		t.Errorf("Lookup after failed Create: err = %v, want ErrNotFound", err)
+	}
+}
+
+func testCreateDuplicateID(t *testing.T, s cache.Store) {
+	orig := mustCreate(t, s, user("u1", "ada", "ext-1"))
+	_, err := s.Create(ctx(t), user("u1", "grace", "ext-2"))
+	if !errors.Is(err, cache.ErrAlreadyExists) {
+		t.Fatalf("Create duplicate id: err = %v, want ErrAlreadyExists", err)
+	}
+	wantRecord(t, "Get after duplicate", mustGet(t, s, cache.KindUser, "u1"), orig)
+	wantNotIndexed(t, s, cache.KindUser, cache.IndexName, "grace")
+	wantNotIndexed(t, s, cache.KindUser, cache.IndexExternalID, "ext-2")
+	wantTotal(t, s, cache.KindUser, 1)
+}
+
+func testCreateDuplicateName(t *testing.T, s cache.Store) {
+	mustCreate(t, s, user("u1", "Ada@X.com", "ext-1"))
+	_, err := s.Create(ctx(t), user("u2", "ada@x.com", "ext-2"))
+	if !errors.Is(err, cache.ErrAlreadyExists) {
+		t.Fatalf("Create duplicate name: err = %v, want ErrAlreadyExists", err)
+	}
+	wantGone(t, s, cache.KindUser, "u2")
+	wantNotIndexed(t, s, cache.KindUser, cache.IndexExternalID, "ext-2")
+	wantGroupsOf(t, s, "u2")
+	wantTotal(t, s, cache.KindUser, 1)
+
+	mustCreate(t, s, group("g1", "Admins"))
+	_, err = s.Create(ctx(t), group("g2", "ADMINS", "u1"))
+	if !errors.Is(err, cache.ErrAlreadyExists) {
+		t.Fatalf("Create duplicate group name: err = %v, want ErrAlreadyExists", err)
+	}
+	wantGone(t, s, cache.KindGroup, "g2")
+	wantGroupsOf(t, s, "u1") // the failed group's members were not indexed
+}
+
+func testCreateDuplicateExternalID(t *testing.T, s cache.Store) {
+	mustCreate(t, s, user("u1", "ada", "ext-1"))
+	_, err := s.Create(ctx(t), user("u2", "grace", "ext-1"))
+	if !errors.Is(err, cache.ErrAlreadyExists) {
+		t.Fatalf("Create duplicate externalId: err = %v, want ErrAlreadyExists", err)
+	}
+	wantGone(t, s, cache.KindUser, "u2")
+	wantNotIndexed(t, s, cache.KindUser, cache.IndexName, "grace")
+	wantTotal(t, s, cache.KindUser, 1)
+	got, err := s.Lookup(ctx(t), cache.KindUser, cache.IndexExternalID, "ext-1")
+	if err != nil || got.ID != "u1" {
+		t.Errorf("Lookup ext-1 = %q, %v; want u1", got.ID, err)
+	}
+}
+
+func testMissing(t *testing.T, s cache.Store) {
+	if _, err := s.Get(ctx(t), cache.KindUser, "nope"); !errors.Is(err, cache.ErrNotFound) {
+		t.Errorf("Get missing: err = %v, want ErrNotFound", err)
+	}
+	called := false
+	_, err := s.Update(ctx(t), cache.KindUser, "nope", func(r cache.Record) (cache.Record, error) {
+		called = true
+		return r, nil
+	})
+	if !errors.Is(err, cache.ErrNotFound) {
+		t.Errorf("Update missing: err = %v, want ErrNotFound", err)
+	}
+	if called {
+		t.Error("Update missing called fn")
+	}
+	if err := s.Delete(ctx(t), cache.KindUser, "nope"); !errors.Is(err, cache.ErrNotFound) {
+		t.Errorf("Delete missing: err = %v, want ErrNotFound", err)
+	}
+	wantNotIndexed(t, s, cache.KindUser, cache.IndexName, "nope")
+	wantNotIndexed(t, s, cache.KindUser, cache.IndexExternalID, "nope")
+	wantTotal(t, s, cache.KindUser, 0)
+}
+
+func testUpdate(t *testing.T, s cache.Store) {
+	created := mustCreate(t, s, user("u1", "ada", "ext-1"))
+	modified := base.Add(time.Hour)
+	var seen cache.Record
+	got, err := s.Update(ctx(t), cache.KindUser, "u1", func(r cache.Record) (cache.Record, error) {
+		seen = r
+		r.Resource = json.RawMessage(`{"userName":"ada","n":5}`)
+		r.Modified = modified
+		// Fields the store owns: all ignored.
+		r.Kind = cache.KindGroup
+		r.ID = "other"
+		r.Created = base.Add(-time.Hour)
+		r.Version = 99
+		return r, nil
+	})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	wantRecord(t, "fn argument", seen, created)
+	want := created
+	want.Resource = json.RawMessage(`{"userName":"ada","n":5}`)
+	want.Modified = modified
+	want.Version = 2
+	wantRecord(t, "Update", got, want)
+	wantRecord(t, "Get after Update", mustGet(t, s, cache.KindUser, "u1"), want)
+	wantGone(t, s, cache.KindUser, "other")
+	wantGone(t, s, cache.KindGroup, "u1")
+
+	got, err = s.Update(ctx(t), cache.KindUser, "u1", increment)
+	if err != nil {
+		t.Fatalf("second Update: %v", err)
+	}
+	if got.Version != 3 || counter(t, got) != 6 {
+		t.Errorf("second Update: Version %d n %d, want 3 and 6", got.Version, counter(t, got))
+	}
+	if !got.Modified.Equal(modified) {
+		t.Errorf("Update changed Modified to %v; the store must keep the caller's value %v", got.Modified, modified)
+	}
+}
+
+func testUpdateFnError(t *testing.T, s cache.Store) {
+	created := mustCreate(t, s, user("u1", "ada", "ext-1"))
+	errBoom := errors.New("boom")
+	_, err := s.Update(ctx(t), cache.KindUser, "u1", func(r cache.Record) (cache.Record, error) {
+		r.Name = "grace"
+		return r, errBoom
+	})
+	if err != errBoom { // the contract says "returned as is", so no errors.Is
+		t.Fatalf("Update with failing fn: err = %v, want errBoom as is", err)
+	}
+	wantRecord(t, "Get after failed Update", mustGet(t, s, cache.KindUser, "u1"), created)
+	wantNotIndexed(t, s, cache.KindUser, cache.IndexName, "grace")
+}
+
+func testDelete(t *testing.T, s cache.Store) {
+	mustCreate(t, s, user("u1", "Ada", "ext-1"))
+	mustCreate(t, s, user("u2", "Grace", "ext-2"))
+	if err := s.Delete(ctx(t), cache.KindUser, "u1"); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	wantGone(t, s, cache.KindUser, "u1")
+	wantNotIndexed(t, s, cache.KindUser, cache.IndexName, "ada")
+	wantNotIndexed(t, s, cache.KindUser, cache.IndexExternalID, "ext-1")
+	wantTotal(t, s, cache.KindUser, 1)
+	if err := s.Delete(ctx(t), cache.KindUser, "u1"); !errors.Is(err, cache.ErrNotFound) {
+		t.Errorf("second Delete: err = %v, want ErrNotFound", err)
+	}
+	mustGet(t, s, cache.KindUser, "u2")
+
+	// Id, name and externalId are free again.
+	again := mustCreate(t, s, user("u1", "ADA", "ext-1"))
+	if again.Version != 1 {
+		t.Errorf("re-created record has Version %d, want 1", again.Version)
+	}
+}
+
+func testKindsSeparate(t *testing.T, s cache.Store) {
+	u := mustCreate(t, s, user("x1", "Team", "ext-1"))
+	g := group("x1", "team")
+	g.ExternalID = "ext-1"
+	g = mustCreate(t, s, g)
+
+	for _, tc := range []struct {
+		kind cache.Kind
+		want cache.Record
+	}{{cache.KindUser, u}, {cache.KindGroup, g}} {
+		wantRecord(t, "Get "+string(tc.kind), mustGet(t, s, tc.kind, "x1"), tc.want)
+		got, err := s.Lookup(ctx(t), tc.kind, cache.IndexName, "TEAM")
+		if err != nil {
+			t.Fatalf("Lookup %s name: %v", tc.kind, err)
+		}
+		wantRecord(t, "Lookup "+string(tc.kind), got, tc.want)
+		got, err = s.Lookup(ctx(t), tc.kind, cache.IndexExternalID, "ext-1")
+		if err != nil {
+			t.Fatalf("Lookup %s externalId: %v", tc.kind, err)
+		}
+		wantRecord(t, "Lookup ext "+string(tc.kind), got, tc.want)
+		wantTotal(t, s, tc.kind, 1)
+	}
+
+	if err := s.Delete(ctx(t), cache.KindGroup, "x1"); err != nil {
+		t.Fatalf("Delete group: %v", err)
+	}
+	wantRecord(t, "user after group Delete", mustGet(t, s, cache.KindUser, "x1"), u)
+	if _, err := s.Lookup(ctx(t), cache.KindUser, cache.IndexName, "team"); err != nil {
+		t.Errorf("user name index lost with the group: %v", err)
+	}
+}
+
+func testPing(t *testing.T, s cache.Store) {
+	if err := s.Ping(ctx(t)); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+}
+
+func wantGone(t *testing.T, s cache.Store, kind cache.Kind, id string) {
+	t.Helper()
+	if got, err := s.Get(ctx(t), kind, id); !errors.Is(err, cache.ErrNotFound) {
+		t.Errorf("Get(%s %s) = %+v, %v; want ErrNotFound", kind, id, got, err)
+	}
+}
+
+func wantNotIndexed(t *testing.T, s cache.Store, kind cache.Kind, index cache.Index, value string) {
+	t.Helper()
+	if got, err := s.Lookup(ctx(t), kind, index, value); !errors.Is(err, cache.ErrNotFound) {
+		t.Errorf("Lookup(%s %s %q) = %q, %v; want ErrNotFound", kind, index, value, got.ID, err)
+	}
+}
+
+func wantTotal(t *testing.T, s cache.Store, kind cache.Kind, want int) {
+	t.Helper()
+	p, err := s.List(ctx(t), kind, 0, 0)
+	if err != nil {
+		t.Fatalf("List(%s): %v", kind, err)
+	}
+	if p.Total != want {
+		t.Errorf("List(%s).Total = %d, want %d", kind, p.Total, want)
+	}
+}
