@@ -63,6 +63,9 @@ type tokenSource struct {
 }
 
 func newTokenSource(cfg Config, logger *slog.Logger) *tokenSource {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	path := "/connect/token"
 	if u, err := url.Parse(cfg.TokenURL); err == nil {
 		path = u.Path
