@@ -1,0 +1,219 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// EnvPrefix starts the name of every environment variable the bridge reads.
+const EnvPrefix = "SCIM_BRIDGE_"
+
+// FileEnv names the environment variable that holds the path of the
+// optional YAML configuration file.
+const FileEnv = EnvPrefix + "CONFIG"
+
+// Config is the bridge's configuration. Load fills it from the environment
+// and the YAML file; the comment of each field names its variable and the
+// default Load applies when the variable is unset. A Config built by hand
+// gets no defaults: call Validate before use.
+type Config struct {
+	// Listen is the address the SCIM server listens on (SCIM_BRIDGE_LISTEN,
+	// default ":8080").
+	Listen string
+	// Tokens are the static bearer tokens accepted from IdPs
+	// (SCIM_BRIDGE_TOKENS, comma-separated; default none).
+	Tokens []Secret
+	// OIDCIssuer, when set, makes the bridge accept JWTs from this issuer
+	// besides the static tokens (SCIM_BRIDGE_OIDC_ISSUER, default off).
+	OIDCIssuer string
+	// OIDCAudience is the audience those JWTs must carry
+	// (SCIM_BRIDGE_OIDC_AUDIENCE); required with OIDCIssuer.
+	OIDCAudience string
+	// UiPathURL is the identity root of the UiPath organization, without a
+	// trailing slash, e.g. https://cloud.uipath.com/acme/identity_
+	// (SCIM_BRIDGE_UIPATH_URL, required).
+	UiPathURL string
+	// UiPathTokenURL is the OAuth token endpoint
+	// (SCIM_BRIDGE_UIPATH_TOKEN_URL, default UiPathURL + "/connect/token").
+	UiPathTokenURL string
+	// UiPathClientID and UiPathClientSecret are the credentials of the
+	// UiPath external application (SCIM_BRIDGE_UIPATH_CLIENT_ID,
+	// SCIM_BRIDGE_UIPATH_CLIENT_SECRET, required).
+	UiPathClientID     string
+	UiPathClientSecret Secret
+	// UiPathScopes are the scopes requested with the client credentials
+	// (SCIM_BRIDGE_UIPATH_SCOPES, space-separated, default
+	// "PM.User PM.Group PM.Directory").
+	UiPathScopes []string
+	// UiPathPartitionID is the organization GUID
+	// (SCIM_BRIDGE_UIPATH_PARTITION_ID). Empty means: take it from the
+	// access token's prt_id claim.
+	UiPathPartitionID string
+	// RedisURL is the redis://, rediss:// or unix:// URL of the shared
+	// mapping store (SCIM_BRIDGE_REDIS_URL). It may carry a password, hence
+	// Secret. Empty selects the embedded store in DataDir.
+	RedisURL Secret
+	// RedisPrefix starts every Redis key the bridge writes
+	// (SCIM_BRIDGE_REDIS_PREFIX, default "scim-bridge").
+	RedisPrefix string
+	// DataDir is where the embedded store lives (SCIM_BRIDGE_DATA_DIR,
+	// default "./data").
+	DataDir string
+	// MembershipStrategy is how membership changes reach UiPath: "user",
+	// "group" or "auto" (SCIM_BRIDGE_MEMBERSHIP_STRATEGY, default "user").
+	MembershipStrategy string
+	// Deprovision is what active=false does: "disable" or "delete"
+	// (SCIM_BRIDGE_DEPROVISION, default "disable").
+	Deprovision string
+	// Budget is the client-side upstream budget: requests per BudgetWindow
+	// by HTTP method (GET, POST, PUT, DELETE, PATCH); a method without an
+	// entry is not limited client-side (SCIM_BRIDGE_UIPATH_BUDGET, e.g.
+	// "GET=300,PUT=160"; default GET=300,POST=24000,PUT=160,DELETE=160).
+	// Methods the variable does not list keep their default.
+	Budget map[string]int
+	// BudgetWindow is the window Budget applies to
+	// (SCIM_BRIDGE_UIPATH_BUDGET_WINDOW, default 5m).
+	BudgetWindow time.Duration
+	// UpstreamTimeout bounds each call to UiPath (SCIM_BRIDGE_UIPATH_TIMEOUT,
+	// default 30s).
+	UpstreamTimeout time.Duration
+	// MaxBodyBytes caps the size of a SCIM request body
+	// (SCIM_BRIDGE_MAX_BODY_BYTES, default 8 MiB).
+	MaxBodyBytes int64
+	// AdoptExisting reports whether a create that UiPath rejects as a
+	// duplicate userName or email adopts the existing account
+	// (SCIM_BRIDGE_ADOPT_EXISTING, default true).
+	AdoptExisting bool
+	// LogLevel is "debug", "info", "warn" or "error"
+	// (SCIM_BRIDGE_LOG_LEVEL, default "info").
+	LogLevel string
+	// LogFormat is "json" or "text" (SCIM_BRIDGE_LOG_FORMAT, default
+	// "json").
+	LogFormat string
+	// ShutdownTimeout bounds the graceful shutdown
+	// (SCIM_BRIDGE_SHUTDOWN_TIMEOUT, default 15s).
+	ShutdownTimeout time.Duration
+}
+
+// defaultBudget is UiPath Automation Cloud's limit per organization and
+// 5 minutes (DESIGN.md "Upstream budget").
+var defaultBudget = map[string]int{"GET": 300, "POST": 24000, "PUT": 160, "DELETE": 160}
+
+// defaults returns the configuration Load starts from.
+func defaults() Config {
+	budget := make(map[string]int, len(defaultBudget))
+	for m, n := range defaultBudget {
+		budget[m] = n
+	}
+	return Config{
+		Listen:             ":8080",
+		UiPathScopes:       []string{"PM.User", "PM.Group", "PM.Directory"},
+		RedisPrefix:        "scim-bridge",
+		DataDir:            "./data",
+		MembershipStrategy: "user",
+		Deprovision:        "disable",
+		Budget:             budget,
+		BudgetWindow:       5 * time.Minute,
+		UpstreamTimeout:    30 * time.Second,
+		MaxBodyBytes:       8 << 20,
+		AdoptExisting:      true,
+		LogLevel:           "info",
+		LogFormat:          "json",
+		ShutdownTimeout:    15 * time.Second,
+	}
+}
+
+// defaultTokenURL returns the token endpoint under the identity root.
+func defaultTokenURL(root string) string {
+	if root == "" {
+		return ""
+	}
+	return root + "/connect/token"
+}
+
+// Load builds a Config from the defaults, the YAML file at filePath and the
+// environment read through getenv (os.Getenv in production), in increasing
+// order of precedence. An empty filePath means the file named by
+// SCIM_BRIDGE_CONFIG, or no file.
+//
+// Load reports every value it cannot parse, and unknown keys in the file,
+// joined in one error; the returned Config then holds the defaults in place
+// of the bad values. Load does not validate: call Validate.
+func Load(getenv func(string) string, filePath string) (Config, error) {
+	if filePath == "" {
+		filePath = strings.TrimSpace(getenv(FileEnv))
+	}
+	var errs []error
+	var file map[string]string
+	if filePath != "" {
+		var err error
+		file, err = readFile(filePath)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+
+	c := defaults()
+	for _, s := range settings {
+		raw, source := strings.TrimSpace(getenv(s.env())), s.env()
+		if raw == "" {
+			raw, source = file[s.key], s.key+" in "+filePath
+		}
+		if raw == "" {
+			continue
+		}
+		if err := s.parse(&c, raw); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", source, err))
+		}
+	}
+	if c.UiPathTokenURL == "" {
+		c.UiPathTokenURL = defaultTokenURL(c.UiPathURL)
+	}
+	return c, errors.Join(errs...)
+}
+
+// readFile reads the YAML file into raw values by key, in the same textual
+// form as the environment variables. Its errors never quote values.
+func readFile(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	if doc.Kind == 0 { // empty file
+		return nil, nil
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("config file %s: want a mapping of keys to values", path)
+	}
+	byKey := make(map[string]setting, len(settings))
+	for _, s := range settings {
+		byKey[s.key] = s
+	}
+	values := make(map[string]string, len(root.Content)/2)
+	var errs []error
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		key, node := root.Content[i].Value, root.Content[i+1]
+		s, ok := byKey[key]
+		if !ok {
+			errs = append(errs, fmt.Errorf("config file %s: line %d: unknown key %q", path, root.Content[i].Line, key))
+			continue
+		}
+		v, err := s.fromYAML(node)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("config file %s: line %d: %s: %w", path, node.Line, key, err))
+			continue
+		}
+		values[key] = strings.TrimSpace(v)
+	}
+	return values, errors.Join(errs...)
+}

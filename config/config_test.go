@@ -1,0 +1,481 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// envOf returns a getenv that reads m.
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+// writeFile writes a YAML config file into a fresh directory.
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "scim-bridge.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// diffConfig lists the fields that differ, secrets revealed (test values).
+func diffConfig(got, want Config) string {
+	reveal := func(v reflect.Value) any {
+		switch x := v.Interface().(type) {
+		case Secret:
+			return x.Reveal()
+		case []Secret:
+			s := make([]string, len(x))
+			for i, e := range x {
+				s[i] = e.Reveal()
+			}
+			return s
+		}
+		return v.Interface()
+	}
+	var b strings.Builder
+	g, w := reflect.ValueOf(got), reflect.ValueOf(want)
+	for i := range g.NumField() {
+		gv, wv := reveal(g.Field(i)), reveal(w.Field(i))
+		if !reflect.DeepEqual(gv, wv) {
+			fmt.Fprintf(&b, "%s: got %#v, want %#v\n", g.Type().Field(i).Name, gv, wv)
+		}
+	}
+	return b.String()
+}
+
+// wantErrors checks that err holds every substring in want, or is nil when
+// want is empty.
+func wantErrors(t *testing.T, err error, want []string) {
+	t.Helper()
+	if len(want) == 0 {
+		if err != nil {
+			t.Fatalf("unexpected error:\n%v", err)
+		}
+		return
+	}
+	if err == nil {
+		t.Fatalf("no error, want one containing %q", want)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not contain %q:\n%v", w, err)
+		}
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	got, err := Load(envOf(nil), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Listen:             ":8080",
+		UiPathScopes:       []string{"PM.User", "PM.Group", "PM.Directory"},
+		RedisPrefix:        "scim-bridge",
+		DataDir:            "./data",
+		MembershipStrategy: "user",
+		Deprovision:        "disable",
+		Budget:             map[string]int{"GET": 300, "POST": 24000, "PUT": 160, "DELETE": 160},
+		BudgetWindow:       5 * time.Minute,
+		UpstreamTimeout:    30 * time.Second,
+		MaxBodyBytes:       8388608,
+		AdoptExisting:      true,
+		LogLevel:           "info",
+		LogFormat:          "json",
+		ShutdownTimeout:    15 * time.Second,
+	}
+	if d := diffConfig(got, want); d != "" {
+		t.Error(d)
+	}
+}
+
+func TestLoadEnv(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want func(*Config) // applied to the defaults
+	}{
+		{
+			name: "every variable",
+			env: map[string]string{
+				"SCIM_BRIDGE_LISTEN":               "127.0.0.1:9090",
+				"SCIM_BRIDGE_TOKENS":               "tok-a,tok-b",
+				"SCIM_BRIDGE_OIDC_ISSUER":          "https://idp.example",
+				"SCIM_BRIDGE_OIDC_AUDIENCE":        "scim-bridge",
+				"SCIM_BRIDGE_UIPATH_URL":           "https://cloud.uipath.com/acme/identity_",
+				"SCIM_BRIDGE_UIPATH_TOKEN_URL":     "https://cloud.uipath.com/identity_/connect/token",
+				"SCIM_BRIDGE_UIPATH_CLIENT_ID":     "client",
+				"SCIM_BRIDGE_UIPATH_CLIENT_SECRET": "shh",
+				"SCIM_BRIDGE_UIPATH_SCOPES":        "PM.User  PM.Group",
+				"SCIM_BRIDGE_UIPATH_PARTITION_ID":  "0b5a1f3e-0c4d-4c61-9f55-6f1a3c2d9e10",
+				"SCIM_BRIDGE_REDIS_URL":            "redis://:pw@redis:6379/0",
+				"SCIM_BRIDGE_REDIS_PREFIX":         "acme",
+				"SCIM_BRIDGE_DATA_DIR":             "/data",
+				"SCIM_BRIDGE_MEMBERSHIP_STRATEGY":  "auto",
+				"SCIM_BRIDGE_DEPROVISION":          "delete",
+				"SCIM_BRIDGE_UIPATH_BUDGET":        "GET=100,POST=1000,PUT=50,DELETE=40,PATCH=10",
+				"SCIM_BRIDGE_UIPATH_BUDGET_WINDOW": "1m",
+				"SCIM_BRIDGE_UIPATH_TIMEOUT":       "10s",
+				"SCIM_BRIDGE_MAX_BODY_BYTES":       "1048576",
+				"SCIM_BRIDGE_ADOPT_EXISTING":       "false",
+				"SCIM_BRIDGE_LOG_LEVEL":            "debug",
+				"SCIM_BRIDGE_LOG_FORMAT":           "text",
+				"SCIM_BRIDGE_SHUTDOWN_TIMEOUT":     "2s",
+			},
+			want: func(c *Config) {
+				*c = Config{
+					Listen:             "127.0.0.1:9090",
+					Tokens:             []Secret{"tok-a", "tok-b"},
+					OIDCIssuer:         "https://idp.example",
+					OIDCAudience:       "scim-bridge",
+					UiPathURL:          "https://cloud.uipath.com/acme/identity_",
+					UiPathTokenURL:     "https://cloud.uipath.com/identity_/connect/token",
+					UiPathClientID:     "client",
+					UiPathClientSecret: "shh",
+					UiPathScopes:       []string{"PM.User", "PM.Group"},
+					UiPathPartitionID:  "0b5a1f3e-0c4d-4c61-9f55-6f1a3c2d9e10",
+					RedisURL:           "redis://:pw@redis:6379/0",
+					RedisPrefix:        "acme",
+					DataDir:            "/data",
+					MembershipStrategy: "auto",
+					Deprovision:        "delete",
+					Budget:             map[string]int{"GET": 100, "POST": 1000, "PUT": 50, "DELETE": 40, "PATCH": 10},
+					BudgetWindow:       time.Minute,
+					UpstreamTimeout:    10 * time.Second,
+					MaxBodyBytes:       1 << 20,
+					AdoptExisting:      false,
+					LogLevel:           "debug",
+					LogFormat:          "text",
+					ShutdownTimeout:    2 * time.Second,
+				}
+			},
+		},
+		{
+			name: "token URL derived from the root, trailing slash dropped",
+			env:  map[string]string{"SCIM_BRIDGE_UIPATH_URL": "http://localhost:8081/identity_/"},
+			want: func(c *Config) {
+				c.UiPathURL = "http://localhost:8081/identity_"
+				c.UiPathTokenURL = "http://localhost:8081/identity_/connect/token"
+			},
+		},
+		{
+			name: "tokens trimmed, empty items dropped",
+			env:  map[string]string{"SCIM_BRIDGE_TOKENS": " a , ,b,"},
+			want: func(c *Config) { c.Tokens = []Secret{"a", "b"} },
+		},
+		{
+			name: "keywords case-insensitive, values trimmed",
+			env: map[string]string{
+				"SCIM_BRIDGE_MEMBERSHIP_STRATEGY": " Group ",
+				"SCIM_BRIDGE_LOG_LEVEL":           "WARN",
+				"SCIM_BRIDGE_LISTEN":              " :9000 ",
+			},
+			want: func(c *Config) {
+				c.MembershipStrategy = "group"
+				c.LogLevel = "warn"
+				c.Listen = ":9000"
+			},
+		},
+		{
+			name: "budget methods not listed keep their default",
+			env:  map[string]string{"SCIM_BRIDGE_UIPATH_BUDGET": "get=10, patch=5"},
+			want: func(c *Config) {
+				c.Budget = map[string]int{"GET": 10, "POST": 24000, "PUT": 160, "DELETE": 160, "PATCH": 5}
+			},
+		},
+		{
+			name: "empty variables count as unset",
+			env:  map[string]string{"SCIM_BRIDGE_LISTEN": "", "SCIM_BRIDGE_ADOPT_EXISTING": "  "},
+			want: func(*Config) {},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Load(envOf(tt.env), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := defaults()
+			tt.want(&want)
+			if d := diffConfig(got, want); d != "" {
+				t.Error(d)
+			}
+		})
+	}
+}
+
+func TestLoadFile(t *testing.T) {
+	const file = `
+listen: ":7000"
+tokens: [file-a, file-b]
+uipath_url: https://file.example/identity_
+uipath_client_id: from-file
+uipath_client_secret: file-secret
+uipath_scopes:
+  - PM.User
+  - PM.Group
+uipath_budget:
+  GET: 50
+  PUT: 20
+uipath_timeout: 5s
+max_body_bytes: 1024
+adopt_existing: false
+data_dir: ~
+`
+	tests := []struct {
+		name     string
+		env      map[string]string
+		explicit bool // pass the path to Load rather than through SCIM_BRIDGE_CONFIG
+		want     func(*Config)
+	}{
+		{
+			name:     "file only",
+			explicit: true,
+			want:     func(*Config) {},
+		},
+		{
+			name: "path from SCIM_BRIDGE_CONFIG",
+			want: func(*Config) {},
+		},
+		{
+			name: "environment overrides the file",
+			env: map[string]string{
+				"SCIM_BRIDGE_LISTEN":               ":7001",
+				"SCIM_BRIDGE_TOKENS":               "env-a",
+				"SCIM_BRIDGE_UIPATH_CLIENT_SECRET": "env-secret",
+				"SCIM_BRIDGE_UIPATH_BUDGET":        "DELETE=1",
+				"SCIM_BRIDGE_ADOPT_EXISTING":       "true",
+			},
+			want: func(c *Config) {
+				c.Listen = ":7001"
+				c.Tokens = []Secret{"env-a"}
+				c.UiPathClientSecret = "env-secret"
+				c.Budget = map[string]int{"GET": 300, "POST": 24000, "PUT": 160, "DELETE": 1}
+				c.AdoptExisting = true
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeFile(t, file)
+			env := map[string]string{}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			arg := path
+			if !tt.explicit {
+				env[FileEnv], arg = path, ""
+			}
+			got, err := Load(envOf(env), arg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := defaults()
+			want.Listen = ":7000"
+			want.Tokens = []Secret{"file-a", "file-b"}
+			want.UiPathURL = "https://file.example/identity_"
+			want.UiPathTokenURL = "https://file.example/identity_/connect/token"
+			want.UiPathClientID = "from-file"
+			want.UiPathClientSecret = "file-secret"
+			want.UiPathScopes = []string{"PM.User", "PM.Group"}
+			want.Budget = map[string]int{"GET": 50, "POST": 24000, "PUT": 20, "DELETE": 160}
+			want.UpstreamTimeout = 5 * time.Second
+			want.MaxBodyBytes = 1024
+			want.AdoptExisting = false
+			tt.want(&want)
+			if d := diffConfig(got, want); d != "" {
+				t.Error(d)
+			}
+		})
+	}
+}
+
+func TestLoadEmptyFile(t *testing.T) {
+	got, err := Load(envOf(nil), writeFile(t, "# nothing\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := diffConfig(got, defaults()); d != "" {
+		t.Error(d)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name       string
+		env        map[string]string
+		file       string // YAML body; "" means no file
+		wantErrors []string
+	}{
+		{
+			name: "every bad value is reported",
+			env: map[string]string{
+				"SCIM_BRIDGE_UIPATH_TIMEOUT":   "soon",
+				"SCIM_BRIDGE_MAX_BODY_BYTES":   "8MB",
+				"SCIM_BRIDGE_ADOPT_EXISTING":   "maybe",
+				"SCIM_BRIDGE_SHUTDOWN_TIMEOUT": "15",
+			},
+			wantErrors: []string{
+				`SCIM_BRIDGE_UIPATH_TIMEOUT: "soon" is not a duration`,
+				`SCIM_BRIDGE_MAX_BODY_BYTES: "8MB" is not an integer`,
+				`SCIM_BRIDGE_ADOPT_EXISTING: "maybe" is not a boolean`,
+				`SCIM_BRIDGE_SHUTDOWN_TIMEOUT: "15" is not a duration`,
+			},
+		},
+		{
+			name: "budget: every malformed item",
+			env:  map[string]string{"SCIM_BRIDGE_UIPATH_BUDGET": "GET,HEAD=5,PUT=0,DELETE=-1,POST=x,GET=1,GET=2"},
+			wantErrors: []string{
+				`"GET": want METHOD=COUNT`,
+				`"HEAD=5": unknown method "HEAD"`,
+				`"PUT=0": count must be a positive integer`,
+				`"DELETE=-1": count must be a positive integer`,
+				`"POST=x": count must be a positive integer`,
+				`"GET=2": GET given twice`,
+			},
+		},
+		{
+			name:       "budget: error names the variable",
+			env:        map[string]string{"SCIM_BRIDGE_UIPATH_BUDGET": "GET=1.5"},
+			wantErrors: []string{`SCIM_BRIDGE_UIPATH_BUDGET: "GET=1.5": count must be a positive integer`},
+		},
+		{
+			name:       "budget in the file",
+			file:       "uipath_budget: {GET: 0, TRACE: 1}\n",
+			wantErrors: []string{"uipath_budget in ", `"GET=0": count must be`, `unknown method "TRACE"`},
+		},
+		{
+			name:       "file value names the key",
+			file:       "uipath_budget_window: forever\n",
+			wantErrors: []string{`uipath_budget_window in `, `"forever" is not a duration`},
+		},
+		{
+			name:       "unknown keys in the file",
+			file:       "listen: ':1'\nlisten_addr: ':2'\nSCIM_BRIDGE_TOKENS: x\n",
+			wantErrors: []string{`line 2: unknown key "listen_addr"`, `line 3: unknown key "SCIM_BRIDGE_TOKENS"`},
+		},
+		{
+			name:       "wrong shapes in the file",
+			file:       "listen: [a, b]\ntokens: {a: b}\nuipath_scopes: [[PM.User]]\n",
+			wantErrors: []string{"listen: want a single value", "tokens: want a string or a list of strings", "uipath_scopes: want a list of strings"},
+		},
+		{
+			name:       "file is not a mapping",
+			file:       "- listen\n",
+			wantErrors: []string{"want a mapping of keys to values"},
+		},
+		{
+			name:       "file is not YAML",
+			file:       "listen: [\n",
+			wantErrors: []string{"config file"},
+		},
+		{
+			name:       "missing file",
+			env:        map[string]string{FileEnv: "/nonexistent/scim-bridge.yaml"},
+			wantErrors: []string{"config file", "/nonexistent/scim-bridge.yaml"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := ""
+			if tt.file != "" {
+				path = writeFile(t, tt.file)
+			}
+			got, err := Load(envOf(tt.env), path)
+			wantErrors(t, err, tt.wantErrors)
+			// Bad values leave the defaults in place.
+			if d := defaults(); got.UpstreamTimeout != d.UpstreamTimeout || !reflect.DeepEqual(got.Budget, d.Budget) {
+				t.Errorf("bad values were stored: timeout %v, budget %v", got.UpstreamTimeout, got.Budget)
+			}
+		})
+	}
+}
+
+func TestEntries(t *testing.T) {
+	c, err := Load(envOf(map[string]string{
+		"SCIM_BRIDGE_TOKENS":               "tok-1,tok-2",
+		"SCIM_BRIDGE_UIPATH_URL":           "https://cloud.uipath.com/acme/identity_",
+		"SCIM_BRIDGE_UIPATH_CLIENT_SECRET": "s3",
+		"SCIM_BRIDGE_UIPATH_BUDGET":        "PUT=100",
+		"SCIM_BRIDGE_DEPROVISION":          "disable", // set, but to the default
+	}), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Entry{
+		{Name: "SCIM_BRIDGE_LISTEN", Value: ":8080", Default: true},
+		{Name: "SCIM_BRIDGE_TOKENS", Value: "<secret>,<secret>"},
+		{Name: "SCIM_BRIDGE_OIDC_ISSUER", Value: "", Default: true},
+		{Name: "SCIM_BRIDGE_OIDC_AUDIENCE", Value: "", Default: true},
+		{Name: "SCIM_BRIDGE_UIPATH_URL", Value: "https://cloud.uipath.com/acme/identity_"},
+		{Name: "SCIM_BRIDGE_UIPATH_TOKEN_URL", Value: "https://cloud.uipath.com/acme/identity_/connect/token", Default: true},
+		{Name: "SCIM_BRIDGE_UIPATH_CLIENT_ID", Value: "", Default: true},
+		{Name: "SCIM_BRIDGE_UIPATH_CLIENT_SECRET", Value: "<secret>"},
+		{Name: "SCIM_BRIDGE_UIPATH_SCOPES", Value: "PM.User PM.Group PM.Directory", Default: true},
+		{Name: "SCIM_BRIDGE_UIPATH_PARTITION_ID", Value: "", Default: true},
+		{Name: "SCIM_BRIDGE_REDIS_URL", Value: "", Default: true},
+		{Name: "SCIM_BRIDGE_REDIS_PREFIX", Value: "scim-bridge", Default: true},
+		{Name: "SCIM_BRIDGE_DATA_DIR", Value: "./data", Default: true},
+		{Name: "SCIM_BRIDGE_MEMBERSHIP_STRATEGY", Value: "user", Default: true},
+		{Name: "SCIM_BRIDGE_DEPROVISION", Value: "disable", Default: true},
+		{Name: "SCIM_BRIDGE_UIPATH_BUDGET", Value: "GET=300,POST=24000,PUT=100,DELETE=160"},
+		{Name: "SCIM_BRIDGE_UIPATH_BUDGET_WINDOW", Value: "5m0s", Default: true},
+		{Name: "SCIM_BRIDGE_UIPATH_TIMEOUT", Value: "30s", Default: true},
+		{Name: "SCIM_BRIDGE_MAX_BODY_BYTES", Value: "8388608", Default: true},
+		{Name: "SCIM_BRIDGE_ADOPT_EXISTING", Value: "true", Default: true},
+		{Name: "SCIM_BRIDGE_LOG_LEVEL", Value: "info", Default: true},
+		{Name: "SCIM_BRIDGE_LOG_FORMAT", Value: "json", Default: true},
+		{Name: "SCIM_BRIDGE_SHUTDOWN_TIMEOUT", Value: "15s", Default: true},
+	}
+	got := c.Entries()
+	if !reflect.DeepEqual(got, want) {
+		for i := range max(len(got), len(want)) {
+			var g, w Entry
+			if i < len(got) {
+				g = got[i]
+			}
+			if i < len(want) {
+				w = want[i]
+			}
+			if g != w {
+				t.Errorf("entry %d: got %+v, want %+v", i, g, w)
+			}
+		}
+	}
+}
+
+// TestEntriesRoundTrip checks that every Entry value, fed back as its
+// variable, loads to the same Config (secrets aside): Entries prints
+// settings in the syntax Load reads.
+func TestEntriesRoundTrip(t *testing.T) {
+	c, err := Load(envOf(map[string]string{
+		"SCIM_BRIDGE_UIPATH_URL":           "https://x.example/identity_",
+		"SCIM_BRIDGE_UIPATH_BUDGET":        "PATCH=7",
+		"SCIM_BRIDGE_UIPATH_BUDGET_WINDOW": "90s",
+		"SCIM_BRIDGE_ADOPT_EXISTING":       "false",
+	}), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, e := range c.Entries() {
+		if !strings.Contains(e.Value, redacted) {
+			env[e.Name] = e.Value
+		}
+	}
+	got, err := Load(envOf(env), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := diffConfig(got, c); d != "" {
+		t.Error(d)
+	}
+}

@@ -1,0 +1,295 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Entry is one setting as check-config prints it.
+type Entry struct {
+	// Name is the environment variable, e.g. SCIM_BRIDGE_LISTEN.
+	Name string
+	// Value is the effective value in the variable's syntax; a secret
+	// shows as "<secret>" (one per token for SCIM_BRIDGE_TOKENS).
+	Value string
+	// Default reports whether Value is the default.
+	Default bool
+}
+
+// Entries returns every setting of c with its value, in the order of
+// Config's fields. Secrets are redacted.
+func (c Config) Entries() []Entry {
+	d := defaults()
+	d.UiPathTokenURL = defaultTokenURL(c.UiPathURL)
+	entries := make([]Entry, len(settings))
+	for i, s := range settings {
+		v := s.format(c)
+		entries[i] = Entry{Name: s.env(), Value: v, Default: v == s.format(d)}
+	}
+	return entries
+}
+
+// yamlShape is the YAML form a setting accepts besides a scalar.
+type yamlShape int
+
+const (
+	scalarOnly yamlShape = iota
+	sequence             // a sequence of scalars, joined with setting.sep
+	mapping              // a mapping of scalars, joined as k=v with ","
+)
+
+// setting describes one configuration variable: its key, how its text is
+// parsed into a Config and how it is printed back.
+type setting struct {
+	key   string // YAML key; the variable is EnvPrefix + upper(key)
+	shape yamlShape
+	sep   string // list separator for sequence
+	// parse stores the trimmed, non-empty text v into c. It leaves c
+	// unchanged on error, and its errors never quote secrets.
+	parse func(c *Config, v string) error
+	// format prints the setting of c in the variable's syntax, redacted.
+	format func(c Config) string
+}
+
+func (s setting) env() string { return EnvPrefix + strings.ToUpper(s.key) }
+
+// fromYAML returns the variable text of a YAML value; "" for null. Its
+// errors never quote the value.
+func (s setting) fromYAML(n *yaml.Node) (string, error) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	switch {
+	case n.Kind == yaml.ScalarNode && n.Tag == "!!null":
+		return "", nil
+	case n.Kind == yaml.ScalarNode:
+		return n.Value, nil
+	case n.Kind == yaml.SequenceNode && s.shape == sequence:
+		parts := make([]string, len(n.Content))
+		for i, e := range n.Content {
+			if e.Kind != yaml.ScalarNode {
+				return "", errors.New("want a list of strings")
+			}
+			parts[i] = e.Value
+		}
+		return strings.Join(parts, s.sep), nil
+	case n.Kind == yaml.MappingNode && s.shape == mapping:
+		var parts []string
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Kind != yaml.ScalarNode || v.Kind != yaml.ScalarNode {
+				return "", errors.New("want a mapping of names to numbers")
+			}
+			parts = append(parts, k.Value+"="+v.Value)
+		}
+		return strings.Join(parts, ","), nil
+	case s.shape == sequence:
+		return "", errors.New("want a string or a list of strings")
+	case s.shape == mapping:
+		return "", errors.New("want a string or a mapping")
+	default:
+		return "", errors.New("want a single value")
+	}
+}
+
+// settings lists every variable in the order of Config's fields.
+var settings = []setting{
+	text("listen", func(c *Config) *string { return &c.Listen }),
+	{
+		key: "tokens", shape: sequence, sep: ",",
+		parse: func(c *Config, v string) error {
+			c.Tokens = nil
+			for _, t := range strings.Split(v, ",") {
+				if t = strings.TrimSpace(t); t != "" {
+					c.Tokens = append(c.Tokens, Secret(t))
+				}
+			}
+			return nil
+		},
+		format: func(c Config) string { return joinSecrets(c.Tokens) },
+	},
+	text("oidc_issuer", func(c *Config) *string { return &c.OIDCIssuer }),
+	text("oidc_audience", func(c *Config) *string { return &c.OIDCAudience }),
+	{
+		key: "uipath_url",
+		parse: func(c *Config, v string) error {
+			c.UiPathURL = strings.TrimRight(v, "/")
+			return nil
+		},
+		format: func(c Config) string { return c.UiPathURL },
+	},
+	text("uipath_token_url", func(c *Config) *string { return &c.UiPathTokenURL }),
+	text("uipath_client_id", func(c *Config) *string { return &c.UiPathClientID }),
+	secret("uipath_client_secret", func(c *Config) *Secret { return &c.UiPathClientSecret }),
+	{
+		key: "uipath_scopes", shape: sequence, sep: " ",
+		parse: func(c *Config, v string) error {
+			c.UiPathScopes = strings.Fields(v)
+			return nil
+		},
+		format: func(c Config) string { return strings.Join(c.UiPathScopes, " ") },
+	},
+	text("uipath_partition_id", func(c *Config) *string { return &c.UiPathPartitionID }),
+	secret("redis_url", func(c *Config) *Secret { return &c.RedisURL }),
+	text("redis_prefix", func(c *Config) *string { return &c.RedisPrefix }),
+	text("data_dir", func(c *Config) *string { return &c.DataDir }),
+	word("membership_strategy", func(c *Config) *string { return &c.MembershipStrategy }),
+	word("deprovision", func(c *Config) *string { return &c.Deprovision }),
+	{
+		key: "uipath_budget", shape: mapping,
+		parse: func(c *Config, v string) error {
+			b, err := parseBudget(v)
+			if err != nil {
+				return err
+			}
+			if c.Budget == nil {
+				c.Budget = make(map[string]int, len(b))
+			}
+			for m, n := range b {
+				c.Budget[m] = n
+			}
+			return nil
+		},
+		format: func(c Config) string { return formatBudget(c.Budget) },
+	},
+	duration("uipath_budget_window", func(c *Config) *time.Duration { return &c.BudgetWindow }),
+	duration("uipath_timeout", func(c *Config) *time.Duration { return &c.UpstreamTimeout }),
+	{
+		key: "max_body_bytes",
+		parse: func(c *Config, v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return fmt.Errorf("%q is not an integer number of bytes", v)
+			}
+			c.MaxBodyBytes = n
+			return nil
+		},
+		format: func(c Config) string { return strconv.FormatInt(c.MaxBodyBytes, 10) },
+	},
+	{
+		key: "adopt_existing",
+		parse: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%q is not a boolean (true or false)", v)
+			}
+			c.AdoptExisting = b
+			return nil
+		},
+		format: func(c Config) string { return strconv.FormatBool(c.AdoptExisting) },
+	},
+	word("log_level", func(c *Config) *string { return &c.LogLevel }),
+	word("log_format", func(c *Config) *string { return &c.LogFormat }),
+	duration("shutdown_timeout", func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
+}
+
+// text is a string setting kept as written.
+func text(key string, field func(*Config) *string) setting {
+	return setting{
+		key:    key,
+		parse:  func(c *Config, v string) error { *field(c) = v; return nil },
+		format: func(c Config) string { return *field(&c) },
+	}
+}
+
+// word is a keyword setting, compared case-insensitively: it is stored
+// lower-cased; Validate checks it against the allowed words.
+func word(key string, field func(*Config) *string) setting {
+	s := text(key, field)
+	s.parse = func(c *Config, v string) error { *field(c) = strings.ToLower(v); return nil }
+	return s
+}
+
+// secret is a Secret setting.
+func secret(key string, field func(*Config) *Secret) setting {
+	return setting{
+		key:    key,
+		parse:  func(c *Config, v string) error { *field(c) = Secret(v); return nil },
+		format: func(c Config) string { return field(&c).String() },
+	}
+}
+
+// duration is a time.Duration setting in time.ParseDuration syntax.
+func duration(key string, field func(*Config) *time.Duration) setting {
+	return setting{
+		key: key,
+		parse: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("%q is not a duration (e.g. 30s, 5m)", v)
+			}
+			*field(c) = d
+			return nil
+		},
+		format: func(c Config) string { return field(&c).String() },
+	}
+}
+
+func joinSecrets(ss []Secret) string {
+	parts := make([]string, len(ss))
+	for i, s := range ss {
+		parts[i] = s.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+// budgetMethods are the method classes a budget may name, in print order.
+var budgetMethods = []string{"GET", "POST", "PUT", "DELETE", "PATCH"}
+
+// parseBudget parses "GET=300,PUT=160" (method names case-insensitive,
+// empty items ignored). It reports every malformed item in one error.
+func parseBudget(v string) (map[string]int, error) {
+	b := make(map[string]int)
+	var errs []string
+	for _, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		m, n, ok := strings.Cut(item, "=")
+		m = strings.ToUpper(strings.TrimSpace(m))
+		switch count, err := strconv.Atoi(strings.TrimSpace(n)); {
+		case !ok:
+			errs = append(errs, fmt.Sprintf("%q: want METHOD=COUNT", item))
+		case !slices.Contains(budgetMethods, m):
+			errs = append(errs, fmt.Sprintf("%q: unknown method %q (want one of %s)", item, m, strings.Join(budgetMethods, ", ")))
+		case err != nil || count <= 0:
+			errs = append(errs, fmt.Sprintf("%q: count must be a positive integer", item))
+		default:
+			if _, dup := b[m]; dup {
+				errs = append(errs, fmt.Sprintf("%q: %s given twice", item, m))
+				continue
+			}
+			b[m] = count
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.New(strings.Join(errs, "; "))
+	}
+	return b, nil
+}
+
+// formatBudget prints b in parseBudget's syntax, known methods first in
+// budgetMethods order.
+func formatBudget(b map[string]int) string {
+	var parts []string
+	for _, m := range budgetMethods {
+		if n, ok := b[m]; ok {
+			parts = append(parts, fmt.Sprintf("%s=%d", m, n))
+		}
+	}
+	var other []string
+	for m, n := range b {
+		if !slices.Contains(budgetMethods, m) {
+			other = append(other, fmt.Sprintf("%s=%d", m, n))
+		}
+	}
+	slices.Sort(other)
+	return strings.Join(append(parts, other...), ",")
+}

@@ -1,0 +1,162 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Validate reports every failed check at once (errors.Join), one error per
+// problem, each starting with the variable it concerns. It never quotes a
+// secret.
+func (c Config) Validate() error {
+	var errs []error
+	fail := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s%s: %s", EnvPrefix, name, fmt.Sprintf(format, args...)))
+	}
+
+	if err := checkListen(c.Listen); err != nil {
+		fail("LISTEN", "%q: %v", c.Listen, err)
+	}
+
+	// Authentication of the IdP.
+	if len(c.Tokens) == 0 && c.OIDCIssuer == "" {
+		errs = append(errs, errors.New("no IdP authentication: set "+EnvPrefix+"TOKENS or "+EnvPrefix+"OIDC_ISSUER"))
+	}
+	for i, t := range c.Tokens {
+		if strings.TrimSpace(t.Reveal()) == "" {
+			fail("TOKENS", "token %d is empty", i+1)
+		}
+	}
+	switch {
+	case c.OIDCIssuer != "":
+		if !isHTTPURL(c.OIDCIssuer) {
+			fail("OIDC_ISSUER", "%q is not an http(s) URL", c.OIDCIssuer)
+		}
+		if c.OIDCAudience == "" {
+			fail("OIDC_AUDIENCE", "required with %sOIDC_ISSUER (otherwise tokens the issuer made for any application would be accepted)", EnvPrefix)
+		}
+	case c.OIDCAudience != "":
+		fail("OIDC_AUDIENCE", "set without %sOIDC_ISSUER", EnvPrefix)
+	}
+
+	// UiPath.
+	switch {
+	case c.UiPathURL == "":
+		fail("UIPATH_URL", "required (the identity root, e.g. https://cloud.uipath.com/acme/identity_)")
+	case !isHTTPURL(c.UiPathURL):
+		fail("UIPATH_URL", "%q is not an http(s) URL", c.UiPathURL)
+	}
+	if c.UiPathURL != "" && !isHTTPURL(c.UiPathTokenURL) {
+		fail("UIPATH_TOKEN_URL", "%q is not an http(s) URL", c.UiPathTokenURL)
+	}
+	if c.UiPathClientID == "" {
+		fail("UIPATH_CLIENT_ID", "required")
+	}
+	if c.UiPathClientSecret == "" {
+		fail("UIPATH_CLIENT_SECRET", "required")
+	}
+	if len(c.UiPathScopes) == 0 {
+		fail("UIPATH_SCOPES", "no scopes")
+	}
+	if c.UiPathPartitionID != "" && !guid.MatchString(c.UiPathPartitionID) {
+		fail("UIPATH_PARTITION_ID", "%q is not a GUID", c.UiPathPartitionID)
+	}
+
+	// Mapping store.
+	if c.RedisURL != "" {
+		if err := checkRedisURL(c.RedisURL.Reveal()); err != nil {
+			fail("REDIS_URL", "%v", err)
+		}
+		if c.RedisPrefix == "" {
+			fail("REDIS_PREFIX", "required with %sREDIS_URL", EnvPrefix)
+		}
+	} else if c.DataDir == "" {
+		fail("DATA_DIR", "required when %sREDIS_URL is empty (embedded store)", EnvPrefix)
+	}
+
+	// Policies.
+	checkWord := func(name, v string, allowed ...string) {
+		if !slices.Contains(allowed, v) {
+			fail(name, "%q is not one of %s", v, strings.Join(allowed, ", "))
+		}
+	}
+	checkWord("MEMBERSHIP_STRATEGY", c.MembershipStrategy, "user", "group", "auto")
+	checkWord("DEPROVISION", c.Deprovision, "disable", "delete")
+	checkWord("LOG_LEVEL", c.LogLevel, "debug", "info", "warn", "error")
+	checkWord("LOG_FORMAT", c.LogFormat, "json", "text")
+
+	// Limits.
+	for _, m := range slices.Sorted(maps.Keys(c.Budget)) {
+		switch n := c.Budget[m]; {
+		case !slices.Contains(budgetMethods, m):
+			fail("UIPATH_BUDGET", "unknown method %q (want one of %s)", m, strings.Join(budgetMethods, ", "))
+		case n <= 0:
+			fail("UIPATH_BUDGET", "%s=%d: count must be positive", m, n)
+		}
+	}
+	checkPositive := func(name string, d time.Duration) {
+		if d <= 0 {
+			fail(name, "%v: must be positive", d)
+		}
+	}
+	checkPositive("UIPATH_BUDGET_WINDOW", c.BudgetWindow)
+	checkPositive("UIPATH_TIMEOUT", c.UpstreamTimeout)
+	checkPositive("SHUTDOWN_TIMEOUT", c.ShutdownTimeout)
+	if c.MaxBodyBytes <= 0 {
+		fail("MAX_BODY_BYTES", "%d: must be positive", c.MaxBodyBytes)
+	}
+	return errors.Join(errs...)
+}
+
+// guid matches the textual form of a GUID (8-4-4-4-12 hex digits).
+var guid = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// checkListen checks a host:port listen address with a numeric port; the
+// host may be empty (all interfaces).
+func checkListen(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("want host:port, e.g. :8080 or 127.0.0.1:8080")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	return nil
+}
+
+// isHTTPURL reports whether s is an absolute http or https URL with a host.
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// checkRedisURL checks the form go-redis accepts. The URL may hold a
+// password, so errors describe the problem without quoting the URL or the
+// url.Parse error (which does quote it).
+func checkRedisURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return errors.New("not a valid URL")
+	}
+	switch u.Scheme {
+	case "redis", "rediss":
+		if u.Host == "" {
+			return errors.New("no host")
+		}
+	case "unix":
+		if u.Path == "" {
+			return errors.New("no socket path")
+		}
+	default:
+		return errors.New("scheme must be redis, rediss or unix")
+	}
+	return nil
+}

@@ -1,0 +1,146 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// validConfig returns a Config that passes Validate.
+func validConfig() Config {
+	c := defaults()
+	c.Tokens = []Secret{"token"}
+	c.UiPathURL = "https://cloud.uipath.com/acme/identity_"
+	c.UiPathTokenURL = defaultTokenURL(c.UiPathURL)
+	c.UiPathClientID = "client"
+	c.UiPathClientSecret = "secret"
+	return c
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name       string
+		change     func(*Config)
+		wantErrors []string // each must appear; none means valid
+	}{
+		{name: "valid", change: func(*Config) {}},
+		{
+			name: "valid with OIDC only, Redis and a partition",
+			change: func(c *Config) {
+				c.Tokens = nil
+				c.OIDCIssuer, c.OIDCAudience = "https://login.example/tenant/v2.0", "api://scim-bridge"
+				c.RedisURL = "rediss://user:pw@redis.example:6380/2"
+				c.UiPathPartitionID = "0B5A1F3E-0C4D-4C61-9F55-6F1A3C2D9E10"
+				c.Listen = "127.0.0.1:0"
+			},
+		},
+		{
+			name: "valid with a Unix socket Redis and no data dir",
+			change: func(c *Config) {
+				c.RedisURL = "unix:///run/redis.sock"
+				c.DataDir = ""
+			},
+		},
+		{
+			name: "every problem at once",
+			change: func(c *Config) {
+				*c = Config{OIDCAudience: "aud", Budget: map[string]int{"GET": 0, "HEAD": 5}, UiPathPartitionID: "acme"}
+			},
+			wantErrors: []string{
+				`SCIM_BRIDGE_LISTEN: "": want host:port`,
+				"no IdP authentication: set SCIM_BRIDGE_TOKENS or SCIM_BRIDGE_OIDC_ISSUER",
+				"SCIM_BRIDGE_OIDC_AUDIENCE: set without SCIM_BRIDGE_OIDC_ISSUER",
+				"SCIM_BRIDGE_UIPATH_URL: required",
+				"SCIM_BRIDGE_UIPATH_CLIENT_ID: required",
+				"SCIM_BRIDGE_UIPATH_CLIENT_SECRET: required",
+				"SCIM_BRIDGE_UIPATH_SCOPES: no scopes",
+				`SCIM_BRIDGE_UIPATH_PARTITION_ID: "acme" is not a GUID`,
+				"SCIM_BRIDGE_DATA_DIR: required when SCIM_BRIDGE_REDIS_URL is empty",
+				`SCIM_BRIDGE_MEMBERSHIP_STRATEGY: "" is not one of user, group, auto`,
+				`SCIM_BRIDGE_DEPROVISION: "" is not one of disable, delete`,
+				`SCIM_BRIDGE_LOG_LEVEL: "" is not one of debug, info, warn, error`,
+				`SCIM_BRIDGE_LOG_FORMAT: "" is not one of json, text`,
+				"SCIM_BRIDGE_UIPATH_BUDGET: GET=0: count must be positive",
+				`SCIM_BRIDGE_UIPATH_BUDGET: unknown method "HEAD"`,
+				"SCIM_BRIDGE_UIPATH_BUDGET_WINDOW: 0s: must be positive",
+				"SCIM_BRIDGE_UIPATH_TIMEOUT: 0s: must be positive",
+				"SCIM_BRIDGE_SHUTDOWN_TIMEOUT: 0s: must be positive",
+				"SCIM_BRIDGE_MAX_BODY_BYTES: 0: must be positive",
+			},
+		},
+		{
+			name: "bad URLs",
+			change: func(c *Config) {
+				c.UiPathURL = "cloud.uipath.com/acme"
+				c.UiPathTokenURL = "ftp://x/token"
+				c.OIDCIssuer = "login.example"
+			},
+			wantErrors: []string{
+				`SCIM_BRIDGE_UIPATH_URL: "cloud.uipath.com/acme" is not an http(s) URL`,
+				`SCIM_BRIDGE_UIPATH_TOKEN_URL: "ftp://x/token" is not an http(s) URL`,
+				`SCIM_BRIDGE_OIDC_ISSUER: "login.example" is not an http(s) URL`,
+				"SCIM_BRIDGE_OIDC_AUDIENCE: required with SCIM_BRIDGE_OIDC_ISSUER",
+			},
+		},
+		{
+			name:       "listen port out of range",
+			change:     func(c *Config) { c.Listen = ":80800" },
+			wantErrors: []string{`SCIM_BRIDGE_LISTEN: ":80800": port "80800" is not a number from 0 to 65535`},
+		},
+		{
+			name:       "listen without port",
+			change:     func(c *Config) { c.Listen = "localhost" },
+			wantErrors: []string{`SCIM_BRIDGE_LISTEN: "localhost": want host:port`},
+		},
+		{
+			name:       "empty token",
+			change:     func(c *Config) { c.Tokens = []Secret{"a", " "} },
+			wantErrors: []string{"SCIM_BRIDGE_TOKENS: token 2 is empty"},
+		},
+		{
+			name:       "redis scheme",
+			change:     func(c *Config) { c.RedisURL = "http://redis:6379"; c.RedisPrefix = "" },
+			wantErrors: []string{"SCIM_BRIDGE_REDIS_URL: scheme must be redis, rediss or unix", "SCIM_BRIDGE_REDIS_PREFIX: required"},
+		},
+		{
+			name:       "redis without host",
+			change:     func(c *Config) { c.RedisURL = "redis:///0" },
+			wantErrors: []string{"SCIM_BRIDGE_REDIS_URL: no host"},
+		},
+		{
+			name:       "negative durations",
+			change:     func(c *Config) { c.UpstreamTimeout = -time.Second },
+			wantErrors: []string{"SCIM_BRIDGE_UIPATH_TIMEOUT: -1s: must be positive"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := validConfig()
+			tt.change(&c)
+			err := c.Validate()
+			wantErrors(t, err, tt.wantErrors)
+			if err != nil {
+				if n := len(strings.Split(err.Error(), "\n")); n != len(tt.wantErrors) {
+					t.Errorf("got %d problems, want %d:\n%v", n, len(tt.wantErrors), err)
+				}
+			}
+		})
+	}
+}
+
+// TestLoadDefaultsNeedOnlyCredentials checks that the defaults are valid:
+// an operator sets the UiPath credentials and one token, nothing else.
+func TestLoadDefaultsNeedOnlyCredentials(t *testing.T) {
+	c, err := Load(envOf(map[string]string{
+		"SCIM_BRIDGE_TOKENS":               "t",
+		"SCIM_BRIDGE_UIPATH_URL":           "https://cloud.uipath.com/acme/identity_",
+		"SCIM_BRIDGE_UIPATH_CLIENT_ID":     "id",
+		"SCIM_BRIDGE_UIPATH_CLIENT_SECRET": "s",
+	}), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
