@@ -1,0 +1,165 @@
+package boltstore_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scim-bridge/scim-bridge/cache"
+	"github.com/scim-bridge/scim-bridge/cache/boltstore"
+	"github.com/scim-bridge/scim-bridge/cache/cachetest"
+)
+
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func TestConformance(t *testing.T) {
+	cachetest.Run(t, func(t *testing.T) cache.Store {
+		s, err := boltstore.New(boltstore.Config{Path: filepath.Join(t.TempDir(), "store.db")}, testLogger(t))
+		if err != nil {
+			t.Fatalf("New: %v", err)
+		}
+		return s
+	})
+}
+
+func TestNewRequiresPath(t *testing.T) {
+	if _, err := boltstore.New(boltstore.Config{}, nil); err == nil {
+		t.Fatal("New with an empty Path succeeded")
+	}
+}
+
+func TestFileModeAndDirectory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nested", "dir", "store.db")
+	s, err := boltstore.New(boltstore.Config{Path: path}, nil) // nil logger: discard
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	defer s.Close()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := fi.Mode().Perm(); mode != 0o600 {
+		t.Errorf("file mode = %o, want 600", mode)
+	}
+}
+
+// TestLocked checks that a second opener of the file (another process; the
+// lock is per open file, so a second open in this process stands in for
+// it) gets a clear error instead of hanging.
+func TestLocked(t *testing.T) {
+	cfg := boltstore.Config{Path: filepath.Join(t.TempDir(), "store.db")}
+	s, err := boltstore.New(cfg, testLogger(t))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	defer s.Close()
+	s2, err := boltstore.NewWithTimeout(cfg, testLogger(t), 50*time.Millisecond)
+	if err == nil {
+		s2.Close()
+		t.Fatal("second open of a locked file succeeded")
+	}
+	if !strings.Contains(err.Error(), "locked by another process") {
+		t.Errorf("err = %q, want it to say the file is locked", err)
+	}
+}
+
+// TestReopen checks that records, indexes, membership and creation order
+// survive a restart, and that the sequence keeps growing after it.
+func TestReopen(t *testing.T) {
+	ctx := t.Context()
+	cfg := boltstore.Config{Path: filepath.Join(t.TempDir(), "store.db")}
+	s, err := boltstore.New(cfg, testLogger(t))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	for _, id := range []string{"b", "a"} {
+		if _, err := s.Create(ctx, cache.Record{Kind: cache.KindUser, ID: id, Name: "n-" + id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Create(ctx, cache.Record{Kind: cache.KindGroup, ID: "g", Name: "G", Members: []string{"a"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = boltstore.New(cfg, testLogger(t))
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s.Close()
+	if _, err := s.Create(ctx, cache.Record{Kind: cache.KindUser, ID: "0", Name: "n-0"}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.List(ctx, cache.KindUser, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range p.Records {
+		got = append(got, r.ID)
+	}
+	if want := []string{"b", "a", "0"}; !slices.Equal(got, want) || p.Total != 3 {
+		t.Errorf("List after reopen = %q total %d, want %q total 3", got, p.Total, want)
+	}
+	if r, err := s.Lookup(ctx, cache.KindUser, cache.IndexName, "N-A"); err != nil || r.ID != "a" {
+		t.Errorf("Lookup after reopen = %q, %v", r.ID, err)
+	}
+	if g, err := s.GroupsOf(ctx, "a"); err != nil || !slices.Equal(g, []string{"g"}) {
+		t.Errorf("GroupsOf after reopen = %q, %v", g, err)
+	}
+}
+
+func TestPingClosed(t *testing.T) {
+	s, err := boltstore.New(boltstore.Config{Path: filepath.Join(t.TempDir(), "store.db")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(t.Context()); err == nil {
+		t.Error("Ping on a closed store succeeded")
+	}
+}
+
+func BenchmarkLookup(b *testing.B) {
+	const users = 10_000
+	s, err := boltstore.NewNoSync(boltstore.Config{Path: filepath.Join(b.TempDir(), "store.db")}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := b.Context()
+	for i := range users {
+		rec := cache.Record{
+			Kind:     cache.KindUser,
+			ID:       fmt.Sprintf("%08d-0000-4000-8000-000000000000", i),
+			Name:     fmt.Sprintf("User%d@Example.com", i),
+			Resource: json.RawMessage(`{"userName":"x","name":{"givenName":"Ada","familyName":"Lovelace"},"active":true}`),
+		}
+		if _, err := s.Create(ctx, rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		name := fmt.Sprintf("user%d@example.com", i%users)
+		if _, err := s.Lookup(ctx, cache.KindUser, cache.IndexName, name); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}

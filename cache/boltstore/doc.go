@@ -1,0 +1,19 @@
+// Package boltstore is the embedded cache.Store backend: one bbolt file, for
+// a bridge that runs as a single process.
+//
+// Layout: per kind, a records bucket (id → creation sequence + JSON record),
+// a name index (lower-cased name → id), an externalId index (externalId →
+// id) and a creation-order index (zero-padded creation sequence + id → nil),
+// whose sequence comes from the bucket's NextSequence. One membership bucket
+// holds user id + NUL + group id keys, so GroupsOf is a prefix scan that
+// comes out sorted. A meta bucket keeps the per-kind record count, so List
+// reports Total without a scan.
+//
+// bbolt serialises writers and gives readers a consistent snapshot. Update
+// reads and runs its fn outside the write transaction, then writes only if
+// the version is unchanged, so fn never runs while the file is locked for
+// writing; it retries on a lost race.
+//
+// The file is opened with mode 0600 and an exclusive lock; a second process
+// opening the same file gets an error after a timeout instead of hanging.
+package boltstore

@@ -1,0 +1,165 @@
+package boltstore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/scim-bridge/scim-bridge/cache"
+)
+
+var _ cache.Store = (*Store)(nil)
+
+// defaultOpenTimeout is how long New waits for the file lock held by another
+// process before it gives up.
+const defaultOpenTimeout = 5 * time.Second
+
+// Config configures the embedded store.
+type Config struct {
+	// Path is the database file; its directory is created (mode 0700) if
+	// missing, the file with mode 0600. Required: the zero value is
+	// rejected by New.
+	Path string
+}
+
+// Store is a cache.Store on a bbolt file. It is safe for concurrent use by
+// multiple goroutines of one process; the file lock keeps other processes
+// out.
+type Store struct {
+	db     *bolt.DB
+	logger *slog.Logger
+}
+
+// options are the test seams of newStore.
+type options struct {
+	openTimeout time.Duration
+	noSync      bool // skip fsync per commit: benchmarks only
+}
+
+// New opens (creating if needed) the store file at cfg.Path. It fails after
+// a timeout if another process holds the file open. A nil logger discards
+// logs.
+func New(cfg Config, logger *slog.Logger) (*Store, error) {
+	return newStore(cfg, logger, options{openTimeout: defaultOpenTimeout})
+}
+
+func newStore(cfg Config, logger *slog.Logger, opts options) (*Store, error) {
+	if cfg.Path == "" {
+		return nil, errors.New("boltstore: Path is required")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o700); err != nil {
+		return nil, fmt.Errorf("boltstore: create directory: %w", err)
+	}
+	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{Timeout: opts.openTimeout, NoSync: opts.noSync})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("boltstore: open %s: file is locked by another process (another scim-bridge running?): %w", cfg.Path, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: open %s: %w", cfg.Path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range []string{bucketMembers, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("boltstore: init %s: %w", cfg.Path, err)
+	}
+	logger.Debug("mapping store opened", "backend", "bolt", "path", cfg.Path)
+	return &Store{db: db, logger: logger}, nil
+}
+
+// Ping reports whether the database is open and readable.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.db.View(func(*bolt.Tx) error { return nil }); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes the database file and releases its lock.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("boltstore: close: %w", err)
+	}
+	return nil
+}
+
+// Bucket names. Per-kind buckets are created by the first write of a kind;
+// a read of a kind never written finds nothing.
+const (
+	bucketMembers = "members" // user id + NUL + group id → nil
+	bucketMeta    = "meta"    // "count/<kind>" → uint64 big-endian
+)
+
+func recordsBucket(kind cache.Kind) []byte { return []byte("records/" + kind) }
+func namesBucket(kind cache.Kind) []byte   { return []byte("names/" + kind) }
+func extsBucket(kind cache.Kind) []byte    { return []byte("exts/" + kind) }
+func orderBucket(kind cache.Kind) []byte   { return []byte("order/" + kind) }
+func countKey(kind cache.Kind) []byte      { return []byte("count/" + kind) }
+
+// buckets are the per-kind buckets of one transaction. In a read
+// transaction any of them may be nil.
+type buckets struct {
+	records, names, exts, order *bolt.Bucket
+}
+
+func readBuckets(tx *bolt.Tx, kind cache.Kind) buckets {
+	return buckets{
+		records: tx.Bucket(recordsBucket(kind)),
+		names:   tx.Bucket(namesBucket(kind)),
+		exts:    tx.Bucket(extsBucket(kind)),
+		order:   tx.Bucket(orderBucket(kind)),
+	}
+}
+
+func writeBuckets(tx *bolt.Tx, kind cache.Kind) (buckets, error) {
+	var b buckets
+	for _, p := range []struct {
+		dst  **bolt.Bucket
+		name []byte
+	}{
+		{&b.records, recordsBucket(kind)},
+		{&b.names, namesBucket(kind)},
+		{&b.exts, extsBucket(kind)},
+		{&b.order, orderBucket(kind)},
+	} {
+		bk, err := tx.CreateBucketIfNotExists(p.name)
+		if err != nil {
+			return buckets{}, err
+		}
+		*p.dst = bk
+	}
+	return b, nil
+}
+
+// count returns the number of records of kind.
+func count(tx *bolt.Tx, kind cache.Kind) int {
+	v := tx.Bucket([]byte(bucketMeta)).Get(countKey(kind))
+	if len(v) != 8 {
+		return 0
+	}
+	return int(binary.BigEndian.Uint64(v))
+}
+
+func addCount(tx *bolt.Tx, kind cache.Kind, delta int) error {
+	n := uint64(count(tx, kind) + delta)
+	return tx.Bucket([]byte(bucketMeta)).Put(countKey(kind), binary.BigEndian.AppendUint64(nil, n))
+}
