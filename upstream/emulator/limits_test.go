@@ -130,6 +130,16 @@ func TestFaults(t *testing.T) {
 			t.Errorf("answered after %v", d)
 		}
 	})
+	t.Run("after apply with delay only answers for real", func(t *testing.T) {
+		h.srv.Inject(Fault{Method: "DELETE", AfterApply: true, Delay: 10 * time.Millisecond})
+		id := h.srv.Users()[0].ID
+		if s := status("DELETE", "/api/User/"+id, nil); s != 204 {
+			t.Errorf("status %d", s)
+		}
+		if len(h.srv.Users()) != 0 {
+			t.Error("not applied")
+		}
+	})
 	t.Run("delay honours the client's context", func(t *testing.T) {
 		h.srv.Inject(Fault{Delay: time.Hour, Status: 500})
 		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)

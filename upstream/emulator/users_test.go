@@ -112,6 +112,7 @@ func TestProblemDetails(t *testing.T) {
 		{"wrong JSON type", "POST", "/api/User/BulkCreate", `{"partitionGlobalId":"` + pid + `","users":[{"userName":5}]}`, "", 400, "$.users.userName"},
 		{"trailing data", "PUT", "/api/User/" + uid, `{} {}`, "", 400, "$"},
 		{"empty body", "PUT", "/api/User/" + uid, "", "application/json", 400, ""},
+		{"missing partition in body", "DELETE", "/api/User", map[string]any{"userIds": []string{uid}}, "", 400, "partitionGlobalId"},
 		{"wrong partition in body", "POST", "/api/User/BulkCreate", bulk(other, map[string]any{"userName": "a"}), "", 400, "partitionGlobalId"},
 		{"non-GUID partition in path", "GET", "/api/User/users/DatacomGroup", nil, "", 400, "partitionGlobalId"},
 		{"wrong partition in path", "GET", "/api/Group/" + other, nil, "", 400, "partitionGlobalId"},
@@ -165,9 +166,11 @@ func TestProblemDetails(t *testing.T) {
 func TestListUsers(t *testing.T) {
 	h := newHarness(t, Config{})
 	pid := h.srv.PartitionID()
+	surnames := map[string]*string{"alice": ptr("Zed"), "bob": nil, "carol": ptr("Ames"), "dave": ptr("Moe")}
 	for i, n := range []string{"carol", "alice", "bob", "dave"} {
 		dn := fmt.Sprintf("%s Person%d", strings.ToUpper(n[:1])+n[1:], i)
-		h.srv.SeedUser(upstream.User{UserName: n + "@example.com", Email: n + "@corp.example", DisplayName: &dn})
+		h.srv.SeedUser(upstream.User{UserName: n + "@example.com", Email: n + "@corp.example", DisplayName: &dn,
+			Surname: surnames[n], IsActive: n == "alice" || n == "bob"})
 		h.clock.Advance(1)
 	}
 	names := func(p upstream.UserPage) string {
@@ -188,6 +191,9 @@ func TestListUsers(t *testing.T) {
 		{"?sortBy=UserName", "4:alice,bob,carol,dave"},
 		{"?sortBy=userName&sortOrder=desc", "4:dave,carol,bob,alice"},
 		{"?sortOrder=desc", "4:dave,bob,alice,carol"},
+		{"?sortBy=Surname&sortOrder=DESC", "4:alice,dave,carol,bob"},
+		{"?sortBy=isActive", "4:carol,dave,alice,bob"},
+		{"?sortBy=LastLoginTime&top=1", "4:carol"},
 		{"?searchTerm=BOB", "1:bob"},
 		{"?searchTerm=corp.example&top=1", "4:carol"},
 		{"?searchTerm=person1", "1:alice"},
@@ -283,3 +289,5 @@ func TestConcurrentCreates(t *testing.T) {
 		t.Errorf("%d users, want 10", n)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
