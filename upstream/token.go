@@ -96,6 +96,10 @@ func (ts *tokenSource) get(ctx context.Context) (token, error) {
 	}
 	f := ts.inflight
 	if f == nil {
+		if err := ctx.Err(); err != nil {
+			ts.mu.Unlock()
+			return token{}, err
+		}
 		f = &tokenFetch{done: make(chan struct{})}
 		ts.inflight = f
 		// The fetch outlives the caller that started it so that a cancelled
