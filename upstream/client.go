@@ -77,7 +77,7 @@ func (c *Client) PartitionID(ctx context.Context) (string, error) {
 	if c.cfg.PartitionID != "" {
 		return c.cfg.PartitionID, nil
 	}
-	tok, err := c.tokens.get(ctx)
+	tok, err := c.token(ctx)
 	if err != nil {
 		return "", fmt.Errorf("resolve partition: %w", err)
 	}
@@ -150,21 +150,43 @@ func (c *Client) do(ctx context.Context, r request) (int, error) {
 				mayHaveApplied = true
 			}
 		}
-		retry := e.Retryable && ctx.Err() == nil && attempt < c.cfg.MaxAttempts &&
-			(idempotent || o.tokenErr || e.StatusCode == http.StatusTooManyRequests)
-		if !retry || e.RetryAfter > c.cfg.MaxRetryWait {
-			return 0, c.final(r, o)
-		}
-		wait := e.RetryAfter
-		if wait == 0 {
-			wait = backoff(attempt, backoffBase, c.cfg.MaxRetryWait, c.jitter())
-		}
-		c.logger.Debug("upstream retry", "method", r.method, "path", r.path, "status", e.StatusCode,
-			"attempt", attempt, "wait", wait)
-		if err := c.cfg.Sleep(ctx, wait); err != nil {
+		retry := idempotent || o.tokenErr || e.StatusCode == http.StatusTooManyRequests
+		if !retry || !c.wait(ctx, e, attempt) {
 			return 0, c.final(r, o)
 		}
 		attempt++
+	}
+}
+
+// wait decides whether to retry after attempt failed with e and, if so,
+// sleeps first: Retry-After when given, else jittered exponential backoff.
+// It reports false when e is not retryable, the attempts are used up,
+// Retry-After exceeds MaxRetryWait, or ctx ends.
+func (c *Client) wait(ctx context.Context, e *Error, attempt int) bool {
+	if !e.Retryable || ctx.Err() != nil || attempt >= c.cfg.MaxAttempts || e.RetryAfter > c.cfg.MaxRetryWait {
+		return false
+	}
+	d := e.RetryAfter
+	if d == 0 {
+		d = backoff(attempt, backoffBase, c.cfg.MaxRetryWait, c.jitter())
+	}
+	c.logger.Debug("upstream retry", "method", e.Method, "path", e.Path, "status", e.StatusCode,
+		"attempt", attempt, "wait", d)
+	return c.cfg.Sleep(ctx, d) == nil
+}
+
+// token returns an access token, retrying a failed token request like a
+// retry-safe call (nothing reaches the API before a token exists).
+func (c *Client) token(ctx context.Context) (token, error) {
+	for attempt := 1; ; attempt++ {
+		tok, err := c.tokens.get(ctx)
+		if err == nil {
+			return tok, nil
+		}
+		var e *Error
+		if !errors.As(err, &e) || !c.wait(ctx, e, attempt) {
+			return token{}, err
+		}
 	}
 }
 
@@ -234,6 +256,7 @@ func (c *Client) try(ctx context.Context, r request, payload []byte, attempt int
 		if len(data) > maxErrorBody {
 			data = nil // truncated JSON would not parse anyway
 		}
+		data = redact(data, tok.access, c.cfg.ClientSecret)
 		o.err = newStatusError(r.op, r.method, r.path, resp.StatusCode, resp.Header, data, c.cfg.Now())
 		return o
 	}
@@ -263,4 +286,15 @@ func backoff(attempt int, base, limit time.Duration, r float64) time.Duration {
 	d = min(d, limit)
 	half := d / 2
 	return half + time.Duration(r*float64(d-half))
+}
+
+// redact replaces each secret in body with a placeholder before the body is
+// parsed for an error's Detail.
+func redact(body []byte, secrets ...string) []byte {
+	for _, s := range secrets {
+		if s != "" && bytes.Contains(body, []byte(s)) {
+			body = bytes.ReplaceAll(body, []byte(s), []byte("<redacted>"))
+		}
+	}
+	return body
 }

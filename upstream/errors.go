@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -200,8 +201,13 @@ func parseErrorBody(body []byte) (codes, fields []string, detail string) {
 	if eb.OAuthError != "" {
 		add(strings.TrimSpace(eb.OAuthError + " " + eb.ErrorDescription))
 	}
-	return codes, fields, truncate(strings.Join(parts, "; "), maxDetail)
+	return codes, fields, truncate(jwtPattern.ReplaceAllString(strings.Join(parts, "; "), "<jwt>"), maxDetail)
 }
+
+// jwtPattern matches anything shaped like a JWT (base64url JSON header, then
+// a payload), so that a body echoing a bearer token can't leak it through
+// Detail, even partly.
+var jwtPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*(\.[A-Za-z0-9_-]*){0,2}`)
 
 // truncate collapses control characters and runs of white space and cuts s
 // to at most n runes.

@@ -60,6 +60,11 @@ func TestParseErrorBody(t *testing.T) {
 			body:       `{"error":"invalid_client","error_description":"unknown client"}`,
 			wantDetail: "invalid_client unknown client",
 		},
+		{
+			name:       "echoed bearer token is scrubbed",
+			body:       `{"errorMessage":"bad token eyJhbGciOi.eyJzdWIiOiJ4In0.c2ln-_x in request"}`,
+			wantDetail: "bad token <jwt> in request",
+		},
 		{name: "html is not echoed", body: `<html><body>Bad Gateway secret-ish</body></html>`},
 		{name: "plain text is not echoed", body: `upstream connect error`},
 		{name: "empty"},

@@ -214,3 +214,8 @@ func (rt *recordingTransport) seen() []string {
 	defer rt.mu.Unlock()
 	return append([]string(nil), rt.tokens...)
 }
+
+// slogTo returns a debug-level text logger writing to w.
+func slogTo(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}

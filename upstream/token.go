@@ -184,8 +184,7 @@ func (ts *tokenSource) fetch(ctx context.Context) (token, error) {
 	ts.logger.Debug("upstream token request", "method", http.MethodPost, "path", ts.path,
 		"status", resp.StatusCode, "duration", ts.now().Sub(start))
 	if resp.StatusCode != http.StatusOK {
-		e := newStatusError(op, http.MethodPost, ts.path, resp.StatusCode, resp.Header, body, ts.now())
-		e.Detail = strings.ReplaceAll(e.Detail, ts.secret, "<secret>")
+		e := newStatusError(op, http.MethodPost, ts.path, resp.StatusCode, resp.Header, redact(body, ts.secret), ts.now())
 		if e.StatusCode == http.StatusNotFound {
 			// A missing token endpoint is a configuration error, not a
 			// missing resource: don't let it read as ErrNotFound.
