@@ -188,7 +188,7 @@ func readFile(path string) (map[string]string, error) {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("config file %s: %w", path, err)
 	}
-	if doc.Kind == 0 { // empty file
+	if len(doc.Content) == 0 { // empty file
 		return nil, nil
 	}
 	root := doc.Content[0]
@@ -206,6 +206,10 @@ func readFile(path string) (map[string]string, error) {
 		s, ok := byKey[key]
 		if !ok {
 			errs = append(errs, fmt.Errorf("config file %s: line %d: unknown key %q", path, root.Content[i].Line, key))
+			continue
+		}
+		if _, dup := values[key]; dup {
+			errs = append(errs, fmt.Errorf("config file %s: line %d: %s given twice", path, root.Content[i].Line, key))
 			continue
 		}
 		v, err := s.fromYAML(node)

@@ -363,6 +363,11 @@ func TestLoadErrors(t *testing.T) {
 			wantErrors: []string{`line 2: unknown key "listen_addr"`, `line 3: unknown key "SCIM_BRIDGE_TOKENS"`},
 		},
 		{
+			name:       "key given twice in the file",
+			file:       "listen: ':1'\nlisten: ':2'\n",
+			wantErrors: []string{"line 2: listen given twice"},
+		},
+		{
 			name:       "wrong shapes in the file",
 			file:       "listen: [a, b]\ntokens: {a: b}\nuipath_scopes: [[PM.User]]\n",
 			wantErrors: []string{"listen: want a single value", "tokens: want a string or a list of strings", "uipath_scopes: want a list of strings"},
