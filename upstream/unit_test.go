@@ -1,8 +1,10 @@
 package upstream
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -161,5 +163,16 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	if cfg.HTTPClient == nil || cfg.Now == nil || cfg.Sleep == nil {
 		t.Error("HTTPClient, Now or Sleep not defaulted")
+	}
+}
+
+func TestSleepCtx(t *testing.T) {
+	if err := sleepCtx(t.Context(), time.Nanosecond); err != nil {
+		t.Errorf("sleepCtx = %v, want nil", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := sleepCtx(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Errorf("sleepCtx(cancelled) = %v, want context.Canceled", err)
 	}
 }
