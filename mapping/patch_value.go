@@ -257,8 +257,15 @@ func removeEntries(cont map[string]any, a *Attr, value any) *PatchError {
 	return nil
 }
 
-// entryMatches reports whether entry has every sub-attribute of pattern.
+// entryMatches reports whether entry matches pattern: by value when the
+// pattern has one (Entra's {"$ref":…,"value":…}), otherwise by every
+// sub-attribute of pattern.
 func entryMatches(a *Attr, entry, pattern map[string]any) bool {
+	if pv, ok := pattern["value"]; ok {
+		sub, _ := a.Sub("value")
+		ev, ok := foldLookup(entry, "value")
+		return ok && valuesMatch(sub, ev, pv)
+	}
 	for k, pv := range pattern {
 		ev, ok := foldLookup(entry, k)
 		if !ok {
