@@ -1,0 +1,404 @@
+package mapping
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/scim-bridge/scim-bridge/cache"
+	"github.com/scim-bridge/scim-bridge/upstream"
+)
+
+// GetGroup returns the stored group.
+func (p *Provisioner) GetGroup(ctx context.Context, id string) (cache.Record, error) {
+	rec, err := p.store.Get(ctx, cache.KindGroup, id)
+	if errors.Is(err, cache.ErrNotFound) {
+		return rec, notFound("group", id)
+	}
+	return rec, err
+}
+
+// CreateGroup creates a UiPath group with a client-generated id and its
+// initial members in one call (POST /Group carries them).
+func (p *Provisioner) CreateGroup(ctx context.Context, attrs map[string]any) (cache.Record, error) {
+	members, err := memberIDs(attrs["members"])
+	if err != nil {
+		return cache.Record{}, err
+	}
+	res := cleanResource(attrs)
+	name, err := groupName(res)
+	if err != nil {
+		return cache.Record{}, err
+	}
+	res["displayName"] = name
+	ext := externalIDOf(res)
+
+	unlock := p.locks.lock("group-name:" + strings.ToLower(name))
+	defer unlock()
+	if err := p.checkUnique(ctx, cache.KindGroup, "", name, ext); err != nil {
+		return cache.Record{}, err
+	}
+	upMembers, err := p.checkMembers(ctx, members)
+	if err != nil {
+		return cache.Record{}, err
+	}
+
+	id := p.cfg.NewID()
+	adopted := false
+	_, err = p.up.CreateGroup(ctx, id, name, upMembers)
+	var uerr *upstream.Error
+	switch {
+	case err == nil:
+	case errors.As(err, &uerr) && uerr.HasCode(upstream.CodeDuplicateGroupName):
+		if !p.cfg.AdoptExisting {
+			return cache.Record{}, uniqueness("UiPath already has a group named %q", name)
+		}
+		id, err = p.adoptGroup(ctx, name, upMembers)
+		if err != nil {
+			return cache.Record{}, err
+		}
+		adopted = true
+	case upstream.IsRetryable(err):
+		if _, gerr := p.up.GetGroup(ctx, id); gerr != nil {
+			return cache.Record{}, fmt.Errorf("create group: %w", err)
+		}
+		p.log.Warn("group create response lost; group exists", "scim_id", id)
+	default:
+		return cache.Record{}, fmt.Errorf("create group: %w", err)
+	}
+
+	body, err := json.Marshal(res)
+	if err != nil {
+		return cache.Record{}, fmt.Errorf("encode group: %w", err)
+	}
+	now := p.cfg.Now().UTC()
+	rec, err := p.store.Create(ctx, cache.Record{
+		Kind: cache.KindGroup, ID: id, Name: name, ExternalID: ext,
+		Resource: body, Members: members, Created: now, Modified: now,
+	})
+	if err != nil {
+		if !adopted {
+			if derr := p.up.DeleteGroup(ctx, id); derr != nil && !errors.Is(derr, upstream.ErrNotFound) {
+				p.log.Error("undo group create after store failure", "scim_id", id, "error", derr)
+			}
+		}
+		if errors.Is(err, cache.ErrAlreadyExists) {
+			return cache.Record{}, uniqueness("a group with displayName %q or externalId %q already exists", name, ext)
+		}
+		return cache.Record{}, fmt.Errorf("store group %s: %w", id, err)
+	}
+	p.log.Info("group created", "scim_id", id, "members", len(members), "adopted", adopted)
+	return rec, nil
+}
+
+// adoptGroup links an existing UiPath group of that name and adds the
+// requested members to it. Members it already had are left alone: they
+// were not put there by this IdP.
+func (p *Provisioner) adoptGroup(ctx context.Context, name string, members []string) (string, error) {
+	groups, err := p.up.ListGroups(ctx)
+	if err != nil {
+		return "", fmt.Errorf("list groups: %w", err)
+	}
+	for _, g := range groups {
+		if !strings.EqualFold(g.Name, name) {
+			continue
+		}
+		if g.Type == upstream.GroupTypeBuiltIn {
+			return "", uniqueness("%q is a built-in UiPath group and cannot be managed by the IdP", g.Name)
+		}
+		if _, err := p.store.Get(ctx, cache.KindGroup, g.ID); err == nil {
+			return "", uniqueness("the UiPath group %q is already linked to another SCIM group", g.Name)
+		}
+		if len(members) > 0 {
+			if _, err := p.up.UpdateGroup(ctx, g.ID, g.Name, members, nil); err != nil {
+				return "", fmt.Errorf("add members to adopted group %s: %w", g.ID, err)
+			}
+		}
+		p.log.Info("adopted existing UiPath group", "upstream_id", g.ID)
+		return g.ID, nil
+	}
+	return "", uniqueness("UiPath reports group name %q as taken, but no such group was found", name)
+}
+
+// ReplaceGroup replaces a group's attributes and members (PUT). Members
+// absent from the request are removed (RFC 7644 §3.5.1).
+func (p *Provisioner) ReplaceGroup(ctx context.Context, id string, attrs map[string]any, ifMatch string) (cache.Record, error) {
+	members, err := memberIDs(attrs["members"])
+	if err != nil {
+		return cache.Record{}, err
+	}
+	unlock := p.locks.lock("group:" + id)
+	defer unlock()
+	rec, _, err := p.loadGroup(ctx, id, ifMatch)
+	if err != nil {
+		return rec, err
+	}
+	return p.commitGroup(ctx, rec, cleanResource(attrs), members)
+}
+
+// PatchGroup applies PATCH operations to a group; it reports whether
+// anything changed.
+func (p *Provisioner) PatchGroup(ctx context.Context, id string, ops []PatchOp, ifMatch string) (cache.Record, bool, error) {
+	unlock := p.locks.lock("group:" + id)
+	defer unlock()
+	rec, res, err := p.loadGroup(ctx, id, ifMatch)
+	if err != nil {
+		return rec, false, err
+	}
+	res["members"] = memberList(rec.Members)
+	changed, err := ApplyPatch(res, ops, KindGroup)
+	if err != nil {
+		return rec, false, err
+	}
+	if !changed {
+		return rec, false, nil
+	}
+	members, err := memberIDs(res["members"])
+	if err != nil {
+		return rec, false, err
+	}
+	rec, err = p.commitGroup(ctx, rec, cleanResource(res), members)
+	return rec, err == nil, err
+}
+
+func (p *Provisioner) loadGroup(ctx context.Context, id, ifMatch string) (cache.Record, map[string]any, error) {
+	rec, err := p.GetGroup(ctx, id)
+	if err != nil {
+		return rec, nil, err
+	}
+	if err := checkIfMatch(rec, ifMatch); err != nil {
+		return rec, nil, err
+	}
+	res, err := decodeResource(rec)
+	return rec, res, err
+}
+
+// commitGroup carries a group's new name and member set to UiPath, then
+// records in the store exactly what UiPath confirmed.
+func (p *Provisioner) commitGroup(ctx context.Context, rec cache.Record, res map[string]any, members []string) (cache.Record, error) {
+	name, err := groupName(res)
+	if err != nil {
+		return rec, err
+	}
+	res["displayName"] = name
+	ext := externalIDOf(res)
+	renamed := name != rec.Name
+	if err := p.checkUnique(ctx, cache.KindGroup, rec.ID, name, ext); err != nil {
+		return rec, err
+	}
+	adds, removes := diffSets(rec.Members, members)
+	if _, err := p.checkMembers(ctx, adds); err != nil {
+		return rec, err
+	}
+	upAdds := p.withAccounts(ctx, adds)
+	upRemoves := p.withAccounts(ctx, removes)
+
+	body, err := json.Marshal(res)
+	if err != nil {
+		return rec, fmt.Errorf("encode group: %w", err)
+	}
+	plan := planGroupChange(p.cfg.Strategy, rec.ID, name, renamed, upAdds, upRemoves)
+	out := p.runPlan(ctx, plan)
+	if out.renameErr != nil {
+		return rec, fmt.Errorf("rename group %s: %w", rec.ID, out.renameErr)
+	}
+	// Users without a UiPath account (deleted by policy) change in the store
+	// only; everything else only as far as UiPath confirmed it.
+	confirmedAdd := setOf(out.added)
+	confirmedRemove := setOf(out.removed)
+	for _, id := range adds {
+		if !slices.Contains(upAdds, id) {
+			confirmedAdd[id] = true
+		}
+	}
+	for _, id := range removes {
+		if !slices.Contains(upRemoves, id) {
+			confirmedRemove[id] = true
+		}
+	}
+	now := p.cfg.Now().UTC()
+	stored, err := p.store.Update(ctx, cache.KindGroup, rec.ID, func(r cache.Record) (cache.Record, error) {
+		r.Name = name
+		r.ExternalID = ext
+		r.Resource = body
+		r.Modified = now
+		r.Members = applyDelta(r.Members, confirmedAdd, confirmedRemove)
+		return r, nil
+	})
+	if err != nil {
+		if errors.Is(err, cache.ErrConflict) {
+			return rec, uniqueness("displayName %q or externalId %q is already used by another group", name, ext)
+		}
+		return rec, fmt.Errorf("store group %s: %w", rec.ID, err)
+	}
+	if out.failed > 0 {
+		return stored, &PartialError{Failed: out.failed, Total: out.total, Retryable: out.retryable, Err: out.firstErr}
+	}
+	return stored, nil
+}
+
+// checkMembers verifies every id is a user provisioned through the bridge
+// and returns those that have a UiPath account.
+func (p *Provisioner) checkMembers(ctx context.Context, ids []string) ([]string, error) {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		rec, err := p.store.Get(ctx, cache.KindUser, id)
+		if errors.Is(err, cache.ErrNotFound) {
+			return nil, invalidValue("member %q is not a user provisioned through this bridge (groups cannot be nested in UiPath)", id)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("look up member %s: %w", id, err)
+		}
+		if !rec.Deprovisioned {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// withAccounts keeps the ids whose user has a UiPath account (unknown ids
+// are kept: a removal of a forgotten user is harmless upstream).
+func (p *Provisioner) withAccounts(ctx context.Context, ids []string) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		rec, err := p.store.Get(ctx, cache.KindUser, id)
+		if err == nil && rec.Deprovisioned {
+			continue
+		}
+		out = append(out, id)
+	}
+	return out
+}
+
+// DeleteGroup deletes the UiPath group and forgets it.
+func (p *Provisioner) DeleteGroup(ctx context.Context, id string) error {
+	unlock := p.locks.lock("group:" + id)
+	defer unlock()
+	if _, err := p.GetGroup(ctx, id); err != nil {
+		return err
+	}
+	if err := p.up.DeleteGroup(ctx, id); err != nil && !errors.Is(err, upstream.ErrNotFound) {
+		return fmt.Errorf("delete group %s: %w", id, err)
+	}
+	if err := p.store.Delete(ctx, cache.KindGroup, id); err != nil && !errors.Is(err, cache.ErrNotFound) {
+		return fmt.Errorf("forget group %s: %w", id, err)
+	}
+	p.log.Info("group deleted", "scim_id", id)
+	return nil
+}
+
+// RenderGroup returns the SCIM attributes of a stored group, members
+// included.
+func (p *Provisioner) RenderGroup(rec cache.Record) (map[string]any, error) {
+	res, err := decodeResource(rec)
+	if err != nil {
+		return nil, err
+	}
+	res["members"] = memberList(rec.Members)
+	return res, nil
+}
+
+func groupName(res map[string]any) (string, error) {
+	name, _ := res["displayName"].(string)
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "", invalidValue("displayName is required and must be a non-empty string")
+	}
+	return name, nil
+}
+
+// memberIDs reads a SCIM members value into a sorted set of ids.
+func memberIDs(v any) ([]string, error) {
+	if v == nil {
+		return []string{}, nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return nil, invalidValue("members must be an array")
+	}
+	set := map[string]bool{}
+	for _, e := range list {
+		var id string
+		switch m := e.(type) {
+		case map[string]any:
+			for k, val := range m {
+				if strings.EqualFold(k, "value") {
+					id, _ = val.(string)
+				}
+			}
+		case string:
+			id = m
+		}
+		if id = strings.TrimSpace(id); id == "" {
+			return nil, invalidValue("every member needs a non-empty value (the user's id)")
+		}
+		set[id] = true
+	}
+	out := make([]string, 0, len(set))
+	for id := range set {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func memberList(ids []string) []any {
+	out := make([]any, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, map[string]any{"value": id})
+	}
+	return out
+}
+
+func diffSets(old, cur []string) (adds, removes []string) {
+	o, c := setOf(old), setOf(cur)
+	for _, id := range cur {
+		if !o[id] {
+			adds = append(adds, id)
+		}
+	}
+	for _, id := range old {
+		if !c[id] {
+			removes = append(removes, id)
+		}
+	}
+	return adds, removes
+}
+
+func setOf(ids []string) map[string]bool {
+	m := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		m[id] = true
+	}
+	return m
+}
+
+func removeAll(ids []string, drop map[string]bool) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if !drop[id] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// applyDelta returns cur with add added and remove removed, sorted.
+func applyDelta(cur []string, add, remove map[string]bool) []string {
+	set := setOf(cur)
+	for id := range add {
+		set[id] = true
+	}
+	for id := range remove {
+		delete(set, id)
+	}
+	out := make([]string, 0, len(set))
+	for id := range set {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,143 @@
+package mapping
+
+import (
+	"context"
+	"sync"
+
+	"github.com/scim-bridge/scim-bridge/upstream"
+)
+
+// groupPlan is the upstream calls that carry one group's change: at most
+// one PUT /Group (rename and/or member deltas) and any number of
+// PUT /User calls, one per affected user.
+type groupPlan struct {
+	groupID string
+	name    string
+	// groupCall is set when a PUT /Group is needed.
+	groupCall *groupCall
+	userCalls []userCall
+}
+
+type groupCall struct {
+	rename      bool
+	add, remove []string // user ids
+}
+
+type userCall struct {
+	userID string
+	add    bool // true: groupIDsToAdd; false: groupIDsToRemove
+}
+
+// planGroupChange decides which calls carry a group's rename and member
+// deltas under a strategy:
+//   - user: one PUT /User per affected user (plus PUT /Group for a rename);
+//   - group: one PUT /Group carrying everything;
+//   - auto: the fewest calls. A SCIM request changes one group, so the
+//     change graph is a star around it: one group call covers every edge,
+//     and it is cheaper than user calls once two users change or when a
+//     rename already needs the group call.
+func planGroupChange(strategy, groupID, name string, renamed bool, adds, removes []string) groupPlan {
+	plan := groupPlan{groupID: groupID, name: name}
+	n := len(adds) + len(removes)
+	useGroup := strategy == StrategyGroup || (strategy == StrategyAuto && (renamed || n > 1))
+	if useGroup {
+		if n > 0 || renamed {
+			plan.groupCall = &groupCall{rename: renamed, add: adds, remove: removes}
+		}
+		return plan
+	}
+	if renamed {
+		plan.groupCall = &groupCall{rename: true}
+	}
+	for _, u := range adds {
+		plan.userCalls = append(plan.userCalls, userCall{userID: u, add: true})
+	}
+	for _, u := range removes {
+		plan.userCalls = append(plan.userCalls, userCall{userID: u})
+	}
+	return plan
+}
+
+// calls is the number of upstream write calls the plan makes.
+func (g groupPlan) calls() int {
+	n := len(g.userCalls)
+	if g.groupCall != nil {
+		n++
+	}
+	return n
+}
+
+// planOutcome is what UiPath confirmed of a plan.
+type planOutcome struct {
+	added, removed []string // user ids whose membership change was confirmed
+	renameErr      error    // the rename failed: nothing else was attempted
+	failed, total  int      // membership changes that failed / were attempted
+	retryable      bool     // every failure may succeed on retry
+	firstErr       error
+}
+
+// runPlan executes a plan: the group call first, then the user calls
+// concurrently (bounded by Config.Concurrency).
+func (p *Provisioner) runPlan(ctx context.Context, plan groupPlan) planOutcome {
+	var out planOutcome
+	out.retryable = true
+	fail := func(n int, err error) {
+		out.failed += n
+		if out.firstErr == nil {
+			out.firstErr = err
+		}
+		if !upstream.IsRetryable(err) {
+			out.retryable = false
+		}
+	}
+	if gc := plan.groupCall; gc != nil {
+		n := len(gc.add) + len(gc.remove)
+		out.total += n
+		_, err := p.up.UpdateGroup(ctx, plan.groupID, plan.name, gc.add, gc.remove)
+		switch {
+		case err != nil && gc.rename:
+			out.renameErr = err
+			return out
+		case err != nil:
+			fail(n, err)
+		default:
+			out.added = append(out.added, gc.add...)
+			out.removed = append(out.removed, gc.remove...)
+		}
+	}
+	if len(plan.userCalls) == 0 {
+		return out
+	}
+	out.total += len(plan.userCalls)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, p.cfg.Concurrency)
+	for _, uc := range plan.userCalls {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			upd := upstream.UserUpdate{}
+			if uc.add {
+				upd.GroupIDsToAdd = []string{plan.groupID}
+			} else {
+				upd.GroupIDsToRemove = []string{plan.groupID}
+			}
+			err := p.up.UpdateUser(ctx, uc.userID, upd)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				fail(1, err)
+				p.log.Warn("membership change failed", "scim_id", uc.userID, "group", plan.groupID, "error", err)
+			case uc.add:
+				out.added = append(out.added, uc.userID)
+			default:
+				out.removed = append(out.removed, uc.userID)
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}

@@ -1,0 +1,157 @@
+package mapping
+
+import (
+	"strings"
+
+	"github.com/scim-bridge/scim-bridge/upstream"
+)
+
+// EnterpriseURN is the enterprise User extension's schema URN.
+const EnterpriseURN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+// profile is the part of a SCIM User that UiPath keeps.
+type profile struct {
+	UserName    string
+	Email       string
+	GivenName   string
+	FamilyName  string
+	DisplayName string
+	Active      bool
+}
+
+// profileOf extracts the UiPath-relevant fields of a SCIM User and validates
+// what UiPath requires.
+func profileOf(res map[string]any) (profile, error) {
+	var p profile
+	un, ok := res["userName"].(string)
+	if !ok || strings.TrimSpace(un) == "" {
+		return p, invalidValue("userName is required and must be a non-empty string")
+	}
+	p.UserName = strings.TrimSpace(un)
+	p.Active = true
+	if v, present := res["active"]; present && v != nil {
+		b, ok := asBool(v)
+		if !ok {
+			return p, invalidValue("active must be a boolean")
+		}
+		p.Active = b
+	}
+	if name, ok := res["name"].(map[string]any); ok {
+		p.GivenName, _ = name["givenName"].(string)
+		p.FamilyName, _ = name["familyName"].(string)
+	}
+	p.DisplayName, _ = res["displayName"].(string)
+	if p.DisplayName == "" {
+		if name, ok := res["name"].(map[string]any); ok {
+			p.DisplayName, _ = name["formatted"].(string)
+		}
+	}
+	if p.DisplayName == "" {
+		p.DisplayName = strings.TrimSpace(p.GivenName + " " + p.FamilyName)
+	}
+	p.Email = primaryEmail(res["emails"])
+	return p, nil
+}
+
+// primaryEmail picks the address UiPath gets: the primary one, else the
+// work one, else the first.
+func primaryEmail(v any) string {
+	list, _ := v.([]any)
+	var work, first string
+	for _, e := range list {
+		m, ok := e.(map[string]any)
+		if !ok {
+			continue
+		}
+		val, _ := m["value"].(string)
+		if val == "" {
+			continue
+		}
+		if b, _ := asBool(m["primary"]); b {
+			return val
+		}
+		if t, _ := m["type"].(string); strings.EqualFold(t, "work") && work == "" {
+			work = val
+		}
+		if first == "" {
+			first = val
+		}
+	}
+	if work != "" {
+		return work
+	}
+	return first
+}
+
+// asBool accepts JSON booleans and the string forms Entra sends ("True").
+func asBool(v any) (bool, bool) {
+	switch b := v.(type) {
+	case bool:
+		return b, true
+	case string:
+		switch strings.ToLower(strings.TrimSpace(b)) {
+		case "true":
+			return true, true
+		case "false":
+			return false, true
+		}
+	}
+	return false, false
+}
+
+// newUser is the BulkCreate entry for a profile.
+func (p profile) newUser(id string) upstream.NewUser {
+	return upstream.NewUser{
+		ID:                 id,
+		UserName:           p.UserName,
+		Email:              p.Email,
+		Name:               p.GivenName,
+		Surname:            p.FamilyName,
+		DisplayName:        p.DisplayName,
+		Type:               "User",
+		InvitationAccepted: true,
+	}
+}
+
+// updateFrom is the partial PUT /User body that turns old into p, and
+// whether it changes anything.
+func (p profile) updateFrom(old profile) (upstream.UserUpdate, bool) {
+	var u upstream.UserUpdate
+	changed := false
+	set := func(dst **string, oldV, newV string) {
+		if oldV != newV {
+			v := newV
+			*dst = &v
+			changed = true
+		}
+	}
+	set(&u.Name, old.GivenName, p.GivenName)
+	set(&u.Surname, old.FamilyName, p.FamilyName)
+	set(&u.DisplayName, old.DisplayName, p.DisplayName)
+	set(&u.Email, old.Email, p.Email)
+	if old.Active != p.Active {
+		a := p.Active
+		u.IsActive = &a
+		changed = true
+	}
+	return u, changed
+}
+
+// profileOfUpstream is what UiPath currently holds for a user, in profile
+// terms (used when adopting an existing account).
+func profileOfUpstream(u upstream.User) profile {
+	deref := func(s *string) string {
+		if s == nil {
+			return ""
+		}
+		return *s
+	}
+	return profile{
+		UserName:    u.UserName,
+		Email:       u.Email,
+		GivenName:   deref(u.Name),
+		FamilyName:  deref(u.Surname),
+		DisplayName: deref(u.DisplayName),
+		Active:      u.IsActive,
+	}
+}

@@ -1,0 +1,234 @@
+package mapping
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/scim-bridge/scim-bridge/cache"
+	"github.com/scim-bridge/scim-bridge/upstream"
+)
+
+// Upstream is the part of the UiPath client the provisioner uses;
+// *upstream.Client implements it.
+type Upstream interface {
+	CreateUser(ctx context.Context, u upstream.NewUser, groupIDs []string) (upstream.User, error)
+	GetUser(ctx context.Context, id string) (upstream.User, error)
+	FindUserByUserName(ctx context.Context, userName string) (upstream.User, error)
+	FindUserByEmail(ctx context.Context, email string) (upstream.User, error)
+	UpdateUser(ctx context.Context, id string, u upstream.UserUpdate) error
+	DeleteUser(ctx context.Context, id string) error
+	ListGroups(ctx context.Context) ([]upstream.Group, error)
+	GetGroup(ctx context.Context, id string) (upstream.Group, error)
+	GroupMembers(ctx context.Context, id string) ([]upstream.MemberRef, error)
+	CreateGroup(ctx context.Context, id, name string, memberIDs []string) (upstream.Group, error)
+	UpdateGroup(ctx context.Context, id, name string, add, remove []string) (upstream.Group, error)
+	DeleteGroup(ctx context.Context, id string) error
+}
+
+// Membership strategies (DESIGN.md "Membership").
+const (
+	StrategyUser  = "user"
+	StrategyGroup = "group"
+	StrategyAuto  = "auto"
+)
+
+// Deprovisioning policies for active=false.
+const (
+	DeprovisionDisable = "disable"
+	DeprovisionDelete  = "delete"
+)
+
+// Config configures a Provisioner.
+type Config struct {
+	// Strategy is how membership changes become upstream calls: StrategyUser
+	// (zero value), StrategyGroup or StrategyAuto.
+	Strategy string
+	// Deprovision is what active=false does: DeprovisionDisable (zero value)
+	// or DeprovisionDelete.
+	Deprovision string
+	// AdoptExisting makes a create whose userName or email UiPath already
+	// has link that account instead of failing. Zero value: false; the
+	// service turns it on by default.
+	AdoptExisting bool
+	// Concurrency bounds the upstream calls one request runs at once; zero
+	// → 4.
+	Concurrency int
+	// Now is the clock; zero → time.Now.
+	Now func() time.Time
+	// NewID makes resource ids; zero → random GUIDs.
+	NewID func() string
+}
+
+func (c Config) withDefaults() Config {
+	if c.Strategy == "" {
+		c.Strategy = StrategyUser
+	}
+	if c.Deprovision == "" {
+		c.Deprovision = DeprovisionDisable
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 4
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.NewID == nil {
+		c.NewID = func() string { return uuid.NewString() }
+	}
+	return c
+}
+
+// Provisioner carries SCIM operations through UiPath and the store. It is
+// safe for concurrent use; operations on one resource are serialised within
+// the process, and the store's compare-and-swap keeps replicas consistent.
+type Provisioner struct {
+	cfg   Config
+	up    Upstream
+	store cache.Store
+	log   *slog.Logger
+	locks keyedMutex
+}
+
+// New returns a Provisioner.
+func New(cfg Config, up Upstream, store cache.Store, logger *slog.Logger) (*Provisioner, error) {
+	cfg = cfg.withDefaults()
+	switch cfg.Strategy {
+	case StrategyUser, StrategyGroup, StrategyAuto:
+	default:
+		return nil, fmt.Errorf("mapping: unknown membership strategy %q", cfg.Strategy)
+	}
+	switch cfg.Deprovision {
+	case DeprovisionDisable, DeprovisionDelete:
+	default:
+		return nil, fmt.Errorf("mapping: unknown deprovision policy %q", cfg.Deprovision)
+	}
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Provisioner{cfg: cfg, up: up, store: store, log: logger}, nil
+}
+
+// Store returns the mapping store the provisioner writes to.
+func (p *Provisioner) Store() cache.Store { return p.store }
+
+// keyedMutex serialises work on one key within the process.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[string]*keyedEntry
+}
+
+type keyedEntry struct {
+	mu   sync.Mutex
+	refs int
+}
+
+func (k *keyedMutex) lock(key string) func() {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = make(map[string]*keyedEntry)
+	}
+	e := k.m[key]
+	if e == nil {
+		e = &keyedEntry{}
+		k.m[key] = e
+	}
+	e.refs++
+	k.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		k.mu.Lock()
+		e.refs--
+		if e.refs == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
+}
+
+// decodeResource returns a record's stored SCIM attributes.
+func decodeResource(rec cache.Record) (map[string]any, error) {
+	res := map[string]any{}
+	if len(rec.Resource) == 0 {
+		return res, nil
+	}
+	if err := json.Unmarshal(rec.Resource, &res); err != nil {
+		return nil, fmt.Errorf("decode stored %s %s: %w", rec.Kind, rec.ID, err)
+	}
+	return res, nil
+}
+
+// serverOwned lists attributes the bridge never stores from a request:
+// server-assigned ones, and the password Okta sends as a placeholder.
+var serverOwned = []string{"id", "meta", "schemas", "password", "groups", "members"}
+
+// cleanResource drops server-owned attributes and null values (RFC 7644
+// §3.5.1: null means unassigned) from a request's attributes.
+func cleanResource(attrs map[string]any) map[string]any {
+	res := make(map[string]any, len(attrs))
+	for k, v := range attrs {
+		if v == nil {
+			continue
+		}
+		if l, ok := v.([]any); ok && len(l) == 0 {
+			continue
+		}
+		res[k] = v
+	}
+	for _, k := range serverOwned {
+		deleteFold(res, k)
+	}
+	return res
+}
+
+func deleteFold(m map[string]any, key string) {
+	for k := range m {
+		if strings.EqualFold(k, key) {
+			delete(m, k)
+		}
+	}
+}
+
+func externalIDOf(res map[string]any) string {
+	s, _ := res["externalId"].(string)
+	return s
+}
+
+// Version is the ETag of a record (RFC 7644 §3.14): a weak tag of the
+// store's version counter.
+func Version(rec cache.Record) string {
+	return fmt.Sprintf("W/%q", fmt.Sprint(rec.Version))
+}
+
+// checkIfMatch reports a precondition failure when ifMatch is set and names
+// another version. "*" matches any.
+func checkIfMatch(rec cache.Record, ifMatch string) error {
+	if ifMatch == "" || ifMatch == "*" {
+		return nil
+	}
+	cur := Version(rec)
+	for _, tag := range splitTags(ifMatch) {
+		if tag == cur || "W/"+tag == cur {
+			return nil
+		}
+	}
+	return preconditionFailed(rec.ID)
+}
+
+func splitTags(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}

@@ -1,0 +1,374 @@
+package mapping
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/scim-bridge/scim-bridge/cache"
+	"github.com/scim-bridge/scim-bridge/upstream"
+)
+
+// GetUser returns the stored user (reads never call UiPath).
+func (p *Provisioner) GetUser(ctx context.Context, id string) (cache.Record, error) {
+	rec, err := p.store.Get(ctx, cache.KindUser, id)
+	if errors.Is(err, cache.ErrNotFound) {
+		return rec, notFound("user", id)
+	}
+	return rec, err
+}
+
+// CreateUser provisions a new user (RFC 7644 §3.3): BulkCreate with a
+// client-generated id, or, when UiPath already has the userName or email and
+// adoption is on, the existing account is linked and brought up to date.
+func (p *Provisioner) CreateUser(ctx context.Context, attrs map[string]any) (cache.Record, error) {
+	res := cleanResource(attrs)
+	prof, err := profileOf(res)
+	if err != nil {
+		return cache.Record{}, err
+	}
+	res["userName"] = prof.UserName
+	ext := externalIDOf(res)
+
+	unlock := p.locks.lock("user-name:" + strings.ToLower(prof.UserName))
+	defer unlock()
+	if err := p.checkUnique(ctx, cache.KindUser, "", prof.UserName, ext); err != nil {
+		return cache.Record{}, err
+	}
+
+	id := p.cfg.NewID()
+	deprovisioned := false
+	adopted := false
+	if !prof.Active && p.cfg.Deprovision == DeprovisionDelete {
+		// An inactive user under the delete policy has no UiPath account
+		// until it is activated.
+		deprovisioned = true
+	} else {
+		id, adopted, err = p.createUpstreamUser(ctx, id, prof)
+		if err != nil {
+			return cache.Record{}, err
+		}
+	}
+
+	body, err := json.Marshal(res)
+	if err != nil {
+		return cache.Record{}, fmt.Errorf("encode user: %w", err)
+	}
+	now := p.cfg.Now().UTC()
+	rec, err := p.store.Create(ctx, cache.Record{
+		Kind: cache.KindUser, ID: id, Name: prof.UserName, ExternalID: ext,
+		Resource: body, Created: now, Modified: now, Deprovisioned: deprovisioned,
+	})
+	if err != nil {
+		if !adopted && !deprovisioned {
+			// Undo the account we just made so a retry starts clean.
+			if derr := p.up.DeleteUser(ctx, id); derr != nil && !errors.Is(derr, upstream.ErrNotFound) {
+				p.log.Error("undo user create after store failure", "scim_id", id, "error", derr)
+			}
+		}
+		if errors.Is(err, cache.ErrAlreadyExists) {
+			return cache.Record{}, uniqueness("a user with userName %q or externalId %q already exists", prof.UserName, ext)
+		}
+		return cache.Record{}, fmt.Errorf("store user %s: %w", id, err)
+	}
+	p.log.Info("user created", "scim_id", id, "adopted", adopted)
+	return rec, nil
+}
+
+// checkUnique reports a uniqueness error when name or externalID belongs to
+// a record other than self.
+func (p *Provisioner) checkUnique(ctx context.Context, kind cache.Kind, self, name, ext string) error {
+	if name != "" {
+		rec, err := p.store.Lookup(ctx, kind, cache.IndexName, name)
+		switch {
+		case err == nil && rec.ID != self:
+			attr := "userName"
+			if kind == cache.KindGroup {
+				attr = "displayName"
+			}
+			return uniqueness("%s %q is already used by %s %s", attr, name, kind, rec.ID)
+		case err != nil && !errors.Is(err, cache.ErrNotFound):
+			return fmt.Errorf("look up %s name: %w", kind, err)
+		}
+	}
+	if ext != "" {
+		rec, err := p.store.Lookup(ctx, kind, cache.IndexExternalID, ext)
+		switch {
+		case err == nil && rec.ID != self:
+			return uniqueness("externalId %q is already used by %s %s", ext, kind, rec.ID)
+		case err != nil && !errors.Is(err, cache.ErrNotFound):
+			return fmt.Errorf("look up %s externalId: %w", kind, err)
+		}
+	}
+	return nil
+}
+
+// createUpstreamUser creates (or adopts) the UiPath account and returns its
+// id and whether it was adopted.
+func (p *Provisioner) createUpstreamUser(ctx context.Context, id string, prof profile) (string, bool, error) {
+	_, err := p.up.CreateUser(ctx, prof.newUser(id), nil)
+	var uerr *upstream.Error
+	switch {
+	case err == nil:
+	case errors.As(err, &uerr) && (uerr.HasCode(upstream.CodeDuplicateUserName) || uerr.HasCode(upstream.CodeDuplicateEmail)):
+		if !p.cfg.AdoptExisting {
+			return "", false, uniqueness("UiPath already has an account with userName %q or email %q", prof.UserName, prof.Email)
+		}
+		existing, ferr := p.findExisting(ctx, prof, uerr)
+		if ferr != nil {
+			return "", false, ferr
+		}
+		if _, gerr := p.store.Get(ctx, cache.KindUser, existing.ID); gerr == nil {
+			return "", false, uniqueness("the UiPath account for %q is already linked to another SCIM user", prof.UserName)
+		}
+		if upd, changed := prof.updateFrom(profileOfUpstream(existing)); changed {
+			if err := p.up.UpdateUser(ctx, existing.ID, upd); err != nil {
+				return "", false, fmt.Errorf("update adopted user %s: %w", existing.ID, err)
+			}
+		}
+		p.log.Info("adopted existing UiPath account", "upstream_id", existing.ID)
+		return existing.ID, true, nil
+	case upstream.IsRetryable(err):
+		// The create may have happened with its response lost: the id is
+		// ours, so ask UiPath before reporting failure.
+		if _, gerr := p.up.GetUser(ctx, id); gerr != nil {
+			return "", false, err
+		}
+		p.log.Warn("user create response lost; account exists", "scim_id", id)
+	case errors.As(err, &uerr) && uerr.HasCode(upstream.CodeInvalidUserName):
+		return "", false, invalidValue("UiPath rejected userName %q: %s", prof.UserName, uerr.Detail)
+	default:
+		return "", false, err
+	}
+	if !prof.Active {
+		inactive := false
+		if err := p.up.UpdateUser(ctx, id, upstream.UserUpdate{IsActive: &inactive}); err != nil {
+			return "", false, fmt.Errorf("deactivate new user %s: %w", id, err)
+		}
+	}
+	return id, false, nil
+}
+
+func (p *Provisioner) findExisting(ctx context.Context, prof profile, uerr *upstream.Error) (upstream.User, error) {
+	u, err := p.up.FindUserByUserName(ctx, prof.UserName)
+	if err == nil {
+		return u, nil
+	}
+	if !errors.Is(err, upstream.ErrNotFound) {
+		return u, fmt.Errorf("find existing user: %w", err)
+	}
+	if prof.Email != "" && uerr.HasCode(upstream.CodeDuplicateEmail) {
+		u, err = p.up.FindUserByEmail(ctx, prof.Email)
+		if err == nil {
+			return u, nil
+		}
+		if !errors.Is(err, upstream.ErrNotFound) {
+			return u, fmt.Errorf("find existing user by email: %w", err)
+		}
+	}
+	return u, uniqueness("UiPath reports userName %q or email %q as taken, but no matching account was found", prof.UserName, prof.Email)
+}
+
+// ReplaceUser replaces a user's attributes (PUT, RFC 7644 §3.5.1).
+func (p *Provisioner) ReplaceUser(ctx context.Context, id string, attrs map[string]any, ifMatch string) (cache.Record, error) {
+	unlock := p.locks.lock("user:" + id)
+	defer unlock()
+	rec, _, oldProf, err := p.loadUser(ctx, id, ifMatch)
+	if err != nil {
+		return rec, err
+	}
+	res := cleanResource(attrs)
+	return p.commitUser(ctx, rec, oldProf, res)
+}
+
+// PatchUser applies PATCH operations (RFC 7644 §3.5.2). It reports whether
+// anything changed.
+func (p *Provisioner) PatchUser(ctx context.Context, id string, ops []PatchOp, ifMatch string) (cache.Record, bool, error) {
+	unlock := p.locks.lock("user:" + id)
+	defer unlock()
+	rec, res, oldProf, err := p.loadUser(ctx, id, ifMatch)
+	if err != nil {
+		return rec, false, err
+	}
+	changed, err := ApplyPatch(res, ops, KindUser)
+	if err != nil {
+		return rec, false, err
+	}
+	if !changed {
+		return rec, false, nil
+	}
+	rec, err = p.commitUser(ctx, rec, oldProf, cleanResource(res))
+	return rec, err == nil, err
+}
+
+func (p *Provisioner) loadUser(ctx context.Context, id, ifMatch string) (cache.Record, map[string]any, profile, error) {
+	rec, err := p.GetUser(ctx, id)
+	if err != nil {
+		return rec, nil, profile{}, err
+	}
+	if err := checkIfMatch(rec, ifMatch); err != nil {
+		return rec, nil, profile{}, err
+	}
+	res, err := decodeResource(rec)
+	if err != nil {
+		return rec, nil, profile{}, err
+	}
+	prof, err := profileOf(res)
+	if err != nil {
+		return rec, nil, profile{}, fmt.Errorf("stored user %s: %w", id, err)
+	}
+	return rec, res, prof, nil
+}
+
+// commitUser carries a user's new attributes to UiPath, then to the store.
+func (p *Provisioner) commitUser(ctx context.Context, rec cache.Record, oldProf profile, res map[string]any) (cache.Record, error) {
+	prof, err := profileOf(res)
+	if err != nil {
+		return rec, err
+	}
+	res["userName"] = prof.UserName
+	if !strings.EqualFold(prof.UserName, oldProf.UserName) {
+		return rec, mutability("userName cannot change from %q to %q: UiPath accounts cannot be renamed", oldProf.UserName, prof.UserName)
+	}
+	ext := externalIDOf(res)
+	if err := p.checkUnique(ctx, cache.KindUser, rec.ID, "", ext); err != nil {
+		return rec, err
+	}
+	deprovisioned, err := p.applyProfile(ctx, rec, oldProf, prof)
+	if err != nil {
+		return rec, err
+	}
+	body, err := json.Marshal(res)
+	if err != nil {
+		return rec, fmt.Errorf("encode user: %w", err)
+	}
+	now := p.cfg.Now().UTC()
+	stored, err := p.store.Update(ctx, cache.KindUser, rec.ID, func(r cache.Record) (cache.Record, error) {
+		r.Name = prof.UserName
+		r.ExternalID = ext
+		r.Resource = body
+		r.Modified = now
+		r.Deprovisioned = deprovisioned
+		return r, nil
+	})
+	if err != nil {
+		if errors.Is(err, cache.ErrConflict) {
+			return rec, uniqueness("externalId %q is already used by another user", ext)
+		}
+		return rec, fmt.Errorf("store user %s: %w", rec.ID, err)
+	}
+	return stored, nil
+}
+
+// applyProfile makes UiPath match prof, following the deprovisioning
+// policy, and returns whether the account is now deleted by that policy.
+func (p *Provisioner) applyProfile(ctx context.Context, rec cache.Record, oldProf, prof profile) (bool, error) {
+	if rec.Deprovisioned {
+		if !prof.Active {
+			return true, nil
+		}
+		groups, err := p.store.GroupsOf(ctx, rec.ID)
+		if err != nil {
+			return true, fmt.Errorf("groups of %s: %w", rec.ID, err)
+		}
+		upGroups := p.upstreamGroupIDs(ctx, groups)
+		if _, err := p.up.CreateUser(ctx, prof.newUser(rec.ID), upGroups); err != nil {
+			if !upstream.IsRetryable(err) {
+				return true, fmt.Errorf("recreate user %s: %w", rec.ID, err)
+			}
+			if _, gerr := p.up.GetUser(ctx, rec.ID); gerr != nil {
+				return true, fmt.Errorf("recreate user %s: %w", rec.ID, err)
+			}
+		}
+		p.log.Info("user reactivated: account recreated", "scim_id", rec.ID)
+		return false, nil
+	}
+	if oldProf.Active && !prof.Active && p.cfg.Deprovision == DeprovisionDelete {
+		if err := p.up.DeleteUser(ctx, rec.ID); err != nil && !errors.Is(err, upstream.ErrNotFound) {
+			return false, fmt.Errorf("delete deactivated user %s: %w", rec.ID, err)
+		}
+		p.log.Info("user deactivated: account deleted by policy", "scim_id", rec.ID)
+		return true, nil
+	}
+	if upd, changed := prof.updateFrom(oldProf); changed {
+		if err := p.up.UpdateUser(ctx, rec.ID, upd); err != nil {
+			return false, fmt.Errorf("update user %s: %w", rec.ID, err)
+		}
+	}
+	return false, nil
+}
+
+// upstreamGroupIDs keeps the group ids that still exist in the store.
+func (p *Provisioner) upstreamGroupIDs(ctx context.Context, ids []string) []string {
+	var out []string
+	for _, g := range ids {
+		if _, err := p.store.Get(ctx, cache.KindGroup, g); err == nil {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// DeleteUser deletes the UiPath account and forgets the user (RFC 7644
+// §3.6). Its group memberships go with it.
+func (p *Provisioner) DeleteUser(ctx context.Context, id string) error {
+	unlock := p.locks.lock("user:" + id)
+	defer unlock()
+	rec, err := p.GetUser(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !rec.Deprovisioned {
+		if err := p.up.DeleteUser(ctx, id); err != nil && !errors.Is(err, upstream.ErrNotFound) {
+			return fmt.Errorf("delete user %s: %w", id, err)
+		}
+	}
+	groups, err := p.store.GroupsOf(ctx, id)
+	if err != nil {
+		return fmt.Errorf("groups of %s: %w", id, err)
+	}
+	for _, g := range groups {
+		_, err := p.store.Update(ctx, cache.KindGroup, g, func(r cache.Record) (cache.Record, error) {
+			r.Members = removeAll(r.Members, map[string]bool{id: true})
+			return r, nil
+		})
+		if err != nil && !errors.Is(err, cache.ErrNotFound) {
+			return fmt.Errorf("drop %s from group %s: %w", id, g, err)
+		}
+	}
+	if err := p.store.Delete(ctx, cache.KindUser, id); err != nil && !errors.Is(err, cache.ErrNotFound) {
+		return fmt.Errorf("forget user %s: %w", id, err)
+	}
+	p.log.Info("user deleted", "scim_id", id)
+	return nil
+}
+
+// RenderUser returns the SCIM attributes of a stored user (without id,
+// schemas and meta), including the read-only groups attribute.
+func (p *Provisioner) RenderUser(ctx context.Context, rec cache.Record) (map[string]any, error) {
+	res, err := decodeResource(rec)
+	if err != nil {
+		return nil, err
+	}
+	groups, err := p.store.GroupsOf(ctx, rec.ID)
+	if err != nil {
+		return nil, fmt.Errorf("groups of %s: %w", rec.ID, err)
+	}
+	if len(groups) > 0 {
+		list := make([]any, 0, len(groups))
+		for _, g := range groups {
+			entry := map[string]any{"value": g, "type": "direct"}
+			if grec, err := p.store.Get(ctx, cache.KindGroup, g); err == nil {
+				entry["display"] = grec.Name
+			}
+			list = append(list, entry)
+		}
+		res["groups"] = list
+	}
+	if _, ok := res["active"]; !ok {
+		res["active"] = true
+	}
+	return res, nil
+}
