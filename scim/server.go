@@ -1,0 +1,240 @@
+package scim
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/scim-bridge/scim-bridge/mapping"
+)
+
+const contentType = "application/scim+json"
+
+// BasePath is where the SCIM endpoints live.
+const BasePath = "/scim/v2"
+
+// Config configures the HTTP surface.
+type Config struct {
+	// Tokens are the static bearer tokens IdPs may present. At least one
+	// token or an OIDC issuer is required.
+	Tokens []string
+	// OIDCIssuer and OIDCAudience, when set, also accept JWTs from that
+	// issuer for that audience. Zero: off.
+	OIDCIssuer, OIDCAudience string
+	// MaxBodyBytes caps request bodies; larger ones get 413. Zero → 8 MiB
+	// (an Okta group PUT carries every member).
+	MaxBodyBytes int64
+	// MaxResults caps count on list requests. Zero → 1000.
+	MaxResults int
+	// BaseURL is the public URL of BasePath for meta.location, e.g.
+	// https://bridge.example/scim/v2. Zero: locations are relative.
+	BaseURL string
+	// Ready checks the store and UiPath for /readyz. Zero: always ready.
+	Ready func(ctx context.Context) error
+	// HTTPClient is used for OIDC discovery. Zero → a client with a 10s
+	// timeout.
+	HTTPClient *http.Client
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 8 << 20
+	}
+	if c.MaxResults <= 0 {
+		c.MaxResults = 1000
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if c.BaseURL == "" {
+		c.BaseURL = BasePath
+	}
+	return c
+}
+
+// Server is the bridge's http.Handler.
+type Server struct {
+	cfg    Config
+	prov   *mapping.Provisioner
+	log    *slog.Logger
+	auth   *authenticator
+	router *mux.Router
+	disc   http.Handler
+}
+
+// New returns the HTTP surface for a provisioner.
+func New(cfg Config, prov *mapping.Provisioner, logger *slog.Logger) (*Server, error) {
+	cfg = cfg.withDefaults()
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	auth, err := newAuthenticator(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	disc, err := newDiscovery(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("scim: discovery endpoints: %w", err)
+	}
+	s := &Server{cfg: cfg, prov: prov, log: logger, auth: auth, disc: disc}
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() {
+	r := mux.NewRouter()
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "ok\n")
+	}).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
+
+	api := r.PathPrefix(BasePath).Subrouter()
+	api.Use(s.authenticate, s.limitBody)
+	users := &resourceHandler{s: s, kind: kindUsers}
+	groups := &resourceHandler{s: s, kind: kindGroups}
+	for _, h := range []*resourceHandler{users, groups} {
+		base := "/" + h.kind.endpoint
+		api.HandleFunc(base, h.list).Methods(http.MethodGet)
+		api.HandleFunc(base, h.create).Methods(http.MethodPost)
+		api.HandleFunc(base+"/.search", h.search).Methods(http.MethodPost)
+		api.HandleFunc(base+"/{id}", h.get).Methods(http.MethodGet)
+		api.HandleFunc(base+"/{id}", h.replace).Methods(http.MethodPut)
+		api.HandleFunc(base+"/{id}", h.patch).Methods(http.MethodPatch)
+		api.HandleFunc(base+"/{id}", h.delete).Methods(http.MethodDelete)
+		api.HandleFunc(base, methodNotAllowed)
+		api.HandleFunc(base+"/{id}", methodNotAllowed)
+	}
+	api.HandleFunc("/ServiceProviderConfig", s.serviceProviderConfig).Methods(http.MethodGet)
+	api.HandleFunc("/ServiceProviderConfig", methodNotAllowed)
+	api.PathPrefix("/Schemas").Handler(http.StripPrefix("/scim", s.disc)).Methods(http.MethodGet)
+	api.PathPrefix("/ResourceTypes").Handler(http.StripPrefix("/scim", s.disc)).Methods(http.MethodGet)
+	api.PathPrefix("/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, apiError{Status: http.StatusNotFound, Detail: "No such SCIM endpoint: " + r.URL.Path})
+	})
+	s.router = r
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := r.Header.Get("X-Request-Id")
+	if id == "" || len(id) > 64 {
+		id = newRequestID()
+	}
+	w.Header().Set("X-Request-Id", id)
+	sw := &statusWriter{ResponseWriter: w}
+	log := s.log.With("request_id", id)
+	ctx := withLogger(r.Context(), log)
+	defer func() {
+		if v := recover(); v != nil {
+			log.Error("panic serving request", "panic", fmt.Sprint(v), "method", r.Method, "path", r.URL.Path)
+			if sw.status == 0 {
+				writeError(sw, apiError{Status: http.StatusInternalServerError, Detail: "Internal error; see the bridge log."})
+			}
+		}
+		if strings.HasPrefix(r.URL.Path, BasePath) {
+			log.Info("scim request", "method", r.Method, "path", r.URL.Path, "status", sw.code(),
+				"duration_ms", time.Since(start).Milliseconds(), "idp", idpOf(r.UserAgent()))
+		}
+	}()
+	s.router.ServeHTTP(sw, r.WithContext(ctx))
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		if err := s.cfg.Ready(ctx); err != nil {
+			loggerFrom(r.Context(), s.log).Warn("not ready", "error", err)
+			http.Error(w, "not ready\n", http.StatusServiceUnavailable)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	_, _ = io.WriteString(w, "ready\n")
+}
+
+// limitBody answers 413 for bodies over the limit; handlers read through
+// http.MaxBytesReader so a body without Content-Length is capped too.
+func (s *Server) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > s.cfg.MaxBodyBytes {
+			writeError(w, apiError{Status: http.StatusRequestEntityTooLarge,
+				Detail: fmt.Sprintf("Request body is larger than the %d-byte limit.", s.cfg.MaxBodyBytes)})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	writeError(w, apiError{Status: http.StatusMethodNotAllowed, Detail: r.Method + " is not supported on " + r.URL.Path})
+}
+
+// statusWriter remembers the status written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) code() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
+}
+
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// idpOf names the IdP from its User-Agent, for logs and metrics.
+func idpOf(ua string) string {
+	switch {
+	case strings.Contains(ua, "Okta"):
+		return "okta"
+	case strings.Contains(ua, "Azure"), strings.Contains(ua, "Microsoft"):
+		return "entra"
+	}
+	return "other"
+}
+
+type loggerKey struct{}
+
+func withLogger(ctx context.Context, l *slog.Logger) context.Context {
+	return context.WithValue(ctx, loggerKey{}, l)
+}
+
+func loggerFrom(ctx context.Context, fallback *slog.Logger) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return fallback
+}
