@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/scim-bridge/scim-bridge/cache"
+	"github.com/scim-bridge/scim-bridge/cache/boltstore"
+	"github.com/scim-bridge/scim-bridge/cache/redisstore"
+	"github.com/scim-bridge/scim-bridge/config"
+	"github.com/scim-bridge/scim-bridge/mapping"
+	"github.com/scim-bridge/scim-bridge/scim"
+	"github.com/scim-bridge/scim-bridge/upstream"
+)
+
+// stores maps a backend name to its constructor (STYLE.md §3).
+var stores = map[string]func(cfg config.Config, log *slog.Logger) (cache.Store, error){
+	"redis": func(cfg config.Config, log *slog.Logger) (cache.Store, error) {
+		return redisstore.New(redisstore.Config{URL: cfg.RedisURL.Reveal(), Prefix: cfg.RedisPrefix}, log)
+	},
+	"embedded": func(cfg config.Config, log *slog.Logger) (cache.Store, error) {
+		return boltstore.New(boltstore.Config{Path: filepath.Join(cfg.DataDir, "scim-bridge.db")}, log)
+	},
+}
+
+func storeName(cfg config.Config) string {
+	if cfg.RedisURL.Reveal() != "" {
+		return "redis"
+	}
+	return "embedded"
+}
+
+// bridge is an assembled bridge: store, UiPath client, core and HTTP
+// surface.
+type bridge struct {
+	store   cache.Store
+	client  *upstream.Client
+	handler *scim.Server
+}
+
+func (b *bridge) Close() error { return b.store.Close() }
+
+func newBridge(cfg config.Config, httpClient *http.Client, log *slog.Logger) (*bridge, error) {
+	store, err := stores[storeName(cfg)](cfg, log.With("component", "store"))
+	if err != nil {
+		return nil, fmt.Errorf("open %s store: %w", storeName(cfg), err)
+	}
+	client, err := upstream.New(upstream.Config{
+		BaseURL:      cfg.UiPathURL,
+		TokenURL:     cfg.UiPathTokenURL,
+		ClientID:     cfg.UiPathClientID,
+		ClientSecret: cfg.UiPathClientSecret.Reveal(),
+		Scopes:       cfg.UiPathScopes,
+		PartitionID:  cfg.UiPathPartitionID,
+		HTTPClient:   httpClient,
+		Timeout:      cfg.UpstreamTimeout,
+	}, log.With("component", "upstream"))
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("upstream client: %w", err)
+	}
+	prov, err := mapping.New(mapping.Config{
+		Strategy:      cfg.MembershipStrategy,
+		Deprovision:   cfg.Deprovision,
+		AdoptExisting: cfg.AdoptExisting,
+	}, client, store, log.With("component", "mapping"))
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	tokens := make([]string, 0, len(cfg.Tokens))
+	for _, t := range cfg.Tokens {
+		tokens = append(tokens, t.Reveal())
+	}
+	handler, err := scim.New(scim.Config{
+		Tokens:       tokens,
+		OIDCIssuer:   cfg.OIDCIssuer,
+		OIDCAudience: cfg.OIDCAudience,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		Ready: func(ctx context.Context) error {
+			if err := store.Ping(ctx); err != nil {
+				return fmt.Errorf("store: %w", err)
+			}
+			if err := client.Ping(ctx); err != nil {
+				return fmt.Errorf("uipath: %w", err)
+			}
+			return nil
+		},
+	}, prov, log.With("component", "scim"))
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return &bridge{store: store, client: client, handler: handler}, nil
+}
+
+// newLogger builds the process logger from the configuration.
+func newLogger(w io.Writer, level, format string) *slog.Logger {
+	var lvl slog.Level
+	switch strings.ToLower(level) {
+	case "debug":
+		lvl = slog.LevelDebug
+	case "warn":
+		lvl = slog.LevelWarn
+	case "error":
+		lvl = slog.LevelError
+	default:
+		lvl = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	if strings.ToLower(format) == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// serveUntilDone serves h on ln until ctx ends, then shuts down gracefully
+// within timeout.
+func serveUntilDone(ctx context.Context, ln net.Listener, h http.Handler, timeout time.Duration, log *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", timeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

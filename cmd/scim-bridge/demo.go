@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/scim-bridge/scim-bridge/config"
+	"github.com/scim-bridge/scim-bridge/upstream/emulator"
+)
+
+// demoCmd runs everything in one process with no configuration: the UiPath
+// emulator on a loopback port, the embedded store in a temporary
+// directory, and the bridge. It prints what a person needs to try it.
+func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:8080", "address the bridge listens on")
+	dataDir := fs.String("data", "", "directory for the embedded store (default: a new temporary directory)")
+	strategy := fs.String("membership-strategy", "user", "user, group or auto")
+	verbose := fs.Bool("v", false, "log every request")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	level := "warn"
+	if *verbose {
+		level = "info"
+	}
+	log := newLogger(stderr, level, "text")
+
+	emu := emulator.New(emulator.Config{}, log.With("component", "emulator"))
+	emuLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintf(stderr, "scim-bridge demo: %v\n", err)
+		return 1
+	}
+	go func() { _ = serveUntilDone(ctx, emuLn, withStateView(emu), time.Second, log) }()
+	emuURL := "http://" + emuLn.Addr().String()
+
+	dir := *dataDir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "scim-bridge-demo-"); err != nil {
+			fmt.Fprintf(stderr, "scim-bridge demo: %v\n", err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+	}
+	token := randomToken()
+	clientID, secret := emu.Credentials()
+	cfg := config.Config{
+		Listen:             *listen,
+		Tokens:             []config.Secret{config.Secret(token)},
+		UiPathURL:          emuURL,
+		UiPathTokenURL:     emuURL + "/connect/token",
+		UiPathClientID:     clientID,
+		UiPathClientSecret: config.Secret(secret),
+		UiPathScopes:       []string{"PM.User", "PM.Group", "PM.Directory"},
+		DataDir:            filepath.Clean(dir),
+		MembershipStrategy: *strategy,
+		Deprovision:        "disable",
+		AdoptExisting:      true,
+		UpstreamTimeout:    30 * time.Second,
+		MaxBodyBytes:       8 << 20,
+	}
+	b, err := newBridge(cfg, nil, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "scim-bridge demo: %v\n", err)
+		return 1
+	}
+	defer b.Close()
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "scim-bridge demo: %v (try -listen 127.0.0.1:0)\n", err)
+		return 1
+	}
+	base := "http://" + ln.Addr().String() + "/scim/v2"
+	fmt.Fprintf(stdout, `scim-bridge demo is running (Ctrl-C to stop).
+
+  SCIM base URL:  %[1]s
+  Bearer token:   %[2]s
+  UiPath (emulated): %[3]s   see what it holds: curl -s %[3]s/_state
+
+Try it:
+  curl -s -H 'Authorization: Bearer %[2]s' -H 'Content-Type: application/scim+json' \
+    -d '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ada@example.com","name":{"givenName":"Ada","familyName":"Lovelace"},"emails":[{"value":"ada@example.com","primary":true}],"active":true}' \
+    %[1]s/Users
+  curl -s -H 'Authorization: Bearer %[2]s' '%[1]s/Users?filter=userName%%20eq%%20%%22ada@example.com%%22'
+  curl -s %[3]s/_state
+`, base, token, emuURL)
+	if err := serveUntilDone(ctx, ln, b.handler, 5*time.Second, log); err != nil {
+		fmt.Fprintf(stderr, "scim-bridge demo: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func randomToken() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

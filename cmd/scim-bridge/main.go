@@ -1,0 +1,56 @@
+// Command scim-bridge provisions users and groups from an identity provider
+// (Okta, Microsoft Entra ID) into a UiPath organization over SCIM 2.0.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `scim-bridge provisions IdP users and groups into UiPath over SCIM 2.0.
+
+Usage:
+  scim-bridge serve          run the bridge (configuration from SCIM_BRIDGE_* variables)
+  scim-bridge demo           run emulator + embedded store + bridge locally, no setup
+  scim-bridge emulator       run the UiPath API emulator alone
+  scim-bridge check-config   validate the configuration and print every setting
+  scim-bridge version        print the version
+
+Run "scim-bridge <command> -h" for a command's flags.
+`
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch args[0] {
+	case "serve":
+		return serveCmd(ctx, args[1:], stdout, stderr)
+	case "demo":
+		return demoCmd(ctx, args[1:], stdout, stderr)
+	case "emulator":
+		return emulatorCmd(ctx, args[1:], stdout, stderr)
+	case "check-config":
+		return checkConfigCmd(args[1:], stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintf(stdout, "scim-bridge %s\n", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "scim-bridge: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+
+	"github.com/scim-bridge/scim-bridge/config"
+)
+
+func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("config", "", "optional YAML configuration file (default $SCIM_BRIDGE_CONFIG)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := config.Load(os.Getenv, *file)
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "scim-bridge: configuration:\n%v\n", err)
+		return 1
+	}
+	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	b, err := newBridge(cfg, nil, log)
+	if err != nil {
+		log.Error("start", "error", err)
+		return 1
+	}
+	defer b.Close()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		log.Error("listen", "addr", cfg.Listen, "error", err)
+		return 1
+	}
+	log.Info("scim-bridge serving", "version", version, "addr", ln.Addr().String(), "store", storeName(cfg),
+		"membership_strategy", cfg.MembershipStrategy, "deprovision", cfg.Deprovision)
+	if err := serveUntilDone(ctx, ln, b.handler, cfg.ShutdownTimeout, log); err != nil {
+		log.Error("serve", "error", err)
+		return 1
+	}
+	return 0
+}
