@@ -1,0 +1,191 @@
+package test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/scim-bridge/scim-bridge/cache"
+	"github.com/scim-bridge/scim-bridge/cache/boltstore"
+	"github.com/scim-bridge/scim-bridge/cache/redisstore"
+	"github.com/scim-bridge/scim-bridge/internal/redistest"
+	"github.com/scim-bridge/scim-bridge/mapping"
+	"github.com/scim-bridge/scim-bridge/scim"
+	"github.com/scim-bridge/scim-bridge/upstream"
+	"github.com/scim-bridge/scim-bridge/upstream/emulator"
+)
+
+// env is a whole bridge over real HTTP: the emulator behind an httptest
+// server, the real UiPath client, a real store, the SCIM server.
+type env struct {
+	t       *testing.T
+	emu     *emulator.Server
+	store   cache.Store
+	url     string // SCIM base URL
+	token   string
+	logs    *bytes.Buffer
+	client  *http.Client
+	emuURL  string
+	secret  string
+	bridgeH http.Handler
+}
+
+type envOptions struct {
+	strategy    string
+	deprovision string
+	noAdopt     bool
+	emulator    emulator.Config
+	maxBody     int64
+}
+
+// storeFactories are the backends every end-to-end flow runs against.
+var storeFactories = map[string]func(t *testing.T) cache.Store{
+	"bolt": func(t *testing.T) cache.Store {
+		s, err := boltstore.New(boltstore.Config{Path: filepath.Join(t.TempDir(), "bridge.db")}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	},
+	"redis": func(t *testing.T) cache.Store {
+		s, err := redisstore.New(redisstore.Config{URL: redistest.URL(t), Prefix: redistest.Prefix(t)}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	},
+}
+
+// forEachStore runs f once per store backend.
+func forEachStore(t *testing.T, f func(t *testing.T, newStore func(t *testing.T) cache.Store)) {
+	for _, name := range []string{"bolt", "redis"} {
+		t.Run(name, func(t *testing.T) { f(t, storeFactories[name]) })
+	}
+}
+
+func newEnv(t *testing.T, newStore func(t *testing.T) cache.Store, o envOptions) *env {
+	t.Helper()
+	logs := &bytes.Buffer{}
+	log := slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	emu := emulator.New(o.emulator, log.With("component", "emulator"))
+	emuSrv := httptest.NewServer(emu)
+	t.Cleanup(emuSrv.Close)
+	id, secret := emu.Credentials()
+	client, err := upstream.New(upstream.Config{
+		BaseURL: emuSrv.URL, ClientID: id, ClientSecret: secret, HTTPClient: emuSrv.Client(),
+	}, log.With("component", "upstream"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := newStore(t)
+	t.Cleanup(func() { store.Close() })
+	prov, err := mapping.New(mapping.Config{
+		Strategy: o.strategy, Deprovision: o.deprovision, AdoptExisting: !o.noAdopt,
+	}, client, store, log.With("component", "mapping"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := "test-token-" + strings.Repeat("x", 20)
+	h, err := scim.New(scim.Config{Tokens: []string{token}, MaxBodyBytes: o.maxBody}, prov, log.With("component", "scim"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &env{t: t, emu: emu, store: store, url: srv.URL + scim.BasePath, token: token, logs: logs,
+		client: srv.Client(), emuURL: emuSrv.URL, secret: secret, bridgeH: h}
+}
+
+// response is a SCIM answer.
+type response struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+// do sends a SCIM request with the bearer token; body may be a string
+// (sent as is) or a value (JSON-encoded).
+func (e *env) do(method, path string, body any, headers ...string) response {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(e.t.Context(), method, e.url+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+e.token)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/scim+json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := e.client.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	r := response{status: res.StatusCode, header: res.Header, raw: string(raw)}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &r.body); err != nil {
+			e.t.Fatalf("%s %s: response is not a JSON object (%v): %s", method, path, err, raw)
+		}
+	}
+	return r
+}
+
+// must is do that fails the test unless the status is want.
+func (e *env) must(want int, method, path string, body any, headers ...string) response {
+	e.t.Helper()
+	r := e.do(method, path, body, headers...)
+	if r.status != want {
+		e.t.Fatalf("%s %s: status %d, want %d; body %s", method, path, r.status, want, r.raw)
+	}
+	return r
+}
+
+// scimError checks that r is a SCIM error with that status and scimType.
+func scimError(t *testing.T, r response, status int, scimType string) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d: %s", r.status, status, r.raw)
+	}
+	schemas, _ := r.body["schemas"].([]any)
+	if len(schemas) != 1 || schemas[0] != "urn:ietf:params:scim:api:messages:2.0:Error" {
+		t.Errorf("error body lacks the SCIM error schema: %s", r.raw)
+	}
+	if got, _ := r.body["status"].(string); got != itoa(status) {
+		t.Errorf("error status field %q, want %q", got, itoa(status))
+	}
+	if got, _ := r.body["scimType"].(string); got != scimType {
+		t.Errorf("scimType %q, want %q (%s)", got, scimType, r.raw)
+	}
+}
+
+func str(m map[string]any, path ...string) string {
+	var cur any = m
+	for _, p := range path {
+		mm, _ := cur.(map[string]any)
+		cur = mm[p]
+	}
+	s, _ := cur.(string)
+	return s
+}
