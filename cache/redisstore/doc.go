@@ -1,0 +1,24 @@
+// Package redisstore is the shared cache.Store backend on Redis, for
+// several bridge replicas. It takes a go-redis UniversalClient, so a single
+// server, Sentinel and Cluster all work.
+//
+// Every key carries the hash tag {<prefix>}, so all keys of one store live
+// in one Cluster slot and multi-key scripts are allowed:
+//
+//	{p}:rec:<kind>:<id>           hash: v = version, d = JSON of cache.Record
+//	{p}:name:<kind>:<lower(name)> string: id
+//	{p}:ext:<kind>:<externalId>   string: id
+//	{p}:order:<kind>              sorted set of ids, score = creation sequence
+//	{p}:seq                       counter behind the creation sequence
+//	{p}:ug:<userId>               set of the ids of the user's groups
+//
+// Create, Update and Delete are Lua scripts that declare every key they
+// touch, so each is atomic on the server. Update and Delete are
+// compare-and-swap: the client reads the record, the script writes only if
+// the stored version is still the one read, and the client retries
+// otherwise. Concurrent writers in any number of processes therefore never
+// lose an update or leave an index entry dangling.
+//
+// Get is one HGET; Lookup is a GET of the index key and an HGET of the
+// record.
+package redisstore

@@ -1,0 +1,245 @@
+package redisstore_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/scim-bridge/scim-bridge/cache"
+	"github.com/scim-bridge/scim-bridge/cache/cachetest"
+	"github.com/scim-bridge/scim-bridge/cache/redisstore"
+	"github.com/scim-bridge/scim-bridge/internal/redistest"
+)
+
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// newStore returns a store on url under prefix with its own client, and
+// deletes the prefix's keys when t ends (never anything else: the Redis may
+// be shared).
+func newStore(t testing.TB, url, prefix string) *redisstore.Store {
+	t.Helper()
+	s, err := redisstore.New(redisstore.Config{URL: url, Prefix: prefix}, testLogger(t))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { deletePrefix(t, url, prefix) })
+	return s
+}
+
+func deletePrefix(t testing.TB, url, prefix string) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Errorf("parse URL: %v", err)
+		return
+	}
+	c := redis.NewClient(opts)
+	defer c.Close()
+	ctx := context.Background() // t.Context is already done during cleanup
+	iter := c.Scan(ctx, 0, "{"+prefix+"}:*", 1000).Iterator()
+	for iter.Next(ctx) {
+		if err := c.Del(ctx, iter.Val()).Err(); err != nil {
+			t.Errorf("delete %s: %v", iter.Val(), err)
+			return
+		}
+	}
+	if err := iter.Err(); err != nil {
+		t.Errorf("scan %s: %v", prefix, err)
+	}
+}
+
+func TestConformance(t *testing.T) {
+	url := redistest.URL(t)
+	cachetest.Run(t, func(t *testing.T) cache.Store {
+		return newStore(t, url, redistest.Prefix(t))
+	})
+}
+
+// TestTwoReplicas runs parallel Updates of one record through two stores
+// with separate clients, as two bridge replicas would.
+func TestTwoReplicas(t *testing.T) {
+	url, prefix := redistest.URL(t), redistest.Prefix(t)
+	a, b := newStore(t, url, prefix), newStore(t, url, prefix)
+	defer a.Close()
+	defer b.Close()
+	ctx := t.Context()
+	if _, err := a.Create(ctx, cache.Record{Kind: cache.KindGroup, ID: "g1", Name: "Admins"}); err != nil {
+		t.Fatal(err)
+	}
+	const perReplica = 25
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*perReplica)
+	for r, s := range []*redisstore.Store{a, b} {
+		for i := range perReplica {
+			member := fmt.Sprintf("r%d-u%02d", r, i)
+			wg.Go(func() {
+				_, err := s.Update(ctx, cache.KindGroup, "g1", func(rec cache.Record) (cache.Record, error) {
+					rec.Members = append(append([]string(nil), rec.Members...), member)
+					return rec, nil
+				})
+				if err != nil {
+					errs <- err
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("Update: %v", err)
+	}
+	got, err := b.Get(ctx, cache.KindGroup, "g1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Members) != 2*perReplica || got.Version != 2*perReplica+1 {
+		t.Errorf("got %d members, Version %d; want %d and %d", len(got.Members), got.Version, 2*perReplica, 2*perReplica+1)
+	}
+	for _, m := range got.Members {
+		groups, err := a.GroupsOf(ctx, m)
+		if err != nil || len(groups) != 1 || groups[0] != "g1" {
+			t.Errorf("GroupsOf(%s) = %q, %v; want [g1]", m, groups, err)
+		}
+	}
+}
+
+// TestPrefixIsolation checks that stores under different prefixes on one
+// Redis share nothing: ids, names, order, sequence or membership.
+func TestPrefixIsolation(t *testing.T) {
+	url := redistest.URL(t)
+	a, b := newStore(t, url, redistest.Prefix(t)), newStore(t, url, redistest.Prefix(t))
+	defer a.Close()
+	defer b.Close()
+	ctx := t.Context()
+	rec := cache.Record{Kind: cache.KindUser, ID: "u1", Name: "ada", ExternalID: "e1"}
+	if _, err := a.Create(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Create(ctx, cache.Record{Kind: cache.KindGroup, ID: "g1", Name: "G", Members: []string{"u1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Get(ctx, cache.KindUser, "u1"); err == nil {
+		t.Error("b sees a's record")
+	}
+	if _, err := b.Lookup(ctx, cache.KindUser, cache.IndexName, "ada"); err == nil {
+		t.Error("b sees a's name index")
+	}
+	if g, err := b.GroupsOf(ctx, "u1"); err != nil || len(g) != 0 {
+		t.Errorf("b.GroupsOf = %q, %v; want none", g, err)
+	}
+	if p, err := b.List(ctx, cache.KindUser, 0, 10); err != nil || p.Total != 0 {
+		t.Errorf("b.List = %+v, %v; want empty", p, err)
+	}
+	// The same id, name and externalId are free under b's prefix.
+	if _, err := b.Create(ctx, rec); err != nil {
+		t.Errorf("b.Create: %v", err)
+	}
+	if err := b.Delete(ctx, cache.KindUser, "u1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Get(ctx, cache.KindUser, "u1"); err != nil {
+		t.Errorf("a lost its record to b's Delete: %v", err)
+	}
+}
+
+func TestKeysShareHashTag(t *testing.T) {
+	url, prefix := redistest.URL(t), redistest.Prefix(t)
+	s := newStore(t, url, prefix)
+	defer s.Close()
+	ctx := t.Context()
+	if _, err := s.Create(ctx, cache.Record{Kind: cache.KindGroup, ID: "g1", Name: "G", ExternalID: "x", Members: []string{"u1"}}); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opts)
+	defer c.Close()
+	keys, err := c.Keys(ctx, "*"+prefix+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 6 { // rec, name, ext, order, seq, ug
+		t.Errorf("keys = %q, want 6", keys)
+	}
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "{"+prefix+"}:") {
+			t.Errorf("key %q lacks the hash tag {%s}", k, prefix)
+		}
+	}
+}
+
+func TestNew(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     redisstore.Config
+		wantErr string
+	}{
+		{name: "no URL or client", cfg: redisstore.Config{}, wantErr: "URL or Client is required"},
+		{name: "bad scheme", cfg: redisstore.Config{URL: "http://localhost:6379"}, wantErr: "invalid URL"},
+		{name: "brace in prefix", cfg: redisstore.Config{URL: "redis://localhost:6379", Prefix: "a{b}"}, wantErr: "must not contain"},
+		{name: "bad URL hides password", cfg: redisstore.Config{URL: "redis://user:hunter2@local host:6379/%zz"}, wantErr: "invalid URL"},
+		{name: "ok", cfg: redisstore.Config{URL: "rediss://user:pw@localhost:6380/2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := redisstore.New(tt.cfg, nil)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("New: %v", err)
+				}
+				if err := s.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("New: err = %v, want it to contain %q", err, tt.wantErr)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error leaks the password: %v", err)
+			}
+		})
+	}
+}
+
+func TestClientNotClosed(t *testing.T) {
+	url := redistest.URL(t)
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opts)
+	defer c.Close()
+	s, err := redisstore.New(redisstore.Config{Client: c, Prefix: redistest.Prefix(t)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Ping(t.Context()).Err(); err != nil {
+		t.Errorf("caller's client closed by Store.Close: %v", err)
+	}
+}
+
+func TestPingDown(t *testing.T) {
+	// Nothing listens on port 1; no retries, so the failure is quick.
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+	defer c.Close()
+	s, err := redisstore.New(redisstore.Config{Client: c}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Ping(t.Context()); err == nil {
+		t.Error("Ping of a down Redis succeeded")
+	}
+}

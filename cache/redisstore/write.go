@@ -1,0 +1,182 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/scim-bridge/scim-bridge/cache"
+)
+
+// Create stores rec with Version 1. It returns cache.ErrAlreadyExists, and
+// writes nothing, if the id, name or externalId is taken within rec.Kind.
+func (s *Store) Create(ctx context.Context, rec cache.Record) (cache.Record, error) {
+	if rec.ID == "" {
+		return cache.Record{}, fmt.Errorf("create %s: empty id", rec.Kind)
+	}
+	rec.Version = 1
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return cache.Record{}, fmt.Errorf("create %s %s: %w", rec.Kind, rec.ID, err)
+	}
+	claims := nonEmpty(s.keys.name(rec.Kind, rec.Name), s.keys.ext(rec.Kind, rec.ExternalID))
+	var members []string
+	if rec.Kind == cache.KindGroup {
+		members = s.userGroupKeys(rec.Members)
+	}
+	keys := append([]string{s.keys.record(rec.Kind, rec.ID), s.keys.seq(), s.keys.order(rec.Kind)}, claims...)
+	keys = append(keys, members...)
+	res, err := createScript.Run(ctx, s.client, keys, rec.ID, data, len(claims), len(members)).Int()
+	if err == nil {
+		err = resultErr(res, cache.ErrAlreadyExists)
+	}
+	if err != nil {
+		return cache.Record{}, fmt.Errorf("create %s %s: %w", rec.Kind, rec.ID, err)
+	}
+	return rec, nil
+}
+
+// Update applies fn to the current record and stores the result if the
+// record's version is unchanged on the server, else runs fn again on the new
+// value. It returns cache.ErrNotFound, cache.ErrConflict, or fn's error as
+// is.
+func (s *Store) Update(ctx context.Context, kind cache.Kind, id string, fn func(cache.Record) (cache.Record, error)) (cache.Record, error) {
+	for attempt := 1; ; attempt++ {
+		old, err := s.get(ctx, kind, id)
+		if err != nil {
+			return cache.Record{}, fmt.Errorf("update %s %s: %w", kind, id, err)
+		}
+		rec, err := fn(old)
+		if err != nil {
+			return cache.Record{}, err
+		}
+		rec.Kind, rec.ID, rec.Created, rec.Version = old.Kind, old.ID, old.Created, old.Version+1
+		data, err := json.Marshal(rec)
+		if err != nil {
+			return cache.Record{}, fmt.Errorf("update %s %s: %w", kind, id, err)
+		}
+
+		var claims, releases []string
+		for _, c := range [][2]string{
+			{s.keys.name(kind, old.Name), s.keys.name(kind, rec.Name)},
+			{s.keys.ext(kind, old.ExternalID), s.keys.ext(kind, rec.ExternalID)},
+		} {
+			if c[0] != c[1] {
+				claims, releases = append(claims, nonEmpty(c[1])...), append(releases, nonEmpty(c[0])...)
+			}
+		}
+		var add, remove []string
+		if kind == cache.KindGroup {
+			added, removed := diff(old.Members, rec.Members)
+			add, remove = s.userGroupKeys(added), s.userGroupKeys(removed)
+		}
+		keys := make([]string, 0, 1+len(claims)+len(releases)+len(add)+len(remove))
+		keys = append(keys, s.keys.record(kind, id))
+		for _, group := range [][]string{claims, releases, add, remove} {
+			keys = append(keys, group...)
+		}
+		res, err := updateScript.Run(ctx, s.client, keys,
+			id, old.Version, rec.Version, data, len(claims), len(releases), len(add), len(remove)).Int()
+		if err == nil && res == resChanged {
+			s.logger.Debug("update raced, retrying", "kind", kind, "scim_id", id, "attempt", attempt)
+			continue
+		}
+		if err == nil {
+			err = resultErr(res, cache.ErrConflict)
+		}
+		if err != nil {
+			return cache.Record{}, fmt.Errorf("update %s %s: %w", kind, id, err)
+		}
+		return rec, nil
+	}
+}
+
+// Delete removes the record, its index entries, its place in the order
+// and, for a group, its membership entries, atomically. It returns
+// cache.ErrNotFound if there is no record.
+func (s *Store) Delete(ctx context.Context, kind cache.Kind, id string) error {
+	for attempt := 1; ; attempt++ {
+		old, err := s.get(ctx, kind, id)
+		if err != nil {
+			return fmt.Errorf("delete %s %s: %w", kind, id, err)
+		}
+		releases := nonEmpty(s.keys.name(kind, old.Name), s.keys.ext(kind, old.ExternalID))
+		var remove []string
+		if kind == cache.KindGroup {
+			remove = s.userGroupKeys(old.Members)
+		}
+		keys := append([]string{s.keys.record(kind, id), s.keys.order(kind)}, releases...)
+		keys = append(keys, remove...)
+		res, err := deleteScript.Run(ctx, s.client, keys, id, old.Version, len(releases), len(remove)).Int()
+		if err == nil && res == resChanged {
+			s.logger.Debug("delete raced, retrying", "kind", kind, "scim_id", id, "attempt", attempt)
+			continue
+		}
+		if err == nil {
+			err = resultErr(res, nil)
+		}
+		if err != nil {
+			return fmt.Errorf("delete %s %s: %w", kind, id, err)
+		}
+		return nil
+	}
+}
+
+// resultErr maps a script result to an error; taken is the sentinel for an
+// index value (or, in Create, the id) owned by another record.
+func resultErr(res int, taken error) error {
+	switch res {
+	case resOK:
+		return nil
+	case resIDTaken, resIndex:
+		if taken != nil {
+			return taken
+		}
+	case resNoRecord:
+		return cache.ErrNotFound
+	}
+	return errors.New("unexpected script result " + strconv.Itoa(res))
+}
+
+func (s *Store) userGroupKeys(userIDs []string) []string {
+	out := make([]string, len(userIDs))
+	for i, u := range userIDs {
+		out[i] = s.keys.userGroups(u)
+	}
+	return out
+}
+
+// diff returns the members in to but not from, and in from but not to.
+func diff(from, to []string) (added, removed []string) {
+	in := func(list []string) map[string]bool {
+		m := make(map[string]bool, len(list))
+		for _, v := range list {
+			m[v] = true
+		}
+		return m
+	}
+	inFrom, inTo := in(from), in(to)
+	for u := range inTo {
+		if !inFrom[u] {
+			added = append(added, u)
+		}
+	}
+	for u := range inFrom {
+		if !inTo[u] {
+			removed = append(removed, u)
+		}
+	}
+	return added, removed
+}
+
+func nonEmpty(keys ...string) []string {
+	out := keys[:0]
+	for _, k := range keys {
+		if k != "" {
+			out = append(out, k)
+		}
+	}
+	return out
+}
