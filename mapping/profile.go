@@ -6,9 +6,6 @@ import (
 	"github.com/scim-bridge/scim-bridge/upstream"
 )
 
-// EnterpriseURN is the enterprise User extension's schema URN.
-const EnterpriseURN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-
 // profile is the part of a SCIM User that UiPath keeps.
 type profile struct {
 	UserName    string

@@ -231,8 +231,8 @@ func (p projection) apply(res map[string]any) map[string]any {
 // "urn:...:enterprise:2.0:User:department" into attribute and sub-attribute.
 func splitAttr(a string) (string, string) {
 	if strings.HasPrefix(strings.ToLower(a), "urn:") {
-		if strings.HasPrefix(strings.ToLower(a), strings.ToLower(mapping.EnterpriseURN)+":") {
-			return mapping.EnterpriseURN, a[len(mapping.EnterpriseURN)+1:]
+		if strings.HasPrefix(strings.ToLower(a), strings.ToLower(mapping.EnterpriseUserSchemaURN)+":") {
+			return mapping.EnterpriseUserSchemaURN, a[len(mapping.EnterpriseUserSchemaURN)+1:]
 		}
 		if i := strings.LastIndex(a, ":"); i > 0 {
 			a = a[i+1:]

@@ -16,7 +16,7 @@ import (
 func normalizeResource(m map[string]any) {
 	for k, v := range m {
 		switch {
-		case strings.EqualFold(k, mapping.EnterpriseURN):
+		case strings.EqualFold(k, mapping.EnterpriseUserSchemaURN):
 			ext, ok := v.(map[string]any)
 			if !ok {
 				continue

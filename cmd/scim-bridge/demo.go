@@ -81,19 +81,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	base := "http://" + ln.Addr().String() + "/scim/v2"
-	fmt.Fprintf(stdout, `scim-bridge demo is running (Ctrl-C to stop).
-
-  SCIM base URL:  %[1]s
-  Bearer token:   %[2]s
-  UiPath (emulated): %[3]s   see what it holds: curl -s %[3]s/_state
-
-Try it:
-  curl -s -H 'Authorization: Bearer %[2]s' -H 'Content-Type: application/scim+json' \
-    -d '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ada@example.com","name":{"givenName":"Ada","familyName":"Lovelace"},"emails":[{"value":"ada@example.com","primary":true}],"active":true}' \
-    %[1]s/Users
-  curl -s -H 'Authorization: Bearer %[2]s' '%[1]s/Users?filter=userName%%20eq%%20%%22ada@example.com%%22'
-  curl -s %[3]s/_state
-`, base, token, emuURL)
+	fmt.Fprintf(stdout, demoText, base, token, emuURL)
 	if err := serveUntilDone(ctx, ln, b.handler, 5*time.Second, log); err != nil {
 		fmt.Fprintf(stderr, "scim-bridge demo: %v\n", err)
 		return 1
@@ -106,3 +94,32 @@ func randomToken() string {
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// demoText is what the demo prints: the addresses, the token, and a
+// walk-through that works when pasted into a POSIX shell.
+const demoText = `scim-bridge demo is running (Ctrl-C to stop).
+
+  SCIM base URL:     %[1]s
+  Bearer token:      %[2]s
+  UiPath (emulated): %[3]s  (what it holds: %[3]s/_state)
+
+Walk-through (paste into a shell):
+
+  export SCIM=%[1]s TOKEN=%[2]s UIPATH=%[3]s
+  H1="Authorization: Bearer $TOKEN"; H2="Content-Type: application/scim+json"
+
+  # a new hire arrives
+  curl -s -H "$H1" -H "$H2" -d '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ada@example.com","name":{"givenName":"Ada","familyName":"Lovelace"},"emails":[{"value":"ada@example.com","type":"work","primary":true}],"active":true}' $SCIM/Users
+  ADA=$(curl -s -H "$H1" "$SCIM/Users?filter=userName%%20eq%%20%%22ada@example.com%%22" | sed -E 's/.*"id":"([^"]+)".*/\1/')
+
+  # a group, then ada joins it
+  curl -s -H "$H1" -H "$H2" -d '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Finance"}' $SCIM/Groups
+  GRP=$(curl -s -H "$H1" "$SCIM/Groups?filter=displayName%%20eq%%20%%22Finance%%22" | sed -E 's/.*"id":"([^"]+)".*/\1/')
+  curl -s -X PATCH -H "$H1" -H "$H2" -d '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"'$ADA'"}]}]}' $SCIM/Groups/$GRP
+  curl -s $UIPATH/_state
+
+  # she leaves: deactivate (the UiPath account is disabled), then delete
+  curl -s -X PATCH -H "$H1" -H "$H2" -d '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}' $SCIM/Users/$ADA
+  curl -s -X DELETE -H "$H1" $SCIM/Users/$ADA
+  curl -s $UIPATH/_state
+`

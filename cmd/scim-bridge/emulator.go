@@ -55,8 +55,9 @@ func withStateView(emu *emulator.Server) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_state", func(w http.ResponseWriter, _ *http.Request) {
 		type group struct {
-			ID, Name string
-			Members  []string
+			ID      string   `json:"id"`
+			Name    string   `json:"name"`
+			Members []string `json:"members"`
 		}
 		groups := []group{}
 		for _, g := range emu.Groups() {
