@@ -44,9 +44,10 @@ const (
 // Record is what the store keeps for one SCIM resource.
 //
 // ID is both the SCIM id and the UiPath id (a GUID the bridge generates).
-// Name and ExternalID feed the unique indexes; an empty ExternalID is not
-// indexed. Members is used for groups only: the ids of the member users,
-// kept sorted and without duplicates by the caller.
+// Name and ExternalID feed the unique indexes; an empty value (ExternalID,
+// or a Name the caller failed to validate) is not indexed. Members is used
+// for groups only: the ids of the member users, kept sorted and without
+// duplicates by the caller.
 type Record struct {
 	Kind       Kind   `json:"kind"`
 	ID         string `json:"id"`

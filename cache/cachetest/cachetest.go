@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -41,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) cache.Store) {
 		{"LookupExternalID", testLookupExternalID},
 		{"LookupUnknownIndex", testLookupUnknownIndex},
 		{"EmptyExternalIDNotIndexed", testEmptyExternalIDNotIndexed},
+		{"EmptyNameNotIndexed", testEmptyNameNotIndexed},
 		{"UpdateRename", testUpdateRename},
 		{"UpdateExternalID", testUpdateExternalID},
 		{"UpdateConflict", testUpdateConflict},
@@ -156,6 +158,14 @@ func diffRecord(got, want cache.Record) string {
 	}
 	if got.Version != want.Version {
 		field("Version", got.Version, want.Version)
+	}
+	// Any other field (one added to cache.Record later) must round-trip too.
+	g, w := got, want
+	for _, r := range []*cache.Record{&g, &w} {
+		r.Resource, r.Members, r.Created, r.Modified = nil, nil, time.Time{}, time.Time{}
+	}
+	if !reflect.DeepEqual(g, w) {
+		field("other fields", fmt.Sprintf("%+v", g), fmt.Sprintf("%+v", w))
 	}
 	return b.String()
 }

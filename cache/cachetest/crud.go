@@ -124,6 +124,7 @@ func testUpdate(t *testing.T, s cache.Store) {
 		seen = r
 		r.Resource = json.RawMessage(`{"userName":"ada","n":5}`)
 		r.Modified = modified
+		r.Deprovisioned = true
 		// Fields the store owns: all ignored.
 		r.Kind = cache.KindGroup
 		r.ID = "other"
@@ -138,6 +139,7 @@ func testUpdate(t *testing.T, s cache.Store) {
 	want := created
 	want.Resource = json.RawMessage(`{"userName":"ada","n":5}`)
 	want.Modified = modified
+	want.Deprovisioned = true
 	want.Version = 2
 	wantRecord(t, "Update", got, want)
 	wantRecord(t, "Get after Update", mustGet(t, s, cache.KindUser, "u1"), want)

@@ -71,6 +71,23 @@ func testEmptyExternalIDNotIndexed(t *testing.T, s cache.Store) {
 	mustGet(t, s, cache.KindUser, "u2")
 }
 
+func testEmptyNameNotIndexed(t *testing.T, s cache.Store) {
+	mustCreate(t, s, user("u1", "", ""))
+	mustCreate(t, s, user("u2", "", "")) // two empty names don't clash
+	wantNotIndexed(t, s, cache.KindUser, cache.IndexName, "")
+	if _, err := s.Update(ctx(t), cache.KindUser, "u1", rename("Ada")); err != nil {
+		t.Fatalf("Update naming u1: %v", err)
+	}
+	if r, err := s.Lookup(ctx(t), cache.KindUser, cache.IndexName, "ada"); err != nil || r.ID != "u1" {
+		t.Errorf("Lookup ada = %q, %v; want u1", r.ID, err)
+	}
+	if _, err := s.Update(ctx(t), cache.KindUser, "u1", rename("")); err != nil {
+		t.Fatalf("Update clearing the name: %v", err)
+	}
+	wantNotIndexed(t, s, cache.KindUser, cache.IndexName, "ada")
+	wantNotIndexed(t, s, cache.KindUser, cache.IndexName, "")
+}
+
 func rename(name string) func(cache.Record) (cache.Record, error) {
 	return func(r cache.Record) (cache.Record, error) {
 		r.Name = name
