@@ -189,3 +189,23 @@ func str(m map[string]any, path ...string) string {
 	s, _ := cur.(string)
 	return s
 }
+
+// doNoAuth sends a request without credentials.
+func (e *env) doNoAuth(method, path string) response {
+	e.t.Helper()
+	req, err := http.NewRequestWithContext(e.t.Context(), method, e.url+path, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	res, err := e.client.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	r := response{status: res.StatusCode, header: res.Header, raw: string(raw)}
+	if err := json.Unmarshal(raw, &r.body); err != nil {
+		e.t.Fatalf("%s %s: response is not JSON: %s", method, path, raw)
+	}
+	return r
+}

@@ -1,0 +1,143 @@
+package test
+
+import (
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/scim-bridge/scim-bridge/cache"
+)
+
+// snapshot is everything the bridge and UiPath hold, to prove a failed
+// request changed nothing.
+type snapshot struct {
+	Store    map[string]cache.Record
+	Groups   map[string][]string // user → groups, from the store's index
+	Upstream string              // the emulator's users and groups as JSON
+}
+
+func (e *env) snapshot() snapshot {
+	e.t.Helper()
+	s := snapshot{Store: map[string]cache.Record{}, Groups: map[string][]string{}}
+	ctx := e.t.Context()
+	for _, kind := range []cache.Kind{cache.KindUser, cache.KindGroup} {
+		page, err := e.store.List(ctx, kind, 0, 10000)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for _, r := range page.Records {
+			s.Store[string(kind)+"/"+r.ID] = r
+			if kind == cache.KindUser {
+				g, err := e.store.GroupsOf(ctx, r.ID)
+				if err != nil {
+					e.t.Fatal(err)
+				}
+				s.Groups[r.ID] = g
+			}
+		}
+	}
+	up, err := json.Marshal(map[string]any{"users": e.emu.Users(), "groups": e.emu.Groups()})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	s.Upstream = string(up)
+	return s
+}
+
+func (e *env) upstreamWrites() int {
+	return e.emu.CountRequests("POST") + e.emu.CountRequests("PUT") + e.emu.CountRequests("DELETE")
+}
+
+// TestBadInputChangesNothing sends malformed and refused requests and
+// checks each gets its SCIM error while UiPath and the store stay exactly as
+// they were, and no write reaches UiPath.
+func TestBadInputChangesNothing(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) cache.Store) {
+		e := newEnv(t, newStore, envOptions{maxBody: 64 << 10})
+		ada := str(e.must(201, "POST", "/Users", map[string]any{
+			"schemas": []string{userSchema}, "userName": "ada@corp.example", "externalId": "ada-ext",
+			"emails": []any{map[string]any{"value": "ada@corp.example", "type": "work", "primary": true}},
+		}).body, "id")
+		gid := str(e.must(201, "POST", "/Groups", map[string]any{
+			"schemas": []string{groupSchema}, "displayName": "Finance", "members": []any{map[string]any{"value": ada}},
+		}).body, "id")
+		version := e.must(200, "GET", "/Users/"+ada, nil).header.Get("ETag")
+		patch := func(ops ...map[string]any) map[string]any { return patchBody(ops...) }
+		huge := `{"schemas":["` + userSchema + `"],"userName":"big@corp.example","title":"` + strings.Repeat("x", 70<<10) + `"}`
+
+		tests := []struct {
+			name         string
+			method, path string
+			body         any
+			headers      []string
+			noAuth       bool
+			wantStatus   int
+			wantScimType string
+		}{
+			{name: "user without userName", method: "POST", path: "/Users", body: map[string]any{"schemas": []string{userSchema}, "displayName": "X"}, wantStatus: 400, wantScimType: "invalidValue"},
+			{name: "malformed JSON", method: "POST", path: "/Users", body: `{"schemas":[`, wantStatus: 400, wantScimType: "invalidSyntax"},
+			{name: "JSON array body", method: "POST", path: "/Users", body: `[]`, wantStatus: 400, wantScimType: "invalidSyntax"},
+			{name: "no schemas", method: "POST", path: "/Users", body: map[string]any{"userName": "x@corp.example"}, wantStatus: 400, wantScimType: "invalidSyntax"},
+			{name: "duplicate userName differing in case", method: "POST", path: "/Users", body: map[string]any{"schemas": []string{userSchema}, "userName": "ADA@corp.example"}, wantStatus: 409, wantScimType: "uniqueness"},
+			{name: "duplicate externalId", method: "POST", path: "/Users", body: map[string]any{"schemas": []string{userSchema}, "userName": "other@corp.example", "externalId": "ada-ext"}, wantStatus: 409, wantScimType: "uniqueness"},
+			{name: "active not a boolean", method: "POST", path: "/Users", body: map[string]any{"schemas": []string{userSchema}, "userName": "z@corp.example", "active": "maybe"}, wantStatus: 400, wantScimType: "invalidValue"},
+			{name: "userName change by PUT", method: "PUT", path: "/Users/" + ada, body: map[string]any{"schemas": []string{userSchema}, "userName": "ada.renamed@corp.example"}, wantStatus: 400, wantScimType: "mutability"},
+			{name: "userName change by PATCH", method: "PATCH", path: "/Users/" + ada, body: patch(map[string]any{"op": "replace", "path": "userName", "value": "ada2@corp.example"}), wantStatus: 400, wantScimType: "mutability"},
+			{name: "unknown op", method: "PATCH", path: "/Users/" + ada, body: patch(map[string]any{"op": "frobnicate", "path": "title", "value": "x"}), wantStatus: 400, wantScimType: "invalidSyntax"},
+			{name: "unknown attribute path", method: "PATCH", path: "/Users/" + ada, body: patch(map[string]any{"op": "replace", "path": "shoeSize", "value": "44"}), wantStatus: 400, wantScimType: "invalidPath"},
+			{name: "malformed path", method: "PATCH", path: "/Users/" + ada, body: patch(map[string]any{"op": "replace", "path": `emails[type eq`, "value": "x"}), wantStatus: 400, wantScimType: "invalidPath"},
+			{name: "remove without path", method: "PATCH", path: "/Users/" + ada, body: patch(map[string]any{"op": "remove"}), wantStatus: 400, wantScimType: "noTarget"},
+			{name: "read-only groups", method: "PATCH", path: "/Users/" + ada, body: patch(map[string]any{"op": "add", "path": "groups", "value": []any{map[string]any{"value": gid}}}), wantStatus: 400, wantScimType: "mutability"},
+			{name: "string that is not a boolean", method: "PATCH", path: "/Users/" + ada, body: patch(map[string]any{"op": "replace", "path": "active", "value": "perhaps"}), wantStatus: 400, wantScimType: "invalidValue"},
+			{name: "second op fails: first not applied", method: "PATCH", path: "/Users/" + ada, body: patch(map[string]any{"op": "replace", "path": "displayName", "value": "New"}, map[string]any{"op": "replace", "path": "nope", "value": "x"}), wantStatus: 400, wantScimType: "invalidPath"},
+			{name: "PatchOp without schemas", method: "PATCH", path: "/Users/" + ada, body: map[string]any{"Operations": []any{map[string]any{"op": "replace", "path": "title", "value": "x"}}}, wantStatus: 400, wantScimType: "invalidSyntax"},
+			{name: "no operations", method: "PATCH", path: "/Users/" + ada, body: map[string]any{"schemas": []string{patchSchema}, "Operations": []any{}}, wantStatus: 400, wantScimType: "invalidValue"},
+			{name: "unknown member", method: "PATCH", path: "/Groups/" + gid, body: patch(map[string]any{"op": "add", "path": "members", "value": []any{map[string]any{"value": "5b0c1c3e-0000-4000-8000-000000000000"}}}), wantStatus: 400, wantScimType: "invalidValue"},
+			{name: "member without value", method: "PUT", path: "/Groups/" + gid, body: map[string]any{"schemas": []string{groupSchema}, "displayName": "Finance", "members": []any{map[string]any{"display": "x"}}}, wantStatus: 400, wantScimType: "invalidValue"},
+			{name: "duplicate group name", method: "POST", path: "/Groups", body: map[string]any{"schemas": []string{groupSchema}, "displayName": "finance"}, wantStatus: 409, wantScimType: "uniqueness"},
+			{name: "group without displayName", method: "POST", path: "/Groups", body: map[string]any{"schemas": []string{groupSchema}}, wantStatus: 400, wantScimType: "invalidValue"},
+			{name: "bad filter", method: "GET", path: `/Users?filter=userName%20zz%20%22x%22`, wantStatus: 400, wantScimType: "invalidFilter"},
+			{name: "filter on unknown attribute", method: "GET", path: `/Users?filter=shoeSize%20eq%20%2244%22`, wantStatus: 400, wantScimType: "invalidFilter"},
+			{name: "count not an integer", method: "GET", path: "/Users?count=abc", wantStatus: 400, wantScimType: "invalidValue"},
+			{name: "unknown user", method: "GET", path: "/Users/00000000-0000-4000-8000-000000000000", wantStatus: 404},
+			{name: "patch unknown user", method: "PATCH", path: "/Users/00000000-0000-4000-8000-000000000000", body: patch(map[string]any{"op": "replace", "path": "title", "value": "x"}), wantStatus: 404},
+			{name: "delete unknown group", method: "DELETE", path: "/Groups/00000000-0000-4000-8000-000000000000", wantStatus: 404},
+			{name: "unknown endpoint", method: "GET", path: "/Robots", wantStatus: 404},
+			{name: "method not allowed", method: "POST", path: "/Users/" + ada, body: map[string]any{}, wantStatus: 405},
+			{name: "stale If-Match on PUT", method: "PUT", path: "/Users/" + ada, body: map[string]any{"schemas": []string{userSchema}, "userName": "ada@corp.example", "title": "Boss"}, headers: []string{"If-Match", `W/"999"`}, wantStatus: 412},
+			{name: "stale If-Match on DELETE", method: "DELETE", path: "/Users/" + ada, headers: []string{"If-Match", `W/"999"`}, wantStatus: 412},
+			{name: "body over the limit", method: "POST", path: "/Users", body: huge, wantStatus: 413},
+			{name: "no token", method: "GET", path: "/Users", noAuth: true, wantStatus: 401},
+			{name: "wrong token", method: "GET", path: "/Users", headers: []string{"Authorization", "Bearer nope"}, wantStatus: 401},
+			{name: "basic auth", method: "GET", path: "/Users", headers: []string{"Authorization", "Basic dXNlcjpwYXNz"}, wantStatus: 401},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				before, writes := e.snapshot(), e.upstreamWrites()
+				var r response
+				if tt.noAuth {
+					r = e.doNoAuth(tt.method, tt.path)
+				} else {
+					r = e.do(tt.method, tt.path, tt.body, tt.headers...)
+				}
+				scimError(t, r, tt.wantStatus, tt.wantScimType)
+				if str(r.body, "detail") == "" {
+					t.Errorf("error without a detail for the admin: %s", r.raw)
+				}
+				if tt.wantStatus == http.StatusUnauthorized && r.header.Get("WWW-Authenticate") == "" {
+					t.Error("401 without WWW-Authenticate")
+				}
+				if got := e.upstreamWrites() - writes; got != 0 {
+					t.Errorf("a refused request made %d upstream writes", got)
+				}
+				if after := e.snapshot(); !reflect.DeepEqual(before, after) {
+					t.Errorf("state changed:\nbefore %+v\nafter  %+v", before, after)
+				}
+			})
+		}
+		// The current version still works.
+		e.must(200, "PUT", "/Users/"+ada, map[string]any{"schemas": []string{userSchema}, "userName": "ada@corp.example", "title": "Boss"}, "If-Match", version)
+	})
+}
