@@ -29,7 +29,7 @@ type env struct {
 	store   cache.Store
 	url     string // SCIM base URL
 	token   string
-	logs    *bytes.Buffer
+	logs    *lockedWriter
 	client  *http.Client
 	emuURL  string
 	secret  string
@@ -71,8 +71,8 @@ func forEachStore(t *testing.T, f func(t *testing.T, newStore func(t *testing.T)
 
 func newEnv(t *testing.T, newStore func(t *testing.T) cache.Store, o envOptions) *env {
 	t.Helper()
-	logs := &bytes.Buffer{}
-	log := slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logs := &lockedWriter{w: &bytes.Buffer{}}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	emu := emulator.New(o.emulator, log.With("component", "emulator"))
 	emuSrv := httptest.NewServer(emu)
 	t.Cleanup(emuSrv.Close)

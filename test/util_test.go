@@ -1,6 +1,7 @@
 package test
 
 import (
+	"fmt"
 	"io"
 	"slices"
 	"strconv"
@@ -19,6 +20,16 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// String returns everything written so far.
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s, ok := l.w.(fmt.Stringer); ok {
+		return s.String()
+	}
+	return ""
 }
 
 func sorted(s []string) []string {
