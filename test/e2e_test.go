@@ -163,6 +163,21 @@ func provisioningFlow(t *testing.T, e *env) {
 	}
 	e.checkMembers(gid, ada)
 
+	// Okta full membership push (PATCH replace) and AIW group PUT.
+	e.must(204, "PATCH", "/Groups/"+gid, patchBody(map[string]any{"op": "replace", "path": "members", "value": []any{map[string]any{"value": bob}}}))
+	e.checkMembers(gid, bob)
+	r = e.must(200, "PUT", "/Groups/"+gid, map[string]any{"schemas": []string{groupSchema}, "displayName": "Finance EMEA", "members": []any{map[string]any{"value": ada}}})
+	if got := memberValues(r.body); !slices.Equal(got, []string{ada}) {
+		t.Errorf("group PUT answer members %v", got)
+	}
+	e.checkMembers(gid, ada)
+	// A repeated request changes nothing and calls UiPath for nothing.
+	writes := e.upstreamWrites()
+	e.must(204, "PATCH", "/Groups/"+gid, patchBody(map[string]any{"op": "add", "path": "members", "value": []any{map[string]any{"value": ada}}}))
+	if got := e.upstreamWrites() - writes; got != 0 {
+		t.Errorf("an idempotent PATCH made %d upstream writes", got)
+	}
+
 	// Okta profile update: GET then PUT the whole object; one upstream write.
 	r = e.must(200, "GET", "/Users/"+ada, nil)
 	full := r.body
