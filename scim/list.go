@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/elimity-com/scim/filter"
 	fp "github.com/scim2/filter-parser/v2"
 
 	"github.com/scim-bridge/scim-bridge/mapping"
@@ -77,16 +76,13 @@ func (h *resourceHandler) answerList(w http.ResponseWriter, r *http.Request, p l
 	p.count = min(max(p.count, 0), h.s.cfg.MaxResults)
 	query := mapping.Query{Offset: p.startIndex - 1, Count: p.count}
 	if p.filter != "" {
-		v, err := filter.NewValidator(p.filter, h.kind.filterable, h.kind.extensions...)
-		if err == nil {
-			err = v.Validate()
-		}
+		f, err := mapping.CompileFilter(h.kind.patchKind, p.filter)
 		if err != nil {
-			writeError(w, badRequest(mapping.ScimTypeInvalidFilter, "The filter %q is not valid for %s: check the syntax and attribute names.", p.filter, h.kind.endpoint))
+			h.fail(w, r, err)
 			return
 		}
-		query.Match = func(attrs map[string]any) bool { return v.PassesFilter(attrs) == nil }
-		query.IndexAttr, query.IndexValue = indexHint(h.kind, v.GetFilter())
+		query.Match = f.Match
+		query.IndexAttr, query.IndexValue = f.IndexHint()
 	}
 	res, err := h.s.prov.List(r.Context(), h.kind.cacheKind, query)
 	if err != nil {

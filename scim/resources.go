@@ -22,6 +22,7 @@ type resourceKind struct {
 	endpoint   string // "Users"
 	name       string // "User" (meta.resourceType)
 	cacheKind  cache.Kind
+	patchKind  mapping.ResourceKind
 	schema     schema.Schema // validation schema (with externalId)
 	filterable schema.Schema // filter schema (with the common attributes)
 	extensions []schema.Schema
@@ -44,12 +45,12 @@ func withCommon(s schema.Schema) schema.Schema {
 
 var (
 	kindUsers = resourceKind{
-		endpoint: "Users", name: "User", cacheKind: cache.KindUser,
+		endpoint: "Users", name: "User", cacheKind: cache.KindUser, patchKind: mapping.KindUser,
 		schema: withExternalID(userSchema), filterable: withCommon(userSchema),
 		extensions: []schema.Schema{enterpriseSchema},
 	}
 	kindGroups = resourceKind{
-		endpoint: "Groups", name: "Group", cacheKind: cache.KindGroup,
+		endpoint: "Groups", name: "Group", cacheKind: cache.KindGroup, patchKind: mapping.KindGroup,
 		schema: withExternalID(groupSchema), filterable: withCommon(groupSchema),
 	}
 )
