@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -30,11 +31,9 @@ func checkConfigCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(tw, "%s\t%s\t\n", e.Name, v)
 	}
 	tw.Flush()
-	err := loadErr
-	if err == nil {
-		err = cfg.Validate()
-	}
-	if err != nil {
+	// Load keeps the default in place of a value it cannot parse, so the
+	// rest is still worth validating: report every problem at once.
+	if err := errors.Join(loadErr, cfg.Validate()); err != nil {
 		fmt.Fprintf(stdout, "\nproblems:\n%v\n", err)
 		return 1
 	}

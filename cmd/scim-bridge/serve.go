@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,11 +19,10 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	cfg, err := config.Load(os.Getenv, *file)
-	if err == nil {
-		err = cfg.Validate()
-	}
-	if err != nil {
+	cfg, loadErr := config.Load(os.Getenv, *file)
+	// Load keeps the default in place of a value it cannot parse, so the
+	// rest is still worth validating: report every problem at once.
+	if err := errors.Join(loadErr, cfg.Validate()); err != nil {
 		fmt.Fprintf(stderr, "scim-bridge: configuration:\n%v\n", err)
 		return 1
 	}
