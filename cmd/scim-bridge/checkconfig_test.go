@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/scim-bridge/scim-bridge/config"
+)
+
+// configVars are the variables check-config must print, spelled out so that
+// a setting dropped from the config package is noticed here.
+var configVars = []string{
+	"SCIM_BRIDGE_LISTEN", "SCIM_BRIDGE_TOKENS", "SCIM_BRIDGE_OIDC_ISSUER", "SCIM_BRIDGE_OIDC_AUDIENCE",
+	"SCIM_BRIDGE_UIPATH_URL", "SCIM_BRIDGE_UIPATH_TOKEN_URL", "SCIM_BRIDGE_UIPATH_CLIENT_ID",
+	"SCIM_BRIDGE_UIPATH_CLIENT_SECRET", "SCIM_BRIDGE_UIPATH_SCOPES", "SCIM_BRIDGE_UIPATH_PARTITION_ID",
+	"SCIM_BRIDGE_REDIS_URL", "SCIM_BRIDGE_REDIS_PREFIX", "SCIM_BRIDGE_DATA_DIR",
+	"SCIM_BRIDGE_MEMBERSHIP_STRATEGY", "SCIM_BRIDGE_DEPROVISION", "SCIM_BRIDGE_UIPATH_BUDGET",
+	"SCIM_BRIDGE_UIPATH_BUDGET_WINDOW", "SCIM_BRIDGE_UIPATH_TIMEOUT", "SCIM_BRIDGE_MAX_BODY_BYTES",
+	"SCIM_BRIDGE_ADOPT_EXISTING", "SCIM_BRIDGE_LOG_LEVEL", "SCIM_BRIDGE_LOG_FORMAT",
+	"SCIM_BRIDGE_SHUTDOWN_TIMEOUT",
+}
+
+// setConfigEnv makes vars (names without the SCIM_BRIDGE_ prefix) the whole
+// bridge configuration for the rest of the test: every variable the config
+// package reads, and the config file variable, is cleared first, so that the
+// environment the tests run in cannot leak in.
+func setConfigEnv(t *testing.T, vars map[string]string) {
+	t.Helper()
+	t.Setenv(config.FileEnv, "")
+	for _, e := range (config.Config{}).Entries() {
+		t.Setenv(e.Name, "")
+	}
+	for k, v := range vars {
+		t.Setenv(config.EnvPrefix+k, v)
+	}
+}
+
+// problemVars returns the variable each line of the "problems:" section
+// starts with, sorted.
+func problemVars(out string) []string {
+	_, problems, ok := strings.Cut(out, "\nproblems:\n")
+	if !ok {
+		return nil
+	}
+	var vars []string
+	for _, line := range strings.Split(strings.TrimSpace(problems), "\n") {
+		name, _, _ := strings.Cut(line, ":")
+		vars = append(vars, name)
+	}
+	slices.Sort(vars)
+	return vars
+}
+
+func TestCheckConfig(t *testing.T) {
+	const (
+		clientSecret = "cs-4f9b2e7d1a-very-secret"
+		tokenA       = "idp-token-alpha-8c1e5"
+		tokenB       = "idp-token-beta-93d07"
+		redisPW      = "redis-pw-5e0c2b"
+	)
+	secrets := []string{clientSecret, tokenA, tokenB, redisPW}
+	tests := []struct {
+		name         string
+		env          map[string]string
+		wantCode     int
+		wantOut      []string // each must appear
+		wantProblems []string // variables the problems name, sorted
+	}{
+		{
+			name: "valid with Redis",
+			env: map[string]string{
+				"TOKENS":               tokenA + "," + tokenB,
+				"UIPATH_URL":           "https://cloud.uipath.com/acme/identity_",
+				"UIPATH_CLIENT_ID":     "scim-bridge-app",
+				"UIPATH_CLIENT_SECRET": clientSecret,
+				"REDIS_URL":            "redis://:" + redisPW + "@127.0.0.1:6379/0",
+			},
+			wantCode: 0,
+			wantOut: []string{
+				"configuration OK",
+				"<secret>,<secret>", // one per token
+				"https://cloud.uipath.com/acme/identity_/connect/token (default)",
+				"scim-bridge-app",
+			},
+		},
+		{
+			name: "valid embedded",
+			env: map[string]string{
+				"TOKENS":               tokenA,
+				"UIPATH_URL":           "https://cloud.uipath.com/acme/identity_",
+				"UIPATH_CLIENT_ID":     "scim-bridge-app",
+				"UIPATH_CLIENT_SECRET": clientSecret,
+				"DATA_DIR":             "/var/lib/scim-bridge",
+				"MEMBERSHIP_STRATEGY":  "AUTO",
+				"UIPATH_BUDGET":        "GET=100",
+			},
+			wantCode: 0,
+			wantOut:  []string{"configuration OK", "/var/lib/scim-bridge", "auto", "GET=100,POST=24000,PUT=160,DELETE=160"},
+		},
+		{
+			// A value Load cannot parse (the budget) must not hide the
+			// problems Validate finds in the rest.
+			name: "broken",
+			env: map[string]string{
+				"TOKENS":               tokenA,
+				"UIPATH_CLIENT_ID":     "scim-bridge-app",
+				"UIPATH_CLIENT_SECRET": clientSecret,
+				"MEMBERSHIP_STRATEGY":  "sideways",
+				"UIPATH_BUDGET":        "GET=lots",
+				"REDIS_URL":            "http://:" + redisPW + "@127.0.0.1:6379",
+			},
+			wantCode: 1,
+			wantOut:  []string{"problems:", `"sideways" is not one of user, group, auto`, "UIPATH_URL: required", "count must be a positive integer"},
+			wantProblems: []string{
+				"SCIM_BRIDGE_MEMBERSHIP_STRATEGY", "SCIM_BRIDGE_REDIS_URL",
+				"SCIM_BRIDGE_UIPATH_BUDGET", "SCIM_BRIDGE_UIPATH_URL",
+			},
+		},
+		{
+			name:     "nothing set",
+			env:      map[string]string{},
+			wantCode: 1,
+			wantProblems: []string{
+				"SCIM_BRIDGE_UIPATH_CLIENT_ID", "SCIM_BRIDGE_UIPATH_CLIENT_SECRET",
+				"SCIM_BRIDGE_UIPATH_URL", "no IdP authentication",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			setConfigEnv(t, tt.env)
+			var out, errOut bytes.Buffer
+			code := checkConfigCmd(nil, &out, &errOut)
+			got := out.String() + errOut.String()
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d; output:\n%s", code, tt.wantCode, got)
+			}
+			for _, want := range append(slices.Clone(configVars), tt.wantOut...) {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("output lacks %q:\n%s", want, got)
+				}
+			}
+			// Every setting the config package knows is listed too.
+			for _, e := range (config.Config{}).Entries() {
+				if !strings.Contains(out.String(), e.Name+" ") {
+					t.Errorf("setting %s not listed:\n%s", e.Name, got)
+				}
+			}
+			for _, s := range secrets {
+				if strings.Contains(got, s) {
+					t.Errorf("output reveals secret %q:\n%s", s, got)
+				}
+			}
+			if _, set := tt.env["UIPATH_CLIENT_SECRET"]; set && !strings.Contains(got, "<secret>") {
+				t.Errorf("secrets not shown as <secret>:\n%s", got)
+			}
+			if gotProblems := problemVars(out.String()); !slices.Equal(gotProblems, tt.wantProblems) {
+				t.Errorf("problems name %q, want %q; output:\n%s", gotProblems, tt.wantProblems, got)
+			}
+			if tt.wantCode == 0 && errOut.Len() > 0 {
+				t.Errorf("stderr not empty: %s", errOut.String())
+			}
+		})
+	}
+}
