@@ -34,6 +34,20 @@ func (p *Provisioner) CreateUser(ctx context.Context, attrs map[string]any) (cac
 
 	unlock := p.locks.lock("user-name:" + strings.ToLower(prof.UserName))
 	defer unlock()
+	if rec, ok, err := p.inactiveMatch(ctx, prof.UserName, ext); err != nil {
+		return cache.Record{}, err
+	} else if ok {
+		// Okta re-assigns a deactivated user by POSTing it again with the
+		// same externalId: that is a reactivation, not a duplicate.
+		unlockID := p.locks.lock("user:" + rec.ID)
+		defer unlockID()
+		_, _, oldProf, err := p.loadUser(ctx, rec.ID, "")
+		if err != nil {
+			return cache.Record{}, err
+		}
+		p.log.Info("create matched a deactivated user: reactivating", "scim_id", rec.ID)
+		return p.commitUser(ctx, rec, oldProf, res)
+	}
 	if err := p.checkUnique(ctx, cache.KindUser, "", prof.UserName, ext); err != nil {
 		return cache.Record{}, err
 	}
@@ -75,6 +89,30 @@ func (p *Provisioner) CreateUser(ctx context.Context, attrs map[string]any) (cac
 	}
 	p.log.Info("user created", "scim_id", id, "adopted", adopted)
 	return rec, nil
+}
+
+// inactiveMatch finds a deactivated user that a create names by externalId
+// (or, without one, by userName).
+func (p *Provisioner) inactiveMatch(ctx context.Context, userName, ext string) (cache.Record, bool, error) {
+	index, value := cache.IndexName, userName
+	if ext != "" {
+		index, value = cache.IndexExternalID, ext
+	}
+	rec, err := p.store.Lookup(ctx, cache.KindUser, index, value)
+	if errors.Is(err, cache.ErrNotFound) {
+		return rec, false, nil
+	}
+	if err != nil {
+		return rec, false, fmt.Errorf("look up user: %w", err)
+	}
+	res, err := decodeResource(rec)
+	if err != nil {
+		return rec, false, err
+	}
+	if active, ok := asBool(res["active"]); ok && !active {
+		return rec, true, nil
+	}
+	return rec, false, nil
 }
 
 // checkUnique reports a uniqueness error when name or externalID belongs to

@@ -198,3 +198,32 @@ func TestDeleteDeprovisionPolicy(t *testing.T) {
 		e.checkMembers(gid, id)
 	})
 }
+
+// TestReassignDeactivatedUser: Okta re-POSTs a deactivated user with the
+// same externalId when it is assigned again; the bridge reactivates that
+// account instead of answering 409 or creating a second one.
+func TestReassignDeactivatedUser(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) cache.Store) {
+		e := newEnv(t, newStore, envOptions{})
+		body := newUserBody("jo@corp.example", "externalId", "00u1jo", "active", true)
+		id := str(e.must(201, "POST", "/Users", body).body, "id")
+		e.must(200, "PATCH", "/Users/"+id, patchBody(map[string]any{"op": "replace", "value": map[string]any{"active": false}}))
+		if e.upstreamUser(id).IsActive {
+			t.Fatal("not deactivated")
+		}
+		body["name"] = map[string]any{"givenName": "Jo", "familyName": "Again"}
+		r := e.must(201, "POST", "/Users", body)
+		if got := str(r.body, "id"); got != id {
+			t.Fatalf("re-POST made %s, want the existing %s", got, id)
+		}
+		u := e.upstreamUser(id)
+		if !u.IsActive || deref(u.Surname) != "Again" {
+			t.Fatalf("UiPath after re-assignment: %+v", u)
+		}
+		if n := countUpstreamUsers(e, "jo@corp.example"); n != 1 {
+			t.Fatalf("UiPath has %d accounts for jo", n)
+		}
+		// An active user is still a duplicate.
+		scimError(t, e.do("POST", "/Users", body), 409, "uniqueness")
+	})
+}
