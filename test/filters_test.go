@@ -29,7 +29,7 @@ func TestFilters(t *testing.T) {
 		start := time.Now().UTC().Add(-time.Second)
 		ada := str(e.must(201, "POST", "/Users", map[string]any{
 			"schemas": []string{userSchema, enterpriseSchema}, "userName": "ada@corp.example", "externalId": "ada-ext",
-			"name":    map[string]any{"givenName": "Ada", "familyName": "Lovelace"}, "displayName": "Ada Lovelace", "title": "Countess",
+			"name": map[string]any{"givenName": "Ada", "familyName": "Lovelace"}, "displayName": "Ada Lovelace", "title": "Countess",
 			"emails": []any{
 				map[string]any{"value": "ada@corp.example", "type": "work", "primary": true},
 				map[string]any{"value": "ada@home.example", "type": "home"},
@@ -38,8 +38,8 @@ func TestFilters(t *testing.T) {
 		}).body, "id")
 		bob := str(e.must(201, "POST", "/Users", map[string]any{
 			"schemas": []string{userSchema, enterpriseSchema}, "userName": "bob@example.org", "externalId": "bob-ext",
-			"name":    map[string]any{"givenName": "Bob", "familyName": "Byron"}, "displayName": "Bob Byron", "active": false,
-			"emails":  []any{map[string]any{"value": "bob@example.org", "type": "work"}},
+			"name": map[string]any{"givenName": "Bob", "familyName": "Byron"}, "displayName": "Bob Byron", "active": false,
+			"emails":         []any{map[string]any{"value": "bob@example.org", "type": "work"}},
 			enterpriseSchema: map[string]any{"department": "Sales", "manager": map[string]any{"value": ada}},
 		}).body, "id")
 		cy := str(e.must(201, "POST", "/Users", map[string]any{
