@@ -186,7 +186,37 @@ func cleanResource(attrs map[string]any) map[string]any {
 	for _, k := range serverOwned {
 		deleteFold(res, k)
 	}
+	onePrimary(res)
 	return res
+}
+
+// onePrimary keeps at most one primary:true per multi-valued attribute
+// (RFC 7643 §2.4): the first one sent wins, the others become false.
+func onePrimary(res map[string]any) {
+	for _, v := range res {
+		list, ok := v.([]any)
+		if !ok {
+			continue
+		}
+		seen := false
+		for _, e := range list {
+			m, ok := e.(map[string]any)
+			if !ok {
+				continue
+			}
+			for k, pv := range m {
+				if !strings.EqualFold(k, "primary") {
+					continue
+				}
+				if b, _ := asBool(pv); b {
+					if seen {
+						m[k] = false
+					}
+					seen = true
+				}
+			}
+		}
+	}
 }
 
 func deleteFold(m map[string]any, key string) {

@@ -20,6 +20,9 @@ type Query struct {
 	// Match is the full filter; nil matches everything. It sees the
 	// rendered resource plus id, externalId and meta.
 	Match func(attrs map[string]any) bool
+	// Sort, when set, orders the matches; nil keeps the store's stable
+	// order (creation).
+	Sort *Sort
 	// Offset is 0-based; Count is the page size (0 = only the total).
 	Offset, Count int
 }
@@ -50,6 +53,9 @@ func (p *Provisioner) List(ctx context.Context, kind cache.Kind, q Query) (ListR
 			return ListResult{}, err
 		}
 		return p.filterRecords(ctx, []cache.Record{rec}, q)
+	}
+	if q.Sort != nil {
+		return p.listSorted(ctx, kind, q)
 	}
 	if q.Match == nil {
 		page, err := p.store.List(ctx, kind, q.Offset, q.Count)
@@ -152,8 +158,8 @@ func withCommon(attrs map[string]any, rec cache.Record) map[string]any {
 		m["externalId"] = rec.ExternalID
 	}
 	m["meta"] = map[string]any{
-		"created":      rec.Created.UTC().Format(time.RFC3339),
-		"lastModified": rec.Modified.UTC().Format(time.RFC3339),
+		"created":      rec.Created.UTC().Format(time.RFC3339Nano),
+		"lastModified": rec.Modified.UTC().Format(time.RFC3339Nano),
 		"version":      Version(rec),
 	}
 	return m

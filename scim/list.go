@@ -16,6 +16,8 @@ const listResponseSchema = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 // listParams is a parsed list or search request.
 type listParams struct {
 	filter     string
+	sortBy     string
+	sortOrder  string
 	startIndex int // 1-based
 	count      int
 	proj       projection
@@ -23,7 +25,7 @@ type listParams struct {
 
 func (h *resourceHandler) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	p := listParams{filter: q.Get("filter"), startIndex: 1, count: h.s.cfg.MaxResults}
+	p := listParams{filter: q.Get("filter"), sortBy: q.Get("sortBy"), sortOrder: q.Get("sortOrder"), startIndex: 1, count: h.s.cfg.MaxResults}
 	var aerr *apiError
 	if p.startIndex, aerr = intParam(q.Get("startIndex"), 1, "startIndex"); aerr != nil {
 		writeError(w, *aerr)
@@ -49,6 +51,8 @@ func (h *resourceHandler) search(w http.ResponseWriter, r *http.Request) {
 	}
 	var req struct {
 		Filter             string   `json:"filter"`
+		SortBy             string   `json:"sortBy"`
+		SortOrder          string   `json:"sortOrder"`
 		StartIndex         *int     `json:"startIndex"`
 		Count              *int     `json:"count"`
 		Attributes         []string `json:"attributes"`
@@ -58,7 +62,7 @@ func (h *resourceHandler) search(w http.ResponseWriter, r *http.Request) {
 		writeError(w, badRequest(mapping.ScimTypeInvalidSyntax, "The search request must be a SearchRequest JSON object."))
 		return
 	}
-	p := listParams{filter: req.Filter, startIndex: 1, count: h.s.cfg.MaxResults}
+	p := listParams{filter: req.Filter, sortBy: req.SortBy, sortOrder: req.SortOrder, startIndex: 1, count: h.s.cfg.MaxResults}
 	if req.StartIndex != nil && *req.StartIndex > 1 {
 		p.startIndex = *req.StartIndex
 	}
@@ -83,6 +87,14 @@ func (h *resourceHandler) answerList(w http.ResponseWriter, r *http.Request, p l
 		}
 		query.Match = f.Match
 		query.IndexAttr, query.IndexValue = f.IndexHint()
+	}
+	if p.sortBy != "" {
+		srt, err := mapping.CompileSort(h.kind.patchKind, p.sortBy, p.sortOrder)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		query.Sort = srt
 	}
 	res, err := h.s.prov.List(r.Context(), h.kind.cacheKind, query)
 	if err != nil {

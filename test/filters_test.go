@@ -96,3 +96,57 @@ func TestFilters(t *testing.T) {
 		}
 	})
 }
+
+// TestSortAndPaging checks sortBy/sortOrder (nulls last when ascending),
+// paging over a sorted list, and sort errors.
+func TestSortAndPaging(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) cache.Store) {
+		e := newEnv(t, newStore, envOptions{})
+		mk := func(userName, display string) string {
+			b := map[string]any{"schemas": []string{userSchema}, "userName": userName}
+			if display != "" {
+				b["displayName"] = display
+			}
+			return str(e.must(201, "POST", "/Users", b).body, "id")
+		}
+		cy := mk("cy@corp.example", "cy")
+		ada := mk("ada@corp.example", "Ada")
+		none := mk("zed@corp.example", "")
+		bob := mk("bob@corp.example", "bob")
+
+		tests := []struct {
+			name  string
+			query string
+			want  []string
+		}{
+			{name: "creation order by default", query: "", want: []string{cy, ada, none, bob}},
+			{name: "ascending, case-insensitive, missing last", query: "sortBy=displayName", want: []string{ada, bob, cy, none}},
+			{name: "descending, missing first", query: "sortBy=displayName&sortOrder=descending", want: []string{none, cy, bob, ada}},
+			{name: "attribute name in any case", query: "sortBy=USERNAME", want: []string{ada, bob, cy, none}},
+			{name: "meta.created descending", query: "sortBy=meta.created&sortOrder=descending", want: []string{bob, none, ada, cy}},
+			{name: "page of a sorted list", query: "sortBy=userName&startIndex=2&count=2", want: []string{bob, cy}},
+			{name: "sorted and filtered", query: "sortBy=userName&sortOrder=descending&filter=" + url.QueryEscape(`userName ew "corp.example" and displayName pr`), want: []string{cy, bob, ada}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				got, total := e.listIDs("/Users?" + tt.query)
+				if !slices.Equal(got, tt.want) {
+					t.Errorf("%s: got %v, want %v", tt.query, got, tt.want)
+				}
+				if tt.name != "page of a sorted list" && total != len(tt.want) {
+					t.Errorf("totalResults %d, want %d", total, len(tt.want))
+				}
+			})
+		}
+		scimError(t, e.do("GET", "/Users?sortBy=shoeSize", nil), 400, "invalidValue")
+		scimError(t, e.do("GET", "/Users?sortBy=userName&sortOrder=sideways", nil), 400, "invalidValue")
+		r := e.must(200, "POST", "/Users/.search", map[string]any{
+			"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:SearchRequest"},
+			"sortBy":  "displayName", "count": 2, "attributes": []string{"userName"},
+		})
+		res := r.body["Resources"].([]any)
+		if len(res) != 2 || str(res[0].(map[string]any), "id") != ada || res[0].(map[string]any)["displayName"] != nil {
+			t.Errorf(".search with sortBy and attributes: %s", r.raw)
+		}
+	})
+}
