@@ -1,0 +1,150 @@
+package scim
+
+import (
+	"reflect"
+	"testing"
+
+	fp "github.com/scim2/filter-parser/v2"
+
+	"github.com/scim-bridge/scim-bridge/mapping"
+)
+
+const coreUserURN = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+// fullUser is a rendered user as the list and get handlers build it.
+func fullUser() map[string]any {
+	return map[string]any{
+		"id":          "2819c223",
+		"schemas":     []any{coreUserURN, mapping.EnterpriseUserSchemaURN},
+		"externalId":  "00u1",
+		"userName":    "bjensen@example.com",
+		"displayName": "Babs Jensen",
+		"active":      true,
+		"name":        map[string]any{"givenName": "Barbara", "familyName": "Jensen"},
+		"emails":      []any{map[string]any{"value": "bjensen@example.com", "type": "work", "primary": true}},
+		"meta":        map[string]any{"resourceType": "User", "version": `W/"3"`},
+		mapping.EnterpriseUserSchemaURN: map[string]any{
+			"department":     "R&D",
+			"employeeNumber": "701984",
+			"manager":        map[string]any{"value": "26118915", "displayName": "John Smith"},
+		},
+	}
+}
+
+func TestProjectionApply(t *testing.T) {
+	full := fullUser()
+	ent := mapping.EnterpriseUserSchemaURN
+	keep := func(attrs ...string) map[string]any { // id, schemas and attrs of full
+		out := map[string]any{"id": full["id"], "schemas": full["schemas"]}
+		for _, a := range attrs {
+			out[a] = full[a]
+		}
+		return out
+	}
+	drop := func(attrs ...string) map[string]any {
+		out := fullUser()
+		for _, a := range attrs {
+			delete(out, a)
+		}
+		return out
+	}
+	with := func(m map[string]any, k string, v any) map[string]any { m[k] = v; return m }
+	tests := []struct {
+		name             string
+		include, exclude []string
+		want             map[string]any
+	}{
+		{name: "no projection", want: fullUser()},
+		{name: "one attribute", include: []string{"userName"}, want: keep("userName")},
+		{name: "several attributes", include: []string{"userName", "active", "emails"}, want: keep("userName", "active", "emails")},
+		{name: "names are case-insensitive", include: []string{"USERNAME", "DisplayName"}, want: keep("userName", "displayName")},
+		{name: "unknown attribute", include: []string{"nickName"}, want: keep()},
+		{name: "id and schemas asked for", include: []string{"id", "schemas"}, want: keep()},
+		{name: "sub-attribute", include: []string{"name.givenName"},
+			want: with(keep(), "name", map[string]any{"givenName": "Barbara"})},
+		{name: "two sub-attributes of one attribute", include: []string{"name.givenName", "name.familyName"},
+			want: with(keep(), "name", map[string]any{"givenName": "Barbara", "familyName": "Jensen"})},
+		{name: "sub-attribute name is case-insensitive", include: []string{"Name.GivenName"},
+			want: with(keep(), "name", map[string]any{"givenName": "Barbara"})},
+		{name: "core URN prefix", include: []string{coreUserURN + ":userName"}, want: keep("userName")},
+		{name: "core URN prefix with sub-attribute", include: []string{coreUserURN + ":name.familyName"},
+			want: with(keep(), "name", map[string]any{"familyName": "Jensen"})},
+		{name: "enterprise attribute", include: []string{ent + ":department"},
+			want: with(keep(), ent, map[string]any{"department": "R&D"})},
+		{name: "enterprise attributes, URN in another case", include: []string{ent + ":department", "URN:IETF:PARAMS:SCIM:SCHEMAS:EXTENSION:ENTERPRISE:2.0:USER:employeeNumber"},
+			want: with(keep(), ent, map[string]any{"department": "R&D", "employeeNumber": "701984"})},
+		{name: "enterprise complex attribute", include: []string{ent + ":manager"},
+			want: with(keep(), ent, map[string]any{"manager": full[ent].(map[string]any)["manager"]})},
+
+		{name: "exclude attributes", exclude: []string{"emails", "meta"}, want: drop("emails", "meta")},
+		{name: "exclude is case-insensitive", exclude: []string{"EMAILS"}, want: drop("emails")},
+		{name: "id and schemas cannot be excluded", exclude: []string{"id", "schemas", "active"}, want: drop("active")},
+		{name: "exclude sub-attribute", exclude: []string{"name.familyName"},
+			want: with(drop(), "name", map[string]any{"givenName": "Barbara"})},
+		{name: "exclude enterprise attribute", exclude: []string{ent + ":employeeNumber", ent + ":manager"},
+			want: with(drop(), ent, map[string]any{"department": "R&D"})},
+		{name: "exclude with core URN prefix", exclude: []string{coreUserURN + ":displayName"}, want: drop("displayName")},
+		{name: "exclude unknown attribute", exclude: []string{"nickName"}, want: fullUser()},
+
+		{name: "attributes win over excludedAttributes", include: []string{"userName"}, exclude: []string{"userName"}, want: keep("userName")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := fullUser()
+			got := projection{include: tt.include, exclude: tt.exclude}.apply(in)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("apply =\n%v\nwant\n%v", got, tt.want)
+			}
+			if !reflect.DeepEqual(in, fullUser()) {
+				t.Errorf("apply changed its input: %v", in)
+			}
+		})
+	}
+}
+
+func TestIndexHint(t *testing.T) {
+	tests := []struct {
+		name                string
+		kind                resourceKind
+		filter              string
+		wantAttr, wantValue string
+	}{
+		{name: "userName eq", kind: kindUsers, filter: `userName eq "bjensen@example.com"`, wantAttr: "userName", wantValue: "bjensen@example.com"},
+		{name: "attribute name in another case", kind: kindUsers, filter: `USERNAME eq "b"`, wantAttr: "USERNAME", wantValue: "b"},
+		{name: "externalId eq", kind: kindUsers, filter: `externalId eq "00u1"`, wantAttr: "externalId", wantValue: "00u1"},
+		{name: "id eq", kind: kindUsers, filter: `id eq "2819c223"`, wantAttr: "id", wantValue: "2819c223"},
+		{name: "group displayName eq", kind: kindGroups, filter: `displayName eq "Admins"`, wantAttr: "displayName", wantValue: "Admins"},
+		{name: "group externalId eq", kind: kindGroups, filter: `externalId eq "00g1"`, wantAttr: "externalId", wantValue: "00g1"},
+		{name: "core URN prefix", kind: kindUsers, filter: `urn:ietf:params:scim:schemas:core:2.0:User:userName eq "b"`, wantAttr: "userName", wantValue: "b"},
+		{name: "and with indexed left side", kind: kindUsers, filter: `userName eq "b" and active eq true`, wantAttr: "userName", wantValue: "b"},
+		{name: "and with indexed right side", kind: kindUsers, filter: `active eq true and externalId eq "00u1"`, wantAttr: "externalId", wantValue: "00u1"},
+		{name: "nested and", kind: kindUsers, filter: `active eq true and (title pr and id eq "x")`, wantAttr: "id", wantValue: "x"},
+
+		{name: "or", kind: kindUsers, filter: `userName eq "a" or userName eq "b"`},
+		{name: "and containing an or", kind: kindUsers, filter: `active eq true and (userName eq "a" or title pr)`},
+		{name: "ne", kind: kindUsers, filter: `userName ne "a"`},
+		{name: "co", kind: kindUsers, filter: `userName co "a"`},
+		{name: "sw", kind: kindUsers, filter: `userName sw "a"`},
+		{name: "pr", kind: kindUsers, filter: `userName pr`},
+		{name: "not", kind: kindUsers, filter: `not (userName eq "a")`},
+		{name: "sub-attribute", kind: kindUsers, filter: `name.givenName eq "Barbara"`},
+		{name: "value path", kind: kindUsers, filter: `emails[value eq "a@example.com"]`},
+		{name: "unindexed attribute", kind: kindUsers, filter: `displayName eq "Babs"`},
+		{name: "userName is not a group attribute", kind: kindGroups, filter: `userName eq "a"`},
+		{name: "non-string value", kind: kindUsers, filter: `id eq 42`},
+		{name: "enterprise attribute", kind: kindUsers, filter: `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "701984"`},
+		{name: "another schema's URN", kind: kindGroups, filter: `urn:ietf:params:scim:schemas:core:2.0:User:id eq "x"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := fp.ParseFilter([]byte(tt.filter))
+			if err != nil {
+				t.Fatalf("ParseFilter(%q): %v", tt.filter, err)
+			}
+			attr, value := indexHint(tt.kind, e)
+			if attr != tt.wantAttr || value != tt.wantValue {
+				t.Errorf("indexHint(%s) = %q, %q; want %q, %q", tt.filter, attr, value, tt.wantAttr, tt.wantValue)
+			}
+		})
+	}
+}
