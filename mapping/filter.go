@@ -61,7 +61,9 @@ func (r resolved) leaf() *Attr {
 	if r.sub != nil {
 		return r.sub
 	}
-	if r.attr.MultiValued && r.attr.Type == AttrComplex {
+	// A complex attribute compared as a whole means its value
+	// sub-attribute: emails co "x", or Entra's manager eq "id".
+	if r.attr.Type == AttrComplex {
 		if v, ok := r.attr.Sub("value"); ok {
 			return v
 		}

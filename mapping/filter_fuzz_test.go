@@ -1,0 +1,56 @@
+package mapping
+
+import (
+	"errors"
+	"testing"
+)
+
+// FuzzFilter compiles arbitrary filters and evaluates them against a
+// realistic user: no input may panic, and every refusal must be an
+// invalidFilter error for the IdP.
+func FuzzFilter(f *testing.F) {
+	for _, seed := range []string{
+		`userName eq "ada@corp.example"`,
+		`USERNAME EQ "A"`,
+		`externalId eq "x" and id eq "y"`,
+		`id eq "7d1e" and manager eq "8aa1"`,
+		`emails[type eq "work" and value co "@"]`,
+		`emails.value sw "ada"`,
+		`not (title pr) or active eq false`,
+		`meta.created gt "2025-01-01T00:00:00Z"`,
+		`meta.lastModified le "2025-01-01T00:00:00.123Z"`,
+		`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "m"`,
+		`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department co "&"`,
+		`name.familyName ge "L" and name.givenName lt "Z"`,
+		`displayName eq null`,
+		`members[value eq "1"]`,
+		`((userName pr))`,
+		`userName eq 12`,
+		`active eq "True"`,
+	} {
+		f.Add(seed)
+	}
+	user := map[string]any{
+		"id": "1", "externalId": "ext", "userName": "ada@corp.example", "active": true, "title": "Countess",
+		"name":   map[string]any{"givenName": "Ada", "familyName": "Lovelace"},
+		"emails": []any{map[string]any{"value": "ada@corp.example", "type": "work", "primary": true}, "not-an-object", 42.0},
+		"phoneNumbers": map[string]any{"wrong": "shape"},
+		"roles":        []any{nil},
+		"meta":         map[string]any{"created": "2025-08-12T06:41:10.0901663Z", "lastModified": "not a time"},
+		EnterpriseUserSchemaURN: map[string]any{"department": "R&D", "manager": "bare-string"},
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		for _, kind := range []ResourceKind{KindUser, KindGroup} {
+			flt, err := CompileFilter(kind, raw)
+			if err != nil {
+				var e *Error
+				if !errors.As(err, &e) || e.ScimType != ScimTypeInvalidFilter || e.Status != 400 {
+					t.Fatalf("CompileFilter(%q) = %v, want an invalidFilter *Error", raw, err)
+				}
+				continue
+			}
+			flt.Match(user)
+			flt.IndexHint()
+		}
+	})
+}
