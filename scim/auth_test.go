@@ -65,7 +65,7 @@ func checkAuthResult(t *testing.T, r response, wantStatus int) {
 	t.Helper()
 	if wantStatus != http.StatusUnauthorized {
 		if r.status != wantStatus {
-			t.Fatalf("status %d, want %d: %s", r.status, wantStatus, r.raw)
+			t.Fatalf("status %d, want %d: %s", r.status, wantStatus, short(r.raw))
 		}
 		return
 	}

@@ -159,7 +159,7 @@ func (b *bridge) must(tb testing.TB, want int, method, path string, body any, kv
 	tb.Helper()
 	r := b.api(tb, method, path, body, kv...)
 	if r.status != want {
-		tb.Fatalf("%s %s: status %d, want %d: %s", method, path, r.status, want, r.raw)
+		tb.Fatalf("%s %s: status %d, want %d: %s", method, path, r.status, want, short(r.raw))
 	}
 	return r
 }
@@ -191,13 +191,13 @@ func userBody(userName string) map[string]any {
 func wantSCIMError(tb testing.TB, r response, status int, scimType string) {
 	tb.Helper()
 	if r.status != status {
-		tb.Fatalf("status %d, want %d: %s", r.status, status, r.raw)
+		tb.Fatalf("status %d, want %d: %s", r.status, status, short(r.raw))
 	}
 	if ct := r.header.Get("Content-Type"); ct != "application/scim+json" {
 		tb.Errorf("Content-Type %q, want application/scim+json", ct)
 	}
 	if r.body == nil {
-		tb.Fatalf("error body is not a JSON object: %q", r.raw)
+		tb.Fatalf("error body is not a JSON object: %q", short(r.raw))
 	}
 	schemas, _ := r.body["schemas"].([]any)
 	if len(schemas) != 1 || schemas[0] != errorURN {
@@ -209,6 +209,14 @@ func wantSCIMError(tb testing.TB, r response, status int, scimType string) {
 	if got, _ := r.body["scimType"].(string); got != scimType {
 		tb.Errorf("scimType = %q, want %q", got, scimType)
 	}
+}
+
+// short cuts a response body for a failure message.
+func short(s string) string {
+	if len(s) <= 300 {
+		return s
+	}
+	return s[:300] + "…"
 }
 
 // syncBuffer is a log sink that concurrent handlers can share.
