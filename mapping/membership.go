@@ -29,31 +29,39 @@ type userCall struct {
 }
 
 // planGroupChange decides which calls carry a group's rename and member
-// deltas under a strategy:
-//   - user: one PUT /User per affected user (plus PUT /Group for a rename);
-//   - group: one PUT /Group carrying everything;
-//   - auto: the fewest calls. A SCIM request changes one group, so the
-//     change graph is a star around it: one group call covers every edge,
-//     and it is cheaper than user calls once two users change or when a
-//     rename already needs the group call.
+// deltas. The member changes are planned by PlanMembership under the
+// strategy; a rename needs PUT /Group anyway, so under group and auto it
+// carries every member change at no extra cost.
 func planGroupChange(strategy, groupID, name string, renamed bool, adds, removes []string) groupPlan {
 	plan := groupPlan{groupID: groupID, name: name}
-	n := len(adds) + len(removes)
-	useGroup := strategy == StrategyGroup || (strategy == StrategyAuto && (renamed || n > 1))
-	if useGroup {
-		if n > 0 || renamed {
-			plan.groupCall = &groupCall{rename: renamed, add: adds, remove: removes}
-		}
+	if renamed && strategy != StrategyUser {
+		plan.groupCall = &groupCall{rename: true, add: adds, remove: removes}
 		return plan
 	}
-	if renamed {
-		plan.groupCall = &groupCall{rename: true}
-	}
+	changes := make([]Change, 0, len(adds)+len(removes))
 	for _, u := range adds {
-		plan.userCalls = append(plan.userCalls, userCall{userID: u, add: true})
+		changes = append(changes, Change{User: u, Group: groupID, Add: true})
 	}
 	for _, u := range removes {
-		plan.userCalls = append(plan.userCalls, userCall{userID: u})
+		changes = append(changes, Change{User: u, Group: groupID})
+	}
+	for _, c := range PlanMembership(strategy, changes) {
+		if c.Group != "" {
+			plan.groupCall = &groupCall{add: c.Add, remove: c.Remove}
+			continue
+		}
+		for range c.Add {
+			plan.userCalls = append(plan.userCalls, userCall{userID: c.User, add: true})
+		}
+		for range c.Remove {
+			plan.userCalls = append(plan.userCalls, userCall{userID: c.User})
+		}
+	}
+	if renamed {
+		if plan.groupCall == nil {
+			plan.groupCall = &groupCall{}
+		}
+		plan.groupCall.rename = true
 	}
 	return plan
 }
