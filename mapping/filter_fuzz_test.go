@@ -32,11 +32,11 @@ func FuzzFilter(f *testing.F) {
 	}
 	user := map[string]any{
 		"id": "1", "externalId": "ext", "userName": "ada@corp.example", "active": true, "title": "Countess",
-		"name":   map[string]any{"givenName": "Ada", "familyName": "Lovelace"},
-		"emails": []any{map[string]any{"value": "ada@corp.example", "type": "work", "primary": true}, "not-an-object", 42.0},
-		"phoneNumbers": map[string]any{"wrong": "shape"},
-		"roles":        []any{nil},
-		"meta":         map[string]any{"created": "2025-08-12T06:41:10.0901663Z", "lastModified": "not a time"},
+		"name":                  map[string]any{"givenName": "Ada", "familyName": "Lovelace"},
+		"emails":                []any{map[string]any{"value": "ada@corp.example", "type": "work", "primary": true}, "not-an-object", 42.0},
+		"phoneNumbers":          map[string]any{"wrong": "shape"},
+		"roles":                 []any{nil},
+		"meta":                  map[string]any{"created": "2025-08-12T06:41:10.0901663Z", "lastModified": "not a time"},
 		EnterpriseUserSchemaURN: map[string]any{"department": "R&D", "manager": "bare-string"},
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
