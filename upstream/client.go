@@ -150,6 +150,10 @@ func (c *Client) do(ctx context.Context, r request) (int, error) {
 				mayHaveApplied = true
 			}
 		}
+		if errors.Is(e, ErrBudgetExhausted) {
+			// Nothing was sent, and the budget already waited its share.
+			return 0, e
+		}
 		retry := idempotent || o.tokenErr || e.StatusCode == http.StatusTooManyRequests
 		if !retry || !c.wait(ctx, e, attempt) {
 			return 0, c.final(r, o)
@@ -210,6 +214,10 @@ func (c *Client) try(ctx context.Context, r request, payload []byte, attempt int
 		return outcome{err: e, tokenErr: true}
 	}
 	o := outcome{access: tok.access}
+	if e := c.takeBudget(ctx, r); e != nil {
+		o.err = e
+		return o
+	}
 	fail := func(status int, retryable bool, cause error) outcome {
 		o.err = &Error{Op: r.op, Method: r.method, Path: r.path, StatusCode: status, Retryable: retryable, Err: cause}
 		return o

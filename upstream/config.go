@@ -58,6 +58,13 @@ type Config struct {
 	// Now is the clock for token expiry and HTTP-date Retry-After. Zero means
 	// time.Now.
 	Now func() time.Time
+	// Budget, when set, paces every API call (not token calls) so the bridge
+	// stays inside UiPath's rate limits. Zero: no client-side pacing.
+	Budget Budget
+	// MaxBudgetWait is how long one call may wait for room in Budget before
+	// it fails with ErrBudgetExhausted (a retryable 429 with RetryAfter).
+	// Zero means 20s.
+	MaxBudgetWait time.Duration
 	// Sleep waits between attempts and returns early with ctx's error when ctx
 	// ends. Zero means a timer that honours ctx.
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -89,6 +96,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.Sleep == nil {
 		cfg.Sleep = sleepCtx
+	}
+	if cfg.MaxBudgetWait <= 0 {
+		cfg.MaxBudgetWait = 20 * time.Second
 	}
 	return cfg
 }
