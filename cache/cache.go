@@ -114,3 +114,12 @@ type Store interface {
 	// Close releases the backend's resources.
 	Close() error
 }
+
+// Locker is implemented by stores shared between processes (Redis): it
+// serialises work on one resource across every replica. Lock waits until
+// key is free or ctx ends, holds it at most ttl if the holder dies (a live
+// holder keeps it), and returns the function that releases it. Stores used
+// by a single process need not implement it.
+type Locker interface {
+	Lock(ctx context.Context, key string, ttl time.Duration) (unlock func(), err error)
+}

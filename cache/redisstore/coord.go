@@ -1,0 +1,151 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/scim-bridge/scim-bridge/cache"
+)
+
+var _ cache.Locker = (*Store)(nil)
+
+// takeScript is a sliding-log rate budget shared by every replica: it
+// counts the calls of the last window (Redis' own clock, so replicas' clocks
+// do not matter) and admits one more if there is room, else answers the
+// milliseconds until the oldest call leaves the window.
+// KEYS[1] log; ARGV[1] limit, ARGV[2] window ms, ARGV[3] unique member.
+var takeScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now, now .. ':' .. ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window + 1000)
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local wait = tonumber(oldest[2]) + window - now + 1
+if wait < 1 then wait = 1 end
+return wait
+`)
+
+// Budget is an upstream rate budget kept in Redis, so that every replica
+// sharing the Redis paces its UiPath calls together. It implements
+// upstream.Budget.
+type Budget struct {
+	s      *Store
+	limits map[string]int
+	window time.Duration
+}
+
+// Budget returns a budget allowing limits[method] calls per window (plus
+// pad) across every process that uses this Redis and prefix. Methods
+// without a limit are not paced.
+func (s *Store) Budget(limits map[string]int, window, pad time.Duration) *Budget {
+	l := make(map[string]int, len(limits))
+	for m, n := range limits {
+		l[strings.ToUpper(m)] = n
+	}
+	return &Budget{s: s, limits: l, window: window + pad}
+}
+
+// TryTake takes one call of method, or returns how long until there may be
+// room (taking nothing).
+func (b *Budget) TryTake(ctx context.Context, method string) (time.Duration, error) {
+	method = strings.ToUpper(method)
+	limit, ok := b.limits[method]
+	if !ok || limit <= 0 {
+		return 0, nil
+	}
+	ms, err := takeScript.Run(ctx, b.s.client, []string{b.s.keys.p + "budget:" + method},
+		limit, b.window.Milliseconds(), randomToken()).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: budget: %w", err)
+	}
+	return time.Duration(ms) * time.Millisecond, nil
+}
+
+// unlockScript deletes a lock only if this holder still owns it.
+var unlockScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`)
+
+// extendScript renews a lock only if this holder still owns it.
+var extendScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`)
+
+// Lock takes an exclusive lock on key across every process sharing this
+// Redis, waiting until it is free or ctx ends. The lock lives ttl and is
+// renewed every ttl/3 while held, so a crashed holder frees it after at
+// most ttl. The returned function releases it.
+func (s *Store) Lock(ctx context.Context, key string, ttl time.Duration) (func(), error) {
+	k := s.keys.p + "lock:" + key
+	token := randomToken()
+	delay := 2 * time.Millisecond
+	for {
+		ok, err := s.client.SetNX(ctx, k, token, ttl).Result()
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: lock %s: %w", key, err)
+		}
+		if ok {
+			break
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("redisstore: lock %s: %w", key, ctx.Err())
+		case <-t.C:
+		}
+		delay = min(delay*2, 50*time.Millisecond)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(ttl / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				rctx, cancel := context.WithTimeout(context.Background(), ttl/3)
+				err := extendScript.Run(rctx, s.client, []string{k}, token, ttl.Milliseconds()).Err()
+				cancel()
+				if err != nil && !errors.Is(err, redis.Nil) {
+					s.logger.Warn("lock renewal failed", "lock", key, "error", err)
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(stop)
+			wg.Wait()
+			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := unlockScript.Run(rctx, s.client, []string{k}, token).Err(); err != nil && !errors.Is(err, redis.Nil) {
+				s.logger.Warn("lock release failed; it expires by itself", "lock", key, "error", err)
+			}
+		})
+	}, nil
+}
+
+func randomToken() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
