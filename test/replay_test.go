@@ -35,7 +35,7 @@ package test
 //	      "users": {"ada@corp.example": {"id": "${ada}", "isActive": true, "email": "...",
 //	                "name": "Ada", "surname": "...", "displayName": "...", "groups": ["Finance"]}},
 //	      "absentUsers": ["x@corp.example"],
-//	      "groups": {"Finance": {"id": "${fin}", "members": ["ada@corp.example"]}},
+//	      "groups": {"Finance": {"id": "${fin}", "name": "Finance", "members": ["ada@corp.example"]}},
 //	      "absentGroups": ["Old Name"]}
 //	  }]
 //	}
@@ -179,6 +179,7 @@ type uipathUser struct {
 
 type uipathGroup struct {
 	ID      *string   `json:"id"`
+	Name    *string   `json:"name"` // exact spelling; the key matches any case
 	Members *[]string `json:"members"`
 }
 
@@ -702,6 +703,9 @@ func (r *replayer) checkUiPath(want uipathState) {
 		where := "UiPath group " + name
 		if wg.ID != nil && !strings.EqualFold(g.ID, *wg.ID) {
 			r.errorf("%s: id %s, want %s", where, g.ID, *wg.ID)
+		}
+		if wg.Name != nil && g.Name != *wg.Name {
+			r.errorf("%s: name %q, want %q", where, g.Name, *wg.Name)
 		}
 		if wg.Members == nil {
 			continue
