@@ -36,7 +36,10 @@ func (p *Provisioner) CreateGroup(ctx context.Context, attrs map[string]any) (ca
 	res["displayName"] = name
 	ext := externalIDOf(res)
 
-	unlock := p.locks.lock("group-name:" + strings.ToLower(name))
+	unlock, err := p.lock(ctx, "group-name:"+strings.ToLower(name))
+	if err != nil {
+		return cache.Record{}, err
+	}
 	defer unlock()
 	if err := p.checkUnique(ctx, cache.KindGroup, "", name, ext); err != nil {
 		return cache.Record{}, err
@@ -130,7 +133,10 @@ func (p *Provisioner) ReplaceGroup(ctx context.Context, id string, attrs map[str
 	if err != nil {
 		return cache.Record{}, err
 	}
-	unlock := p.locks.lock("group:" + id)
+	unlock, err := p.lock(ctx, "group:"+id)
+	if err != nil {
+		return cache.Record{}, err
+	}
 	defer unlock()
 	rec, _, err := p.loadGroup(ctx, id, ifMatch)
 	if err != nil {
@@ -142,7 +148,10 @@ func (p *Provisioner) ReplaceGroup(ctx context.Context, id string, attrs map[str
 // PatchGroup applies PATCH operations to a group; it reports whether
 // anything changed.
 func (p *Provisioner) PatchGroup(ctx context.Context, id string, ops []PatchOp, ifMatch string) (cache.Record, bool, error) {
-	unlock := p.locks.lock("group:" + id)
+	unlock, err := p.lock(ctx, "group:"+id)
+	if err != nil {
+		return cache.Record{}, false, err
+	}
 	defer unlock()
 	rec, res, err := p.loadGroup(ctx, id, ifMatch)
 	if err != nil {
@@ -275,7 +284,10 @@ func (p *Provisioner) withAccounts(ctx context.Context, ids []string) []string {
 
 // DeleteGroup deletes the UiPath group and forgets it.
 func (p *Provisioner) DeleteGroup(ctx context.Context, id string) error {
-	unlock := p.locks.lock("group:" + id)
+	unlock, err := p.lock(ctx, "group:"+id)
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	if _, err := p.GetGroup(ctx, id); err != nil {
 		return err

@@ -65,6 +65,9 @@ type Config struct {
 	Now func() time.Time
 	// NewID makes resource ids; zero → random GUIDs.
 	NewID func() string
+	// LockTTL bounds how long a crashed replica can hold a resource lock in a
+	// shared store (a live one renews it). Zero → 60s.
+	LockTTL time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -79,6 +82,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.LockTTL <= 0 {
+		c.LockTTL = 60 * time.Second
 	}
 	if c.NewID == nil {
 		c.NewID = func() string { return uuid.NewString() }
@@ -118,6 +124,25 @@ func New(cfg Config, up Upstream, store cache.Store, logger *slog.Logger) (*Prov
 
 // Store returns the mapping store the provisioner writes to.
 func (p *Provisioner) Store() cache.Store { return p.store }
+
+// lock serialises work on one resource: within the process always, and
+// across replicas when the store is shared (cache.Locker).
+func (p *Provisioner) lock(ctx context.Context, key string) (func(), error) {
+	unlockLocal := p.locks.lock(key)
+	l, ok := p.store.(cache.Locker)
+	if !ok {
+		return unlockLocal, nil
+	}
+	unlockShared, err := l.Lock(ctx, key, p.cfg.LockTTL)
+	if err != nil {
+		unlockLocal()
+		return nil, fmt.Errorf("lock %s: %w", key, err)
+	}
+	return func() {
+		unlockShared()
+		unlockLocal()
+	}, nil
+}
 
 // keyedMutex serialises work on one key within the process.
 type keyedMutex struct {

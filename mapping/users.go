@@ -32,14 +32,20 @@ func (p *Provisioner) CreateUser(ctx context.Context, attrs map[string]any) (cac
 	res["userName"] = prof.UserName
 	ext := externalIDOf(res)
 
-	unlock := p.locks.lock("user-name:" + strings.ToLower(prof.UserName))
+	unlock, err := p.lock(ctx, "user-name:"+strings.ToLower(prof.UserName))
+	if err != nil {
+		return cache.Record{}, err
+	}
 	defer unlock()
 	if rec, ok, err := p.inactiveMatch(ctx, prof.UserName, ext); err != nil {
 		return cache.Record{}, err
 	} else if ok {
 		// Okta re-assigns a deactivated user by POSTing it again with the
 		// same externalId: that is a reactivation, not a duplicate.
-		unlockID := p.locks.lock("user:" + rec.ID)
+		unlockID, err := p.lock(ctx, "user:"+rec.ID)
+		if err != nil {
+			return cache.Record{}, err
+		}
 		defer unlockID()
 		_, _, oldProf, err := p.loadUser(ctx, rec.ID, "")
 		if err != nil {
@@ -211,7 +217,10 @@ func (p *Provisioner) findExisting(ctx context.Context, prof profile, uerr *upst
 
 // ReplaceUser replaces a user's attributes (PUT, RFC 7644 §3.5.1).
 func (p *Provisioner) ReplaceUser(ctx context.Context, id string, attrs map[string]any, ifMatch string) (cache.Record, error) {
-	unlock := p.locks.lock("user:" + id)
+	unlock, err := p.lock(ctx, "user:"+id)
+	if err != nil {
+		return cache.Record{}, err
+	}
 	defer unlock()
 	rec, _, oldProf, err := p.loadUser(ctx, id, ifMatch)
 	if err != nil {
@@ -224,7 +233,10 @@ func (p *Provisioner) ReplaceUser(ctx context.Context, id string, attrs map[stri
 // PatchUser applies PATCH operations (RFC 7644 §3.5.2). It reports whether
 // anything changed.
 func (p *Provisioner) PatchUser(ctx context.Context, id string, ops []PatchOp, ifMatch string) (cache.Record, bool, error) {
-	unlock := p.locks.lock("user:" + id)
+	unlock, err := p.lock(ctx, "user:"+id)
+	if err != nil {
+		return cache.Record{}, false, err
+	}
 	defer unlock()
 	rec, res, oldProf, err := p.loadUser(ctx, id, ifMatch)
 	if err != nil {
@@ -352,7 +364,10 @@ func (p *Provisioner) upstreamGroupIDs(ctx context.Context, ids []string) []stri
 // DeleteUser deletes the UiPath account and forgets the user (RFC 7644
 // §3.6). Its group memberships go with it.
 func (p *Provisioner) DeleteUser(ctx context.Context, id string) error {
-	unlock := p.locks.lock("user:" + id)
+	unlock, err := p.lock(ctx, "user:"+id)
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	rec, err := p.GetUser(ctx, id)
 	if err != nil {
