@@ -72,7 +72,7 @@ func toSCIMError(err error, log *slog.Logger) apiError {
 		log.Warn("membership change partly applied", "error", err)
 		if partial.Retryable {
 			return apiError{
-				Status:     http.StatusServiceUnavailable,
+				Status:     retryStatus(partial.Err),
 				Detail:     fmt.Sprintf("%d of %d membership changes could not be applied in UiPath yet; the rest were saved. Retry the request.", partial.Failed, partial.Total),
 				RetryAfter: retryAfterOf(partial.Err),
 			}
@@ -81,9 +81,12 @@ func toSCIMError(err error, log *slog.Logger) apiError {
 			Status: http.StatusInternalServerError,
 			Detail: fmt.Sprintf("%d of %d membership changes were refused by UiPath; the rest were saved. See the bridge log.", partial.Failed, partial.Total),
 		}
+	case errors.As(err, &uerr) && uerr.Retryable && uerr.StatusCode == http.StatusTooManyRequests:
+		log.Warn("upstream rate limit reached", "error", err)
+		return apiError{Status: http.StatusTooManyRequests, Detail: "UiPath's rate limit for this organization is reached; retry after Retry-After.", RetryAfter: retryAfterOf(err)}
 	case errors.As(err, &uerr) && uerr.Retryable:
 		log.Warn("upstream unavailable", "error", err)
-		return apiError{Status: http.StatusServiceUnavailable, Detail: "UiPath is unavailable or throttling; retry later.", RetryAfter: retryAfterOf(err)}
+		return apiError{Status: http.StatusServiceUnavailable, Detail: "UiPath is unavailable; retry later.", RetryAfter: retryAfterOf(err)}
 	case errors.Is(err, context.DeadlineExceeded):
 		log.Warn("request timed out", "error", err)
 		return apiError{Status: http.StatusServiceUnavailable, Detail: "The request timed out; retry later.", RetryAfter: defaultRetryAfter}
@@ -94,6 +97,16 @@ func toSCIMError(err error, log *slog.Logger) apiError {
 		log.Error("internal error", "error", err)
 		return apiError{Status: http.StatusInternalServerError, Detail: "Internal error; see the bridge log."}
 	}
+}
+
+// retryStatus is 429 when UiPath (or the bridge's budget for it) is
+// throttling, which Okta reschedules by itself, and 503 otherwise.
+func retryStatus(err error) int {
+	var uerr *upstream.Error
+	if errors.As(err, &uerr) && uerr.StatusCode == http.StatusTooManyRequests {
+		return http.StatusTooManyRequests
+	}
+	return http.StatusServiceUnavailable
 }
 
 func retryAfterOf(err error) time.Duration {

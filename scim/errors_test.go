@@ -61,9 +61,9 @@ func TestToSCIMError(t *testing.T) {
 			wantStatus: http.StatusBadRequest, wantScimType: mapping.ScimTypeNoTarget, wantDetail: "no email of type home",
 		},
 		{
-			name:       "partial membership, retryable, with hint",
+			name:       "partial membership, throttled, with hint",
 			err:        &mapping.PartialError{Failed: 2, Total: 5, Retryable: true, Err: fmt.Errorf("add member: %w", throttled)},
-			wantStatus: http.StatusServiceUnavailable, wantRetryAfter: "2", wantLogged: true,
+			wantStatus: http.StatusTooManyRequests, wantRetryAfter: "2", wantLogged: true,
 		},
 		{
 			name:           "partial membership, retryable, no hint",
@@ -79,7 +79,7 @@ func TestToSCIMError(t *testing.T) {
 		{
 			name:       "upstream throttling",
 			err:        fmt.Errorf("create user: %w", throttled),
-			wantStatus: http.StatusServiceUnavailable, wantDetail: "UiPath is unavailable or throttling; retry later.",
+			wantStatus: http.StatusTooManyRequests, wantDetail: "UiPath's rate limit for this organization is reached; retry after Retry-After.",
 			wantRetryAfter: "2", wantLogged: true,
 		},
 		{

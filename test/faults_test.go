@@ -127,7 +127,7 @@ func TestUpstreamDownThenRetry(t *testing.T) {
 		e.emu.Inject(emulator.Fault{Method: "PUT", Status: 429, RetryAfter: 120 * time.Second, Times: -1})
 		id := str(e.must(200, "GET", `/Users?filter=userName%20eq%20%22gus%40corp.example%22`, nil).body["Resources"].([]any)[0].(map[string]any), "id")
 		r = e.do("PATCH", "/Users/"+id, patchBody(map[string]any{"op": "replace", "path": "displayName", "value": "Gus"}))
-		scimError(t, r, 503, "")
+		scimError(t, r, 429, "")
 		if got := r.header.Get("Retry-After"); got != "120" {
 			t.Errorf("Retry-After %q, want 120", got)
 		}

@@ -2,6 +2,7 @@ package test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scim-bridge/scim-bridge/cache"
 	"github.com/scim-bridge/scim-bridge/cache/boltstore"
@@ -79,6 +81,9 @@ func newEnv(t *testing.T, newStore func(t *testing.T) cache.Store, o envOptions)
 	id, secret := emu.Credentials()
 	client, err := upstream.New(upstream.Config{
 		BaseURL: emuSrv.URL, ClientID: id, ClientSecret: secret, HTTPClient: emuSrv.Client(),
+		// Retries happen at once: these tests check what is retried, the
+		// upstream package's tests check how long it waits.
+		Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() },
 	}, log.With("component", "upstream"))
 	if err != nil {
 		t.Fatal(err)

@@ -53,6 +53,12 @@ func newBridge(cfg config.Config, httpClient *http.Client, log *slog.Logger) (*b
 	if err != nil {
 		return nil, fmt.Errorf("open %s store: %w", storeName(cfg), err)
 	}
+	var budget upstream.Budget = upstream.NewLocalBudget(cfg.Budget, cfg.BudgetWindow, nil)
+	if rs, ok := store.(*redisstore.Store); ok {
+		// Replicas sharing the Redis share the budget: UiPath's limits are per
+		// organization, not per process.
+		budget = rs.Budget(cfg.Budget, cfg.BudgetWindow, upstream.BudgetPad(cfg.BudgetWindow))
+	}
 	client, err := upstream.New(upstream.Config{
 		BaseURL:      cfg.UiPathURL,
 		TokenURL:     cfg.UiPathTokenURL,
@@ -62,6 +68,7 @@ func newBridge(cfg config.Config, httpClient *http.Client, log *slog.Logger) (*b
 		PartitionID:  cfg.UiPathPartitionID,
 		HTTPClient:   httpClient,
 		Timeout:      cfg.UpstreamTimeout,
+		Budget:       budget,
 	}, log.With("component", "upstream"))
 	if err != nil {
 		store.Close()

@@ -68,6 +68,8 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		AdoptExisting:      true,
 		UpstreamTimeout:    30 * time.Second,
 		MaxBodyBytes:       8 << 20,
+		Budget:             map[string]int{"GET": 300, "POST": 24000, "PUT": 160, "DELETE": 160},
+		BudgetWindow:       5 * time.Minute,
 	}
 	b, err := newBridge(cfg, nil, log)
 	if err != nil {
