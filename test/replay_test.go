@@ -24,7 +24,7 @@ package test
 //	    "method": "GET",
 //	    "path": "/Users?filter=userName eq \"ada@corp.example\"",
 //	    "headers": {"If-Match": "..."},   // added to the fixture's headers
-//	    "body": {...},                     // sent byte for byte as written; null/absent = no body
+//	    "body": {...},                     // sent as written (whitespace aside); null/absent = no body
 //	    "status": 200,                     // or a list of accepted statuses: [200, 201]
 //	    "response": {...},                 // JSON subset the body must match (see below)
 //	    "responseHeaders": {"Content-Type": "application/scim+json"}, // value is a prefix
@@ -288,9 +288,15 @@ func (r *replayer) run() {
 		}
 		ui := fields["uipath"]
 		delete(fields, "uipath")
-		early, _ := json.Marshal(fields)
+		// No HTML escaping: the body goes out as written ("R&D" stays).
+		var early bytes.Buffer
+		enc := json.NewEncoder(&early)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(fields); err != nil {
+			r.fatalf("bad step: %v", err)
+		}
 		var st replayStep
-		if err := strictUnmarshal([]byte(r.substitute(string(early), true)), &st); err != nil {
+		if err := strictUnmarshal([]byte(r.substitute(early.String(), true)), &st); err != nil {
 			r.fatalf("bad step: %v", err)
 		}
 		st.UiPath = ui
