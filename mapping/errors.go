@@ -67,10 +67,12 @@ func preconditionFailed(id string) error {
 // succeeded. The store holds exactly the confirmed part, so the IdP's retry
 // completes the rest.
 type PartialError struct {
-	Failed    int // changes that failed
-	Total     int // changes attempted
-	Retryable bool
-	Err       error // the first failure
+	// FailedUsers are the ids of the users whose membership change failed.
+	FailedUsers []string
+	Failed      int // changes that failed
+	Total       int // changes attempted
+	Retryable   bool
+	Err         error // the first failure
 }
 
 func (e *PartialError) Error() string {

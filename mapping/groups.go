@@ -244,7 +244,8 @@ func (p *Provisioner) commitGroup(ctx context.Context, rec cache.Record, res map
 		return rec, fmt.Errorf("store group %s: %w", rec.ID, err)
 	}
 	if out.failed > 0 {
-		return stored, &PartialError{Failed: out.failed, Total: out.total, Retryable: out.retryable, Err: out.firstErr}
+		slices.Sort(out.failedIDs)
+		return stored, &PartialError{FailedUsers: out.failedIDs, Failed: out.failed, Total: out.total, Retryable: out.retryable, Err: out.firstErr}
 	}
 	return stored, nil
 }

@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/scim-bridge/scim-bridge/upstream"
@@ -80,6 +81,7 @@ type planOutcome struct {
 	added, removed []string // user ids whose membership change was confirmed
 	renameErr      error    // the rename failed: nothing else was attempted
 	failed, total  int      // membership changes that failed / were attempted
+	failedIDs      []string // users whose change failed
 	retryable      bool     // every failure may succeed on retry
 	firstErr       error
 }
@@ -89,7 +91,9 @@ type planOutcome struct {
 func (p *Provisioner) runPlan(ctx context.Context, plan groupPlan) planOutcome {
 	var out planOutcome
 	out.retryable = true
-	fail := func(n int, err error) {
+	fail := func(ids []string, err error) {
+		n := len(ids)
+		out.failedIDs = append(out.failedIDs, ids...)
 		out.failed += n
 		if out.firstErr == nil {
 			out.firstErr = err
@@ -107,7 +111,7 @@ func (p *Provisioner) runPlan(ctx context.Context, plan groupPlan) planOutcome {
 			out.renameErr = err
 			return out
 		case err != nil:
-			fail(n, err)
+			fail(append(slices.Clone(gc.add), gc.remove...), err)
 		default:
 			out.added = append(out.added, gc.add...)
 			out.removed = append(out.removed, gc.remove...)
@@ -137,7 +141,7 @@ func (p *Provisioner) runPlan(ctx context.Context, plan groupPlan) planOutcome {
 			defer mu.Unlock()
 			switch {
 			case err != nil:
-				fail(1, err)
+				fail([]string{uc.userID}, err)
 				p.log.Warn("membership change failed", "scim_id", uc.userID, "group", plan.groupID, "error", err)
 			case uc.add:
 				out.added = append(out.added, uc.userID)

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/mapping"
@@ -73,13 +74,13 @@ func toSCIMError(err error, log *slog.Logger) apiError {
 		if partial.Retryable {
 			return apiError{
 				Status:     retryStatus(partial.Err),
-				Detail:     fmt.Sprintf("%d of %d membership changes could not be applied in UiPath yet; the rest were saved. Retry the request.", partial.Failed, partial.Total),
+				Detail:     fmt.Sprintf("%d of %d membership changes could not be applied in UiPath yet (members %s); the rest were saved. Retry the request.", partial.Failed, partial.Total, listIDs(partial.FailedUsers)),
 				RetryAfter: retryAfterOf(partial.Err),
 			}
 		}
 		return apiError{
 			Status: http.StatusInternalServerError,
-			Detail: fmt.Sprintf("%d of %d membership changes were refused by UiPath; the rest were saved. See the bridge log.", partial.Failed, partial.Total),
+			Detail: fmt.Sprintf("%d of %d membership changes were refused by UiPath (members %s); the rest were saved. See the bridge log.", partial.Failed, partial.Total, listIDs(partial.FailedUsers)),
 		}
 	case errors.As(err, &uerr) && uerr.Retryable && uerr.StatusCode == http.StatusTooManyRequests:
 		log.Warn("upstream rate limit reached", "error", err)
@@ -97,6 +98,14 @@ func toSCIMError(err error, log *slog.Logger) apiError {
 		log.Error("internal error", "error", err)
 		return apiError{Status: http.StatusInternalServerError, Detail: "Internal error; see the bridge log."}
 	}
+}
+
+// listIDs names at most 10 ids for an error detail.
+func listIDs(ids []string) string {
+	if len(ids) > 10 {
+		return strings.Join(ids[:10], ", ") + fmt.Sprintf(" and %d more", len(ids)-10)
+	}
+	return strings.Join(ids, ", ")
 }
 
 // retryStatus is 429 when UiPath (or the bridge's budget for it) is

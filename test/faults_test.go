@@ -155,7 +155,7 @@ func TestPartialMembershipFailure(t *testing.T) {
 		}})
 		r := e.do("PATCH", "/Groups/"+gid, add)
 		scimError(t, r, 503, "")
-		if !strings.Contains(str(r.body, "detail"), "1 of 3") {
+		if d := str(r.body, "detail"); !strings.Contains(d, "1 of 3") || !strings.Contains(d, ids[1]) {
 			t.Errorf("detail does not say what failed: %s", r.raw)
 		}
 		want := sorted([]string{ids[0], ids[2]})
