@@ -44,6 +44,11 @@ type envOptions struct {
 	noAdopt     bool
 	emulator    emulator.Config
 	maxBody     int64
+	// budget, when set, paces UiPath calls client-side per budgetWindow;
+	// a call waits at most budgetWait for room.
+	budget       map[string]int
+	budgetWindow time.Duration
+	budgetWait   time.Duration
 }
 
 // storeFactories are the backends every end-to-end flow runs against.
@@ -83,7 +88,9 @@ func newEnv(t *testing.T, newStore func(t *testing.T) cache.Store, o envOptions)
 		BaseURL: emuSrv.URL, ClientID: id, ClientSecret: secret, HTTPClient: emuSrv.Client(),
 		// Retries happen at once: these tests check what is retried, the
 		// upstream package's tests check how long it waits.
-		Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() },
+		Sleep:         func(ctx context.Context, _ time.Duration) error { return ctx.Err() },
+		Budget:        budgetOf(o),
+		MaxBudgetWait: o.budgetWait,
 	}, log.With("component", "upstream"))
 	if err != nil {
 		t.Fatal(err)
@@ -213,4 +220,11 @@ func (e *env) doNoAuth(method, path string) response {
 		e.t.Fatalf("%s %s: response is not JSON: %s", method, path, raw)
 	}
 	return r
+}
+
+func budgetOf(o envOptions) upstream.Budget {
+	if o.budget == nil {
+		return nil
+	}
+	return upstream.NewLocalBudget(o.budget, o.budgetWindow, nil)
 }
