@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/scim-bridge/scim-bridge/upstream"
 )
 
 // SCIM error types (RFC 7644 §3.12) used by the bridge.
@@ -80,3 +82,29 @@ func (e *PartialError) Error() string {
 }
 
 func (e *PartialError) Unwrap() error { return e.Err }
+
+// refusal turns UiPath's refusal of a value into the SCIM error the IdP
+// can act on: a duplicate is a uniqueness conflict, a validation failure an
+// invalidValue naming UiPath's reason. Other errors pass through.
+func refusal(err error) error {
+	var uerr *upstream.Error
+	if !errors.As(err, &uerr) || uerr.Retryable {
+		return err
+	}
+	switch {
+	case uerr.HasCode(upstream.CodeDuplicateEmail):
+		return &Error{Status: http.StatusConflict, ScimType: ScimTypeUniqueness, Detail: "UiPath already has another account with this email", Err: err}
+	case uerr.HasCode(upstream.CodeDuplicateUserName):
+		return &Error{Status: http.StatusConflict, ScimType: ScimTypeUniqueness, Detail: "UiPath already has another account with this userName", Err: err}
+	case uerr.HasCode(upstream.CodeDuplicateGroupName):
+		return &Error{Status: http.StatusConflict, ScimType: ScimTypeUniqueness, Detail: "UiPath already has another group with this name", Err: err}
+	case len(uerr.Codes) > 0 && (uerr.StatusCode < 300 || uerr.StatusCode == http.StatusBadRequest),
+		uerr.StatusCode == http.StatusBadRequest && len(uerr.Fields) > 0:
+		detail := "UiPath rejected the value"
+		if uerr.Detail != "" {
+			detail += ": " + uerr.Detail
+		}
+		return &Error{Status: http.StatusBadRequest, ScimType: ScimTypeInvalidValue, Detail: detail, Err: err}
+	}
+	return err
+}

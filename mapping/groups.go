@@ -70,7 +70,7 @@ func (p *Provisioner) CreateGroup(ctx context.Context, attrs map[string]any) (ca
 		}
 		p.log.Warn("group create response lost; group exists", "scim_id", id)
 	default:
-		return cache.Record{}, fmt.Errorf("create group: %w", err)
+		return cache.Record{}, refusal(fmt.Errorf("create group: %w", err))
 	}
 
 	body, err := json.Marshal(res)
@@ -212,7 +212,7 @@ func (p *Provisioner) commitGroup(ctx context.Context, rec cache.Record, res map
 	plan := planGroupChange(p.cfg.Strategy, rec.ID, name, renamed, upAdds, upRemoves)
 	out := p.runPlan(ctx, plan)
 	if out.renameErr != nil {
-		return rec, fmt.Errorf("rename group %s: %w", rec.ID, out.renameErr)
+		return rec, refusal(fmt.Errorf("rename group %s: %w", rec.ID, out.renameErr))
 	}
 	// Users without a UiPath account (deleted by policy) change in the store
 	// only; everything else only as far as UiPath confirmed it.

@@ -184,7 +184,7 @@ func (p *Provisioner) createUpstreamUser(ctx context.Context, id string, prof pr
 	case errors.As(err, &uerr) && uerr.HasCode(upstream.CodeInvalidUserName):
 		return "", false, invalidValue("UiPath rejected userName %q: %s", prof.UserName, uerr.Detail)
 	default:
-		return "", false, err
+		return "", false, refusal(err)
 	}
 	if !prof.Active {
 		inactive := false
@@ -344,7 +344,7 @@ func (p *Provisioner) applyProfile(ctx context.Context, rec cache.Record, oldPro
 	}
 	if upd, changed := prof.updateFrom(oldProf); changed {
 		if err := p.up.UpdateUser(ctx, rec.ID, upd); err != nil {
-			return false, fmt.Errorf("update user %s: %w", rec.ID, err)
+			return false, refusal(fmt.Errorf("update user %s: %w", rec.ID, err))
 		}
 	}
 	return false, nil

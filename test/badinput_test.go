@@ -141,3 +141,28 @@ func TestBadInputChangesNothing(t *testing.T) {
 		e.must(200, "PUT", "/Users/"+ada, map[string]any{"schemas": []string{userSchema}, "userName": "ada@corp.example", "title": "Boss"}, "If-Match", version)
 	})
 }
+
+// TestUiPathRefusalsAreSCIMErrors: values UiPath refuses (an email another
+// account has, a malformed email) are the IdP's to fix, so they answer 409
+// uniqueness or 400 invalidValue, not 500, and the store keeps the last
+// value UiPath accepted.
+func TestUiPathRefusalsAreSCIMErrors(t *testing.T) {
+	e := newEnv(t, storeFactories["bolt"], envOptions{})
+	e.must(201, "POST", "/Users", newUserBody("lee@corp.example"))
+	id := str(e.must(201, "POST", "/Users", newUserBody("max@corp.example")).body, "id")
+	taken := patchBody(map[string]any{"op": "replace", "path": `emails[type eq "work"].value`, "value": "lee@corp.example"})
+	scimError(t, e.do("PATCH", "/Users/"+id, taken), 409, "uniqueness")
+	bad := patchBody(map[string]any{"op": "replace", "path": `emails[type eq "work"].value`, "value": "not-an-email"})
+	r := e.do("PATCH", "/Users/"+id, bad)
+	scimError(t, r, 400, "invalidValue")
+	if !strings.Contains(str(r.body, "detail"), "UiPath rejected") {
+		t.Errorf("detail does not say why: %s", r.raw)
+	}
+	if got := e.upstreamUser(id).Email; got != "max@corp.example" {
+		t.Errorf("UiPath email %q", got)
+	}
+	emails := e.must(200, "GET", "/Users/"+id, nil).body["emails"].([]any)
+	if v := emails[0].(map[string]any)["value"]; v != "max@corp.example" {
+		t.Errorf("store email %v after refused changes", v)
+	}
+}
