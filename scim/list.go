@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	fp "github.com/scim2/filter-parser/v2"
-
 	"github.com/scim-bridge/scim-bridge/mapping"
 )
 
@@ -127,34 +125,6 @@ func intParam(raw string, def int, name string) (int, *apiError) {
 	return n, nil
 }
 
-// indexHint finds an equality on an indexed attribute that the whole filter
-// requires (the filter itself, or a conjunct of an "and").
-func indexHint(kind resourceKind, e fp.Expression) (string, string) {
-	switch x := e.(type) {
-	case *fp.AttributeExpression:
-		if x.Operator != fp.EQ || x.AttributePath.SubAttribute != nil {
-			return "", ""
-		}
-		if uri := x.AttributePath.URI(); uri != "" && !strings.EqualFold(uri, kind.schema.ID) {
-			return "", ""
-		}
-		val, ok := x.CompareValue.(string)
-		if !ok || !mapping.IndexedAttr(kind.cacheKind, x.AttributePath.AttributeName) {
-			return "", ""
-		}
-		return x.AttributePath.AttributeName, val
-	case *fp.LogicalExpression:
-		if x.Operator != fp.AND {
-			return "", ""
-		}
-		if a, v := indexHint(kind, x.Left); a != "" {
-			return a, v
-		}
-		return indexHint(kind, x.Right)
-	}
-	return "", ""
-}
-
 // projection applies attributes / excludedAttributes (RFC 7644 §3.4.2.5).
 // id and schemas are always returned.
 type projection struct {
@@ -182,28 +152,26 @@ func (p projection) apply(res map[string]any) map[string]any {
 	if len(p.include) > 0 {
 		out := map[string]any{"id": res["id"], "schemas": res["schemas"]}
 		for _, a := range p.include {
-			top, sub := splitAttr(a)
-			for k, v := range res {
-				if !strings.EqualFold(k, top) {
+			ext, top, sub := splitAttr(a)
+			src, dst := res, out
+			if ext != "" {
+				e, _ := lookupFold(res, ext)
+				em, ok := e.(map[string]any)
+				if !ok {
 					continue
 				}
-				if sub == "" {
-					out[k] = v
+				if top == "" { // the whole extension
+					out[mapping.EnterpriseUserSchemaURN] = em
 					continue
 				}
-				if m, ok := v.(map[string]any); ok {
-					dst, _ := out[k].(map[string]any)
-					if dst == nil {
-						dst = map[string]any{}
-					}
-					for sk, sv := range m {
-						if strings.EqualFold(sk, sub) {
-							dst[sk] = sv
-						}
-					}
-					out[k] = dst
+				d, _ := out[mapping.EnterpriseUserSchemaURN].(map[string]any)
+				if d == nil {
+					d = map[string]any{}
+					out[mapping.EnterpriseUserSchemaURN] = d
 				}
+				src, dst = em, d
 			}
+			selectAttr(dst, src, top, sub)
 		}
 		return out
 	}
@@ -212,40 +180,138 @@ func (p projection) apply(res map[string]any) map[string]any {
 		out[k] = v
 	}
 	for _, a := range p.exclude {
-		top, sub := splitAttr(a)
+		ext, top, sub := splitAttr(a)
+		if strings.EqualFold(top, "id") || strings.EqualFold(top, "schemas") {
+			continue
+		}
+		if ext == "" {
+			excludeAttr(out, top, sub)
+			continue
+		}
 		for k, v := range out {
-			if !strings.EqualFold(k, top) || strings.EqualFold(k, "id") || strings.EqualFold(k, "schemas") {
+			em, ok := v.(map[string]any)
+			if !ok || !strings.EqualFold(k, ext) {
 				continue
 			}
-			if sub == "" {
+			if top == "" {
 				delete(out, k)
 				continue
 			}
-			if m, ok := v.(map[string]any); ok {
-				cp := make(map[string]any, len(m))
-				for sk, sv := range m {
-					if !strings.EqualFold(sk, sub) {
-						cp[sk] = sv
-					}
-				}
-				out[k] = cp
+			cp := make(map[string]any, len(em))
+			for ek, ev := range em {
+				cp[ek] = ev
 			}
+			excludeAttr(cp, top, sub)
+			out[k] = cp
 		}
 	}
 	return out
 }
 
-// splitAttr splits "name.givenName" and
-// "urn:...:enterprise:2.0:User:department" into attribute and sub-attribute.
-func splitAttr(a string) (string, string) {
-	if strings.HasPrefix(strings.ToLower(a), "urn:") {
-		if strings.HasPrefix(strings.ToLower(a), strings.ToLower(mapping.EnterpriseUserSchemaURN)+":") {
-			return mapping.EnterpriseUserSchemaURN, a[len(mapping.EnterpriseUserSchemaURN)+1:]
+func lookupFold(m map[string]any, name string) (any, string) {
+	for k, v := range m {
+		if strings.EqualFold(k, name) {
+			return v, k
 		}
+	}
+	return nil, ""
+}
+
+// selectAttr copies attribute top (or only its sub-attribute sub) from
+// src into dst; for a multi-valued attribute each entry keeps only sub.
+func selectAttr(dst, src map[string]any, top, sub string) {
+	v, key := lookupFold(src, top)
+	if key == "" {
+		return
+	}
+	if sub == "" {
+		dst[key] = v
+		return
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		d, _ := dst[key].(map[string]any)
+		if d == nil {
+			d = map[string]any{}
+		}
+		if sv, sk := lookupFold(x, sub); sk != "" {
+			d[sk] = sv
+		}
+		dst[key] = d
+	case []any:
+		prev, _ := dst[key].([]any)
+		list := make([]any, len(x))
+		for i, e := range x {
+			entry := map[string]any{}
+			if i < len(prev) {
+				if pm, ok := prev[i].(map[string]any); ok {
+					entry = pm
+				}
+			}
+			if em, ok := e.(map[string]any); ok {
+				if sv, sk := lookupFold(em, sub); sk != "" {
+					entry[sk] = sv
+				}
+			}
+			list[i] = entry
+		}
+		dst[key] = list
+	}
+}
+
+// excludeAttr drops attribute top (or only its sub-attribute sub, from
+// every entry of a multi-valued one) from m, copying what it changes.
+func excludeAttr(m map[string]any, top, sub string) {
+	v, key := lookupFold(m, top)
+	if key == "" {
+		return
+	}
+	if sub == "" {
+		delete(m, key)
+		return
+	}
+	without := func(e map[string]any) map[string]any {
+		cp := make(map[string]any, len(e))
+		for k, ev := range e {
+			if !strings.EqualFold(k, sub) {
+				cp[k] = ev
+			}
+		}
+		return cp
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		m[key] = without(x)
+	case []any:
+		list := make([]any, len(x))
+		for i, e := range x {
+			if em, ok := e.(map[string]any); ok {
+				list[i] = without(em)
+			} else {
+				list[i] = e
+			}
+		}
+		m[key] = list
+	}
+}
+
+// splitAttr splits a requested attribute into extension URN (or ""),
+// attribute and sub-attribute: "name.givenName", "urn:…:core:2.0:User:userName",
+// "urn:…:enterprise:2.0:User:manager.value", or the bare extension URN
+// (whole extension: top and sub empty).
+func splitAttr(a string) (ext, top, sub string) {
+	lower := strings.ToLower(a)
+	ent := strings.ToLower(mapping.EnterpriseUserSchemaURN)
+	switch {
+	case lower == ent:
+		return mapping.EnterpriseUserSchemaURN, "", ""
+	case strings.HasPrefix(lower, ent+":"):
+		ext, a = mapping.EnterpriseUserSchemaURN, a[len(ent)+1:]
+	case strings.HasPrefix(lower, "urn:"):
 		if i := strings.LastIndex(a, ":"); i > 0 {
 			a = a[i+1:]
 		}
 	}
-	top, sub, _ := strings.Cut(a, ".")
-	return top, sub
+	top, sub, _ = strings.Cut(a, ".")
+	return ext, top, sub
 }

@@ -4,8 +4,6 @@ import (
 	"reflect"
 	"testing"
 
-	fp "github.com/scim2/filter-parser/v2"
-
 	"github.com/scim-bridge/scim-bridge/mapping"
 )
 
@@ -76,6 +74,16 @@ func TestProjectionApply(t *testing.T) {
 		{name: "enterprise complex attribute", include: []string{ent + ":manager"},
 			want: with(keep(), ent, map[string]any{"manager": full[ent].(map[string]any)["manager"]})},
 
+		{name: "sub-attribute of a multi-valued attribute", include: []string{"emails.value"},
+			want: with(keep(), "emails", subOf(full["emails"], "value"))},
+		{name: "two sub-attributes of a multi-valued attribute", include: []string{"emails.value", "emails.type"},
+			want: with(keep(), "emails", subOf(full["emails"], "value", "type"))},
+		{name: "enterprise sub-attribute", include: []string{ent + ":manager.value"},
+			want: with(keep(), ent, map[string]any{"manager": map[string]any{"value": full[ent].(map[string]any)["manager"].(map[string]any)["value"]}})},
+		{name: "whole enterprise extension", include: []string{ent}, want: keep(ent)},
+		{name: "exclude a sub-attribute of every entry", exclude: []string{"emails.primary"},
+			want: with(drop(), "emails", subOf(full["emails"], "value", "type", "display"))},
+		{name: "exclude the whole extension", exclude: []string{ent}, want: drop(ent)},
 		{name: "exclude attributes", exclude: []string{"emails", "meta"}, want: drop("emails", "meta")},
 		{name: "exclude is case-insensitive", exclude: []string{"EMAILS"}, want: drop("emails")},
 		{name: "id and schemas cannot be excluded", exclude: []string{"id", "schemas", "active"}, want: drop("active")},
@@ -150,15 +158,22 @@ func TestIndexHint(t *testing.T) {
 					t.Errorf("CompileFilter(%s).IndexHint() = %q, %q; want %q, %q", tt.filter, attr, value, tt.wantAttr, tt.wantValue)
 				}
 			}
-			// indexHint is the older copy in this package (no longer called
-			// by answerList); it must not disagree while it exists.
-			e, err := fp.ParseFilter([]byte(tt.filter))
-			if err != nil {
-				t.Fatalf("ParseFilter(%q): %v", tt.filter, err)
-			}
-			if attr, value := indexHint(tt.kind, e); attr != tt.wantAttr || value != tt.wantValue {
-				t.Errorf("indexHint(%s) = %q, %q; want %q, %q", tt.filter, attr, value, tt.wantAttr, tt.wantValue)
-			}
 		})
 	}
+}
+
+// subOf keeps only the named sub-attributes of each entry of a
+// multi-valued attribute.
+func subOf(v any, subs ...string) []any {
+	var out []any
+	for _, e := range v.([]any) {
+		entry := map[string]any{}
+		for _, s := range subs {
+			if sv, ok := e.(map[string]any)[s]; ok {
+				entry[s] = sv
+			}
+		}
+		out = append(out, entry)
+	}
+	return out
 }

@@ -24,7 +24,6 @@ type resourceKind struct {
 	cacheKind  cache.Kind
 	patchKind  mapping.ResourceKind
 	schema     schema.Schema // validation schema (with externalId)
-	filterable schema.Schema // filter schema (with the common attributes)
 	extensions []schema.Schema
 }
 
@@ -36,22 +35,15 @@ func (k resourceKind) schemaURNs() []string {
 	return out
 }
 
-func withCommon(s schema.Schema) schema.Schema {
-	attrs := make([]schema.CoreAttribute, len(s.Attributes), len(s.Attributes)+4)
-	copy(attrs, s.Attributes)
-	s.Attributes = append(attrs, schema.CommonAttributes()...)
-	return s
-}
-
 var (
 	kindUsers = resourceKind{
 		endpoint: "Users", name: "User", cacheKind: cache.KindUser, patchKind: mapping.KindUser,
-		schema: withExternalID(userSchema), filterable: withCommon(userSchema),
+		schema:     withExternalID(userSchema),
 		extensions: []schema.Schema{enterpriseSchema},
 	}
 	kindGroups = resourceKind{
 		endpoint: "Groups", name: "Group", cacheKind: cache.KindGroup, patchKind: mapping.KindGroup,
-		schema: withExternalID(groupSchema), filterable: withCommon(groupSchema),
+		schema: withExternalID(groupSchema),
 	}
 )
 
