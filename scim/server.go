@@ -116,6 +116,11 @@ func (s *Server) routes() {
 	}
 	api.HandleFunc("/ServiceProviderConfig", s.serviceProviderConfig).Methods(http.MethodGet)
 	api.HandleFunc("/ServiceProviderConfig", methodNotAllowed)
+	for _, path := range []string{"/Me", "/Bulk"} {
+		api.PathPrefix(path).HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, apiError{Status: http.StatusNotImplemented, Detail: path + " is not supported by this service provider (see /ServiceProviderConfig)."})
+		})
+	}
 	api.PathPrefix("/Schemas").Handler(http.StripPrefix("/scim", s.disc)).Methods(http.MethodGet)
 	api.PathPrefix("/ResourceTypes").Handler(http.StripPrefix("/scim", s.disc)).Methods(http.MethodGet)
 	api.PathPrefix("/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
