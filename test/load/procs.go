@@ -1,0 +1,269 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// moduleRoot returns the directory of the module the harness belongs to, so
+// the bridge binary is built from the same tree whatever the working
+// directory.
+func moduleRoot(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("not inside the scim-bridge module (go env GOMOD is empty)")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// buildBridge builds cmd/scim-bridge into dir and returns the binary's path.
+func buildBridge(ctx context.Context, dir string) (string, error) {
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "scim-bridge")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/scim-bridge")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/scim-bridge: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// freeAddr returns a free loopback address.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// proc is a child process the harness started; stop ends it by its pid.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+func startProc(cmd *exec.Cmd) (*proc, error) {
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &proc{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+func (p *proc) pid() int { return p.cmd.Process.Pid }
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop sends SIGTERM, waits up to grace, then kills.
+func (p *proc) stop(grace time.Duration) {
+	if p.exited() {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// usage is a snapshot of a process's CPU time and peak resident set.
+type usage struct {
+	cpu    time.Duration // utime + stime
+	peakMB float64       // VmHWM
+}
+
+// clockTicks is USER_HZ, 100 on every Linux the harness targets.
+const clockTicks = 100
+
+// readUsage reads /proc/<pid>/stat and /proc/<pid>/status.
+func readUsage(pid int) (usage, error) {
+	var u usage
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return u, err
+	}
+	// Fields after the command name, which is in parentheses and may
+	// contain spaces: state is field 3, utime 14, stime 15.
+	rest := stat[bytes.LastIndexByte(stat, ')')+2:]
+	f := strings.Fields(string(rest))
+	if len(f) < 13 {
+		return u, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	u.cpu = time.Duration(ut+st) * time.Second / clockTicks
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return u, err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(status))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			u.peakMB = kb / 1024
+		}
+	}
+	return u, nil
+}
+
+// bridgeProc is a `scim-bridge serve` process.
+type bridgeProc struct {
+	*proc
+	url     string // root URL, without /scim/v2
+	logPath string
+}
+
+// startBridge runs bin serve with env (added to a copy of the harness's
+// environment stripped of SCIM_BRIDGE_* variables) and waits until /readyz
+// answers 200.
+func startBridge(ctx context.Context, bin, dir string, env map[string]string) (*bridgeProc, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	env["SCIM_BRIDGE_LISTEN"] = addr
+	cmd := exec.Command(bin, "serve")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SCIM_BRIDGE_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	logPath := filepath.Join(dir, "bridge.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close() // the child has its own descriptor
+	cmd.Stdout, cmd.Stderr = logf, logf
+	p, err := startProc(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("start bridge: %w", err)
+	}
+	b := &bridgeProc{proc: p, url: "http://" + addr, logPath: logPath}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if p.exited() {
+			return nil, fmt.Errorf("bridge exited before it was ready (%v):\n%s", p.err, tail(logPath, 20))
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.url+"/readyz", nil)
+		res, err := http.DefaultTransport.RoundTrip(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return b, nil
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			p.stop(time.Second)
+			return nil, fmt.Errorf("bridge not ready after 30s:\n%s", tail(logPath, 20))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// tail returns the last n lines of a file.
+func tail(path string, n int) string {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// startRedis runs a private redis-server on a free loopback port (no
+// persistence, data under dir), as internal/redistest does for tests, and
+// returns it with its redis:// URL.
+func startRedis(dir string) (*proc, string, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, "", errors.New("-store redis without -redis needs redis-server on PATH")
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, "", err
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
+	// Our own pipe rather than StdoutPipe: Wait (in startProc) must not
+	// close it while the reader below still drains it.
+	out, w, err := os.Pipe()
+	if err != nil {
+		return nil, "", err
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	p, err := startProc(cmd)
+	w.Close()
+	if err != nil {
+		out.Close()
+		return nil, "", err
+	}
+	ready := make(chan error, 1)
+	go func() {
+		var log strings.Builder
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "Ready to accept connections") {
+				ready <- nil
+				_, _ = io.Copy(io.Discard, out)
+				out.Close()
+				return
+			}
+			log.WriteString(sc.Text() + "\n")
+		}
+		ready <- fmt.Errorf("redis-server exited before it was ready:\n%s", log.String())
+	}()
+	select {
+	case err = <-ready:
+	case <-time.After(10 * time.Second):
+		err = errors.New("redis-server not ready after 10s")
+	}
+	if err != nil {
+		p.stop(time.Second)
+		return nil, "", err
+	}
+	return p, "redis://" + addr, nil
+}

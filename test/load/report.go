@@ -1,0 +1,112 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// floor is the rate-limit floor of calls: for each method class, calls ÷
+// limit × window; the floor is the slowest class.
+func floor(calls map[string]int, window time.Duration) time.Duration {
+	var f time.Duration
+	for _, m := range classes {
+		if n := calls[m]; n > 0 {
+			f = max(f, time.Duration(float64(n)/float64(limits[m])*float64(window)))
+		}
+	}
+	return f
+}
+
+func perClass(m map[string]int, methods []string) string {
+	parts := make([]string, len(methods))
+	for i, k := range methods {
+		parts[i] = fmt.Sprint(m[k])
+	}
+	return strings.Join(parts, "/")
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+var scimMethods = []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond)) }
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) }
+
+// printPhases prints one row per phase and, with total, a row for the whole
+// run.
+func printPhases(w io.Writer, o options, phases []phase, total bool) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "phase\tSCIM G/P/Pa/D\tfailed\t429/503 retried\tUiPath G/P/Pu/D\tmin G/P/Pu/D\tstrategy expects\tactual/min\tglobal min\tUiPath 429s\tp50\tp99\twall\tfloor\twall/floor\tbridge CPU\tpeak RSS\tharness CPU\t")
+	row := func(p phase, lat func(float64) time.Duration) {
+		ratio, wf := "-", "-"
+		if m := sum(p.minimum); m > 0 {
+			ratio = fmt.Sprintf("%.3f", float64(sum(p.upstream))/float64(m))
+		}
+		fl := floor(p.upstream, o.window)
+		if fl > 0 {
+			wf = fmt.Sprintf("%.2f", p.wall.Seconds()/fl.Seconds())
+		}
+		global := "-"
+		if p.globalMin >= 0 {
+			global = fmt.Sprint(p.globalMin)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d/%d\t%s\t%s\t%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%.2fs\t%.0fMB\t%.2fs\t\n",
+			p.name, perClass(p.st.requests, scimMethods), p.st.failed, p.st.retry429, p.st.retry503,
+			perClass(p.upstream, classes), perClass(p.minimum, classes), sum(p.expected), ratio, global, p.throttled,
+			ms(lat(0.5)), ms(lat(0.99)), secs(p.wall), secs(fl), wf,
+			p.bridge.cpu.Seconds(), p.bridge.peakMB, p.harnessCPU.Seconds())
+	}
+	for _, p := range phases {
+		row(p, p.st.percentile)
+	}
+	if total && len(phases) > 0 {
+		t := phase{name: "TOTAL", st: newStats(), upstream: map[string]int{}, minimum: map[string]int{}, expected: map[string]int{}, globalMin: -1}
+		for _, p := range phases {
+			for k, v := range p.st.requests {
+				t.st.requests[k] += v
+			}
+			t.st.failed += p.st.failed
+			t.st.retry429 += p.st.retry429
+			t.st.retry503 += p.st.retry503
+			t.st.latencies = append(t.st.latencies, p.st.latencies...)
+			for k, v := range p.upstream {
+				t.upstream[k] += v
+			}
+			for k, v := range p.minimum {
+				t.minimum[k] += v
+			}
+			for k, v := range p.expected {
+				t.expected[k] += v
+			}
+			t.throttled += p.throttled
+			t.wall += p.wall
+			t.bridge.cpu += p.bridge.cpu
+			t.bridge.peakMB = max(t.bridge.peakMB, p.bridge.peakMB)
+			t.harnessCPU += p.harnessCPU
+		}
+		row(t, t.st.percentile)
+	}
+	tw.Flush()
+	if total {
+		return // failures were printed with each phase
+	}
+	for _, p := range phases {
+		for _, f := range p.st.failures {
+			fmt.Fprintf(w, "  %s: failed: %s\n", p.name, f)
+		}
+		if got, want := sum(p.upstream)-p.upstream[http.MethodGet], sum(p.expected); got != want {
+			fmt.Fprintf(w, "  %s: upstream writes %d ≠ %d the %s strategy should spend\n", p.name, got, want, o.strategy)
+		}
+	}
+}
