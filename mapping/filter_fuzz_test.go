@@ -2,7 +2,11 @@ package mapping
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
+
+	filter "github.com/scim2/filter-parser/v2"
 )
 
 // FuzzFilter compiles arbitrary filters and evaluates them against a
@@ -53,4 +57,44 @@ func FuzzFilter(f *testing.F) {
 			flt.IndexHint()
 		}
 	})
+}
+
+// TestSimpleEqMatchesParser: the fast path for `attr eq "value"` builds
+// exactly what the general parser builds.
+func TestSimpleEqMatchesParser(t *testing.T) {
+	for _, raw := range []string{
+		`userName eq "ada@corp.example"`,
+		`  USERNAME EQ "A"  `,
+		`name.familyName Eq "Brien"`,
+		`externalId eq ""`,
+	} {
+		fast, ok := parseSimpleEq(raw)
+		if !ok {
+			t.Errorf("%q: fast path not taken", raw)
+			continue
+		}
+		slow, err := filter.ParseFilter([]byte(strings.TrimSpace(raw)))
+		if err != nil {
+			t.Fatalf("%q: %v", raw, err)
+		}
+		if fmt.Sprint(fast) != fmt.Sprint(slow) {
+			t.Errorf("%q: fast %v, parser %v", raw, fast, slow)
+		}
+	}
+	// Values are JSON strings (RFC 7644 §3.4.2.2); the fast path unescapes
+	// them, which the general parser does not.
+	for raw, want := range map[string]string{
+		`name.familyName eq "O\"Brien"`:   `O"Brien`,
+		`displayName eq "caf\u00e9 \\ x"`: `café \ x`,
+	} {
+		e, ok := parseSimpleEq(raw)
+		if !ok || e.(*filter.AttributeExpression).CompareValue != want {
+			t.Errorf("%q: got %v", raw, e)
+		}
+	}
+	for _, raw := range []string{`userName eq "a" and active eq true`, `urn:x:userName eq "a"`, `userName eq 1`, `userName co "a"`, `userName eq "a`} {
+		if _, ok := parseSimpleEq(raw); ok {
+			t.Errorf("%q: fast path taken", raw)
+		}
+	}
 }

@@ -146,7 +146,7 @@ func TestUnknownEndpoints(t *testing.T) {
 	}{
 		{name: "unknown resource", method: http.MethodGet, path: "/Widgets", wantStatus: http.StatusNotFound},
 		{name: "too deep", method: http.MethodGet, path: "/Users/a/b", wantStatus: http.StatusNotFound},
-		{name: "bulk", method: http.MethodPost, path: "/Bulk", wantStatus: http.StatusNotFound},
+		{name: "bulk", method: http.MethodPost, path: "/Bulk", wantStatus: http.StatusNotImplemented},
 		{name: "delete the collection", method: http.MethodDelete, path: "/Users", wantStatus: http.StatusMethodNotAllowed},
 		{name: "post to a resource", method: http.MethodPost, path: "/Groups/x", wantStatus: http.StatusMethodNotAllowed},
 	}
