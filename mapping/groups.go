@@ -157,6 +157,13 @@ func (p *Provisioner) PatchGroup(ctx context.Context, id string, ops []PatchOp, 
 	if err != nil {
 		return rec, false, err
 	}
+	if members, ok := memberOnlyPatch(rec.Members, ops); ok {
+		if slices.Equal(members, rec.Members) {
+			return rec, false, nil
+		}
+		rec, err = p.commitGroup(ctx, rec, res, members)
+		return rec, err == nil, err
+	}
 	res["members"] = memberList(rec.Members)
 	changed, err := ApplyPatch(res, ops, KindGroup)
 	if err != nil {

@@ -56,11 +56,56 @@ func patchErrorf(scimType, format string, args ...any) *PatchError {
 // It returns a *PatchError with ScimType "invalidPath" when raw is not a
 // valid path.
 func ParsePath(raw string) (*filter.Path, error) {
+	if p, ok := parseSimplePath(raw); ok {
+		return p, nil
+	}
 	p, err := filter.ParsePath([]byte(raw))
 	if err != nil || p.AttributePath.AttributeName == "" {
 		return nil, patchErrorf(patchInvalidPath, "cannot parse path %q", raw)
 	}
 	return &p, nil
+}
+
+// parseSimplePath parses the paths without a value filter that make up most
+// PATCH traffic ("active", "name.givenName",
+// "urn:…:enterprise:2.0:User:department") without the general parser, which
+// costs ~100 µs a path; Entra's path-less replace parses one per key.
+func parseSimplePath(raw string) (*filter.Path, bool) {
+	if raw == "" || strings.ContainsAny(raw, "[] \t\"()") {
+		return nil, false
+	}
+	var p filter.Path
+	rest := raw
+	if len(raw) > 4 && strings.EqualFold(raw[:4], "urn:") {
+		i := strings.LastIndexByte(raw, ':')
+		uri := raw[:i]
+		p.AttributePath.URIPrefix = &uri
+		rest = raw[i+1:]
+	}
+	name, sub, hasSub := strings.Cut(rest, ".")
+	if !simpleName(name) || (hasSub && !simpleName(sub)) {
+		return nil, false
+	}
+	p.AttributePath.AttributeName = name
+	if hasSub {
+		p.AttributePath.SubAttribute = &sub
+	}
+	return &p, true
+}
+
+// simpleName reports whether s is an ATTRNAME of RFC 7644's grammar:
+// ALPHA *(nameChar), nameChar = "-" / "_" / DIGIT / ALPHA.
+func simpleName(s string) bool {
+	if s == "" || !(s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z' || s[0] == '$') {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // ApplyPatch applies ops in order to res (RFC 7644 §3.5.2) and reports

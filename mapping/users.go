@@ -383,10 +383,17 @@ func (p *Provisioner) DeleteUser(ctx context.Context, id string) error {
 		return fmt.Errorf("groups of %s: %w", id, err)
 	}
 	for _, g := range groups {
-		_, err := p.store.Update(ctx, cache.KindGroup, g, func(r cache.Record) (cache.Record, error) {
+		// Take the group's lock like any other change to it, so that many
+		// leavers of one big group queue instead of racing its record.
+		unlockGroup, err := p.lock(ctx, "group:"+g)
+		if err != nil {
+			return err
+		}
+		_, err = p.store.Update(ctx, cache.KindGroup, g, func(r cache.Record) (cache.Record, error) {
 			r.Members = removeAll(r.Members, map[string]bool{id: true})
 			return r, nil
 		})
+		unlockGroup()
 		if err != nil && !errors.Is(err, cache.ErrNotFound) {
 			return fmt.Errorf("drop %s from group %s: %w", id, g, err)
 		}
