@@ -78,7 +78,9 @@ func (p *Provisioner) CreateGroup(ctx context.Context, attrs map[string]any) (ca
 		return cache.Record{}, fmt.Errorf("encode group: %w", err)
 	}
 	now := p.cfg.Now().UTC()
-	rec, err := p.store.Create(ctx, cache.Record{
+	rctx, cancel := recordCtx(ctx)
+	defer cancel()
+	rec, err := p.store.Create(rctx, cache.Record{
 		Kind: cache.KindGroup, ID: id, Name: name, ExternalID: ext,
 		Resource: body, Members: members, Created: now, Modified: now,
 	})
@@ -236,7 +238,9 @@ func (p *Provisioner) commitGroup(ctx context.Context, rec cache.Record, res map
 		}
 	}
 	now := p.cfg.Now().UTC()
-	stored, err := p.store.Update(ctx, cache.KindGroup, rec.ID, func(r cache.Record) (cache.Record, error) {
+	rctx, cancel := recordCtx(ctx)
+	defer cancel()
+	stored, err := p.store.Update(rctx, cache.KindGroup, rec.ID, func(r cache.Record) (cache.Record, error) {
 		r.Name = name
 		r.ExternalID = ext
 		r.Resource = body

@@ -144,6 +144,13 @@ func (p *Provisioner) lock(ctx context.Context, key string) (func(), error) {
 	}, nil
 }
 
+// recordCtx is the context for recording in the store what UiPath has
+// already confirmed: it outlives the request's cancellation or deadline,
+// so a confirmed change is never left unrecorded.
+func recordCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+}
+
 // keyedMutex serialises work on one key within the process.
 type keyedMutex struct {
 	mu sync.Mutex

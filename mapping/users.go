@@ -77,7 +77,9 @@ func (p *Provisioner) CreateUser(ctx context.Context, attrs map[string]any) (cac
 		return cache.Record{}, fmt.Errorf("encode user: %w", err)
 	}
 	now := p.cfg.Now().UTC()
-	rec, err := p.store.Create(ctx, cache.Record{
+	rctx, cancel := recordCtx(ctx)
+	defer cancel()
+	rec, err := p.store.Create(rctx, cache.Record{
 		Kind: cache.KindUser, ID: id, Name: prof.UserName, ExternalID: ext,
 		Resource: body, Created: now, Modified: now, Deprovisioned: deprovisioned,
 	})
@@ -295,7 +297,9 @@ func (p *Provisioner) commitUser(ctx context.Context, rec cache.Record, oldProf 
 		return rec, fmt.Errorf("encode user: %w", err)
 	}
 	now := p.cfg.Now().UTC()
-	stored, err := p.store.Update(ctx, cache.KindUser, rec.ID, func(r cache.Record) (cache.Record, error) {
+	rctx, cancel := recordCtx(ctx)
+	defer cancel()
+	stored, err := p.store.Update(rctx, cache.KindUser, rec.ID, func(r cache.Record) (cache.Record, error) {
 		r.Name = prof.UserName
 		r.ExternalID = ext
 		r.Resource = body
@@ -389,10 +393,12 @@ func (p *Provisioner) DeleteUser(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		_, err = p.store.Update(ctx, cache.KindGroup, g, func(r cache.Record) (cache.Record, error) {
+		rctx, cancel := recordCtx(ctx)
+		_, err = p.store.Update(rctx, cache.KindGroup, g, func(r cache.Record) (cache.Record, error) {
 			r.Members = removeAll(r.Members, map[string]bool{id: true})
 			return r, nil
 		})
+		cancel()
 		unlockGroup()
 		if err != nil && !errors.Is(err, cache.ErrNotFound) {
 			return fmt.Errorf("drop %s from group %s: %w", id, g, err)

@@ -39,6 +39,10 @@ type Config struct {
 	BaseURL string
 	// Ready checks the store and UiPath for /readyz. Zero: always ready.
 	Ready func(ctx context.Context) error
+	// RequestTimeout bounds one SCIM request, waits for the UiPath budget
+	// included; past it the IdP is told to retry. Zero → 50s (IdPs give up
+	// on a request after about a minute).
+	RequestTimeout time.Duration
 	// HTTPClient is used for OIDC discovery. Zero → a client with a 10s
 	// timeout.
 	HTTPClient *http.Client
@@ -50,6 +54,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxResults <= 0 {
 		c.MaxResults = 1000
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 50 * time.Second
 	}
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{Timeout: 10 * time.Second}
@@ -99,7 +106,7 @@ func (s *Server) routes() {
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
 
 	api := r.PathPrefix(BasePath).Subrouter()
-	api.Use(s.authenticate, s.limitBody)
+	api.Use(s.authenticate, s.limitBody, s.deadline)
 	users := &resourceHandler{s: s, kind: kindUsers}
 	groups := &resourceHandler{s: s, kind: kindGroups}
 	for _, h := range []*resourceHandler{users, groups} {
@@ -180,6 +187,16 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		next.ServeHTTP(w, r)
+	})
+}
+
+// deadline bounds a SCIM request's work, so that waiting for UiPath's rate
+// budget ends in a 429 the IdP can honour rather than in its own timeout.
+func (s *Server) deadline(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

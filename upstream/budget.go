@@ -80,7 +80,7 @@ func (b *LocalBudget) TryTake(_ context.Context, method string) (time.Duration, 
 }
 
 // takeBudget waits for room in the budget for one call, at most
-// MaxBudgetWait in all; past that it returns a 429-like retryable *Error
+// MaxBudgetWait in all and never past ctx's deadline; past that it returns a 429-like retryable *Error
 // wrapping ErrBudgetExhausted with the wait still needed.
 func (c *Client) takeBudget(ctx context.Context, r request) *Error {
 	if c.cfg.Budget == nil {
@@ -95,7 +95,8 @@ func (c *Client) takeBudget(ctx context.Context, r request) *Error {
 		if d <= 0 {
 			return nil
 		}
-		if waited+d > c.cfg.MaxBudgetWait {
+		dl, hasDeadline := ctx.Deadline()
+		if waited+d > c.cfg.MaxBudgetWait || (hasDeadline && time.Until(dl) < d) {
 			c.logger.Warn("upstream budget exhausted", "method", r.method, "retry_after", d)
 			return &Error{Op: r.op, Method: r.method, Path: r.path, StatusCode: http.StatusTooManyRequests,
 				Retryable: true, RetryAfter: d, Err: ErrBudgetExhausted}

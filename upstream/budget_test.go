@@ -1,6 +1,7 @@
 package upstream_test
 
 import (
+	"context"
 	"errors"
 	"math/rand/v2"
 	"testing"
@@ -110,5 +111,26 @@ func TestBudgetExhaustedIsA429(t *testing.T) {
 	}
 	if got := e.emu.CountRequests("DELETE") - before; got != 0 {
 		t.Errorf("a refused call reached UiPath %d times", got)
+	}
+}
+
+// TestBudgetRespectsDeadline: a call whose wait for room would outlast its
+// context's deadline fails at once with the 429, instead of waiting.
+func TestBudgetRespectsDeadline(t *testing.T) {
+	e := newEnv(t, envOption{client: func(c *upstream.Config) { c.MaxBudgetWait = time.Hour }})
+	e.cfg.Budget = upstream.NewLocalBudget(map[string]int{"DELETE": 1}, time.Minute, e.clock.Now)
+	c, err := upstream.New(e.cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.DeleteUser(t.Context(), uuid.NewString())
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	err = c.DeleteUser(ctx, uuid.NewString())
+	if !errors.Is(err, upstream.ErrBudgetExhausted) {
+		t.Fatalf("got %v, want ErrBudgetExhausted", err)
+	}
+	if w := e.waits(); len(w) != 0 {
+		t.Errorf("waited %v although the deadline was nearer than the room", w)
 	}
 }
