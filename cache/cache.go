@@ -123,3 +123,10 @@ type Store interface {
 type Locker interface {
 	Lock(ctx context.Context, key string, ttl time.Duration) (unlock func(), err error)
 }
+
+// LookupGrouper is implemented by stores that can answer a Lookup and the
+// found record's GroupsOf in one round trip (Redis); the bridge uses it on
+// the userName lookups IdPs make constantly.
+type LookupGrouper interface {
+	LookupWithGroups(ctx context.Context, kind Kind, index Index, value string) (Record, []string, error)
+}

@@ -44,6 +44,33 @@ const scanPage = 500
 
 // List answers a list request for users or groups.
 func (p *Provisioner) List(ctx context.Context, kind cache.Kind, q Query) (ListResult, error) {
+	if lg, ok := p.store.(cache.LookupGrouper); ok && kind == cache.KindUser && q.IndexAttr != "" && !strings.EqualFold(q.IndexAttr, "id") {
+		// The lookup IdPs make on every sync: record and groups in one
+		// store round trip.
+		index := cache.IndexName
+		if strings.EqualFold(q.IndexAttr, "externalId") {
+			index = cache.IndexExternalID
+		}
+		rec, groups, err := lg.LookupWithGroups(ctx, kind, index, q.IndexValue)
+		if errors.Is(err, cache.ErrNotFound) {
+			return ListResult{Items: []Item{}}, nil
+		}
+		if err != nil {
+			return ListResult{}, err
+		}
+		attrs, err := renderUser(rec, groups)
+		if err != nil {
+			return ListResult{}, err
+		}
+		if q.Match != nil && !safeMatch(q.Match, withCommon(attrs, rec)) {
+			return ListResult{Items: []Item{}}, nil
+		}
+		res := ListResult{Total: 1, Items: []Item{}}
+		if q.Offset == 0 && q.Count > 0 {
+			res.Items = append(res.Items, Item{Record: rec, Attrs: attrs})
+		}
+		return res, nil
+	}
 	if q.IndexAttr != "" {
 		rec, err := p.lookup(ctx, kind, q.IndexAttr, q.IndexValue)
 		if errors.Is(err, cache.ErrNotFound) {
@@ -113,11 +140,17 @@ func (p *Provisioner) filterRecords(ctx context.Context, recs []cache.Record, q 
 	return res, nil
 }
 
+// render is how a listed resource looks: like a single one, without the
+// display of a user's groups (see renderUser).
 func (p *Provisioner) render(ctx context.Context, rec cache.Record) (map[string]any, error) {
 	if rec.Kind == cache.KindGroup {
 		return p.RenderGroup(rec)
 	}
-	return p.RenderUser(ctx, rec)
+	groups, err := p.store.GroupsOf(ctx, rec.ID)
+	if err != nil {
+		return nil, fmt.Errorf("groups of %s: %w", rec.ID, err)
+	}
+	return renderUser(rec, groups)
 }
 
 func (p *Provisioner) lookup(ctx context.Context, kind cache.Kind, attr, value string) (cache.Record, error) {

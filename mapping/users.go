@@ -414,22 +414,39 @@ func (p *Provisioner) DeleteUser(ctx context.Context, id string) error {
 // RenderUser returns the SCIM attributes of a stored user (without id,
 // schemas and meta), including the read-only groups attribute.
 func (p *Provisioner) RenderUser(ctx context.Context, rec cache.Record) (map[string]any, error) {
-	res, err := decodeResource(rec)
-	if err != nil {
-		return nil, err
-	}
 	groups, err := p.store.GroupsOf(ctx, rec.ID)
 	if err != nil {
 		return nil, fmt.Errorf("groups of %s: %w", rec.ID, err)
 	}
+	res, err := renderUser(rec, groups)
+	if err != nil {
+		return nil, err
+	}
+	// One resource: name its groups too (list results leave display out).
+	if list, ok := res["groups"].([]any); ok {
+		for _, e := range list {
+			entry := e.(map[string]any)
+			if grec, err := p.store.Get(ctx, cache.KindGroup, entry["value"].(string)); err == nil {
+				entry["display"] = grec.Name
+			}
+		}
+	}
+	return res, nil
+}
+
+// renderUser builds a user's SCIM attributes from its record and group ids.
+// groups entries carry value, $ref and type; RenderUser adds display for a
+// single resource, lists leave it out so that a lookup costs the same
+// whatever the number of groups.
+func renderUser(rec cache.Record, groups []string) (map[string]any, error) {
+	res, err := decodeResource(rec)
+	if err != nil {
+		return nil, err
+	}
 	if len(groups) > 0 {
 		list := make([]any, 0, len(groups))
 		for _, g := range groups {
-			entry := map[string]any{"value": g, "type": "direct"}
-			if grec, err := p.store.Get(ctx, cache.KindGroup, g); err == nil {
-				entry["display"] = grec.Name
-			}
-			list = append(list, entry)
+			list = append(list, map[string]any{"value": g, "type": "direct", "$ref": "../Groups/" + g})
 		}
 		res["groups"] = list
 	}

@@ -2,6 +2,8 @@ package redisstore_test
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/scim-bridge/scim-bridge/cache"
 	"github.com/scim-bridge/scim-bridge/internal/redistest"
 )
 
@@ -116,4 +119,35 @@ func TestLockWaitsAndRenews(t *testing.T) {
 		t.Fatalf("lock not free after release: %v", err)
 	}
 	u()
+}
+
+// TestLookupWithGroups: one round trip gives the record and exactly what
+// GroupsOf gives, sorted; a missing name is ErrNotFound.
+func TestLookupWithGroups(t *testing.T) {
+	url, prefix := redistest.URL(t), redistest.Prefix(t)
+	s := newStore(t, url, prefix)
+	ctx := t.Context()
+	now := time.Now().UTC()
+	if _, err := s.Create(ctx, cache.Record{Kind: cache.KindUser, ID: "u1", Name: "Ada@Corp.example", ExternalID: "e1", Created: now, Modified: now}); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []string{"g2", "g1"} {
+		if _, err := s.Create(ctx, cache.Record{Kind: cache.KindGroup, ID: g, Name: g, Members: []string{"u1"}, Created: now, Modified: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec, groups, err := s.LookupWithGroups(ctx, cache.KindUser, cache.IndexName, "ada@corp.EXAMPLE")
+	if err != nil || rec.ID != "u1" || !slices.Equal(groups, []string{"g1", "g2"}) {
+		t.Fatalf("got %+v %v %v", rec, groups, err)
+	}
+	want, _ := s.GroupsOf(ctx, "u1")
+	if !slices.Equal(groups, want) {
+		t.Errorf("groups %v, GroupsOf %v", groups, want)
+	}
+	if rec, groups, err = s.LookupWithGroups(ctx, cache.KindUser, cache.IndexExternalID, "e1"); err != nil || rec.ID != "u1" || len(groups) != 2 {
+		t.Errorf("by externalId: %+v %v %v", rec, groups, err)
+	}
+	if _, _, err := s.LookupWithGroups(ctx, cache.KindUser, cache.IndexName, "nobody"); !errors.Is(err, cache.ErrNotFound) {
+		t.Errorf("missing: %v", err)
+	}
 }

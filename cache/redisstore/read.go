@@ -13,10 +13,6 @@ import (
 	"github.com/scim-bridge/scim-bridge/cache"
 )
 
-// lookupAttempts bounds how often Lookup follows an index entry that a
-// concurrent rename moved between its two reads.
-const lookupAttempts = 3
-
 // fieldData and fieldVersion are the fields of a record hash.
 const (
 	fieldData    = "d"
@@ -56,10 +52,38 @@ func (s *Store) Get(ctx context.Context, kind cache.Kind, id string) (cache.Reco
 	return rec, nil
 }
 
+// lookupScript reads an index entry and the record it names in one round
+// trip (the record key shares the index key's hash slot), and, when asked,
+// the user's group ids as well. It answers false when either is missing.
+// KEYS[1] index; ARGV[1] record key prefix, ARGV[2] data field, ARGV[3]
+// user→groups key prefix or "".
+var lookupScript = redis.NewScript(`
+local id = redis.call('GET', KEYS[1])
+if not id then return false end
+local data = redis.call('HGET', ARGV[1] .. id, ARGV[2])
+if not data then return false end
+local out = {data}
+if ARGV[3] ~= '' then
+  for _, g in ipairs(redis.call('SMEMBERS', ARGV[3] .. id)) do table.insert(out, g) end
+end
+return out
+`)
+
 // Lookup returns the record of kind whose index value equals value (the name
-// compared case-insensitively), or cache.ErrNotFound. It reads the index
-// entry, then the record, and checks that the record still holds the value.
+// compared case-insensitively), or cache.ErrNotFound. Index entry and record
+// are read atomically in one round trip.
 func (s *Store) Lookup(ctx context.Context, kind cache.Kind, index cache.Index, value string) (cache.Record, error) {
+	rec, _, err := s.lookup(ctx, kind, index, value, false)
+	return rec, err
+}
+
+// LookupWithGroups is Lookup that also returns GroupsOf the found record
+// (sorted), in the same round trip; it implements cache.LookupGrouper.
+func (s *Store) LookupWithGroups(ctx context.Context, kind cache.Kind, index cache.Index, value string) (cache.Record, []string, error) {
+	return s.lookup(ctx, kind, index, value, true)
+}
+
+func (s *Store) lookup(ctx context.Context, kind cache.Kind, index cache.Index, value string, withGroups bool) (cache.Record, []string, error) {
 	var key string
 	var matches func(cache.Record) bool
 	switch index {
@@ -70,29 +94,32 @@ func (s *Store) Lookup(ctx context.Context, kind cache.Kind, index cache.Index, 
 		key = s.keys.ext(kind, value)
 		matches = func(r cache.Record) bool { return r.ExternalID == value }
 	default:
-		return cache.Record{}, fmt.Errorf("lookup %s: unknown index %q", kind, index)
+		return cache.Record{}, nil, fmt.Errorf("lookup %s: unknown index %q", kind, index)
 	}
 	if key == "" {
-		return cache.Record{}, fmt.Errorf("lookup %s %s: %w", kind, index, cache.ErrNotFound)
+		return cache.Record{}, nil, fmt.Errorf("lookup %s %s: %w", kind, index, cache.ErrNotFound)
 	}
-	for range lookupAttempts {
-		id, err := s.client.Get(ctx, key).Result()
-		if err != nil {
-			return cache.Record{}, fmt.Errorf("lookup %s %s: %w", kind, index, notFound(err))
-		}
-		rec, err := s.get(ctx, kind, id)
-		if errors.Is(err, cache.ErrNotFound) {
-			continue // deleted between the two reads: the index entry went with it
-		}
-		if err != nil {
-			return cache.Record{}, fmt.Errorf("lookup %s %s: %w", kind, index, err)
-		}
-		if matches(rec) {
-			return rec, nil
-		}
-		// Renamed between the two reads: the index may now name another record.
+	ugPrefix := ""
+	if withGroups {
+		ugPrefix = s.keys.userGroups("")
 	}
-	return cache.Record{}, fmt.Errorf("lookup %s %s: %w", kind, index, cache.ErrNotFound)
+	vals, err := lookupScript.Run(ctx, s.client, []string{key}, s.keys.record(kind, ""), fieldData, ugPrefix).StringSlice()
+	if err != nil {
+		return cache.Record{}, nil, fmt.Errorf("lookup %s %s: %w", kind, index, notFound(err))
+	}
+	if len(vals) == 0 {
+		return cache.Record{}, nil, fmt.Errorf("lookup %s %s: %w", kind, index, cache.ErrNotFound)
+	}
+	rec, err := decode(vals[0])
+	if err != nil {
+		return cache.Record{}, nil, fmt.Errorf("lookup %s %s: %w", kind, index, err)
+	}
+	if !matches(rec) {
+		return cache.Record{}, nil, fmt.Errorf("lookup %s %s: %w", kind, index, cache.ErrNotFound)
+	}
+	groups := vals[1:]
+	slices.Sort(groups)
+	return rec, groups, nil
 }
 
 // List returns up to limit records of kind from offset in creation order,
