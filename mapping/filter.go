@@ -318,6 +318,15 @@ func compareLeaf(a *Attr, have any, op filter.CompareOperator, want any) bool {
 	return compareValues(a, have, op, want)
 }
 
+// IndexOnly reports whether the filter is nothing but the IndexHint
+// equality, so a record found through the index matches without evaluating
+// it.
+func (f *Filter) IndexOnly() bool {
+	_, isAttr := f.expr.(*filter.AttributeExpression)
+	attr, _ := f.hint(f.expr)
+	return isAttr && attr != ""
+}
+
 // IndexHint returns an equality on an indexed attribute ("id", "userName",
 // "displayName", "externalId") that every match must satisfy, so the store
 // index can narrow the candidates to one; empty when there is none.

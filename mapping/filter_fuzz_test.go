@@ -98,3 +98,22 @@ func TestSimpleEqMatchesParser(t *testing.T) {
 		}
 	}
 }
+
+func TestFilterIndexOnly(t *testing.T) {
+	for raw, want := range map[string]bool{
+		`userName eq "x"`:                    true,
+		`ID eq "x"`:                          true,
+		`externalId eq "x"`:                  true,
+		`userName eq "x" and active eq true`: false,
+		`displayName eq "x"`:                 false,
+		`userName co "x"`:                    false,
+	} {
+		f, err := CompileFilter(KindUser, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.IndexOnly(); got != want {
+			t.Errorf("%s: IndexOnly %v, want %v", raw, got, want)
+		}
+	}
+}

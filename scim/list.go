@@ -83,8 +83,10 @@ func (h *resourceHandler) answerList(w http.ResponseWriter, r *http.Request, p l
 			h.fail(w, r, err)
 			return
 		}
-		query.Match = f.Match
 		query.IndexAttr, query.IndexValue = f.IndexHint()
+		if !f.IndexOnly() {
+			query.Match = f.Match
+		}
 	}
 	if p.sortBy != "" {
 		srt, err := mapping.CompileSort(h.kind.patchKind, p.sortBy, p.sortOrder)
