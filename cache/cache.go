@@ -46,8 +46,9 @@ const (
 // ID is both the SCIM id and the UiPath id (a GUID the bridge generates).
 // Name and ExternalID feed the unique indexes; an empty value (ExternalID,
 // or a Name the caller failed to validate) is not indexed. Members is used
-// for groups only: the ids of the member users, kept sorted and without
-// duplicates by the caller.
+// for groups only: the ids of the member users, without duplicates; Get,
+// Lookup and List return them sorted. Stores keep a group's members apart
+// from its other fields, so that UpdateMembers costs O(change).
 type Record struct {
 	Kind       Kind   `json:"kind"`
 	ID         string `json:"id"`
@@ -98,6 +99,21 @@ type Store interface {
 	// returns the stored record. It returns ErrNotFound if the record does
 	// not exist and ErrConflict if a new Name or ExternalID is taken.
 	Update(ctx context.Context, kind Kind, id string, fn func(Record) (Record, error)) (Record, error)
+	// UpdateMembers changes a group's members by a delta and, through fn,
+	// its other fields, in one atomic step: the ids in remove leave, then
+	// the ids in add join, so an id in both ends up a member. Both are
+	// idempotent: adding a member or removing a non-member is no change.
+	// fn, when non-nil, sees the record without its members (Members nil)
+	// and may change Name, ExternalID, Resource and Modified; a Members
+	// value it returns is ignored. Like Update, fn may run more than once,
+	// and an error from it aborts the change, with nothing written, and is
+	// returned as is. Version is incremented (even if the delta changes
+	// nothing), the user → group index is maintained for the delta only,
+	// and the returned record has Members nil. It costs O(len(add) +
+	// len(remove)) plus the record's own fields, never O(members). It
+	// returns ErrNotFound if there is no such group and ErrConflict as
+	// Update.
+	UpdateMembers(ctx context.Context, groupID string, add, remove []string, fn func(Record) (Record, error)) (Record, error)
 	// Delete removes the record, its index entries and (for a group) its
 	// membership entries. It returns ErrNotFound if there is no record. It is
 	// atomic.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -240,20 +241,23 @@ func (p *Provisioner) commitGroup(ctx context.Context, rec cache.Record, res map
 	now := p.cfg.Now().UTC()
 	rctx, cancel := recordCtx(ctx)
 	defer cancel()
-	stored, err := p.store.Update(rctx, cache.KindGroup, rec.ID, func(r cache.Record) (cache.Record, error) {
-		r.Name = name
-		r.ExternalID = ext
-		r.Resource = body
-		r.Modified = now
-		r.Members = applyDelta(r.Members, confirmedAdd, confirmedRemove)
-		return r, nil
-	})
+	// Only the delta is written: the group lock makes rec.Members the
+	// stored set, so the store need not read or rewrite it.
+	stored, err := p.store.UpdateMembers(rctx, rec.ID, slices.Sorted(maps.Keys(confirmedAdd)), slices.Sorted(maps.Keys(confirmedRemove)),
+		func(r cache.Record) (cache.Record, error) {
+			r.Name = name
+			r.ExternalID = ext
+			r.Resource = body
+			r.Modified = now
+			return r, nil
+		})
 	if err != nil {
 		if errors.Is(err, cache.ErrConflict) {
 			return rec, uniqueness("displayName %q or externalId %q is already used by another group", name, ext)
 		}
 		return rec, fmt.Errorf("store group %s: %w", rec.ID, err)
 	}
+	stored.Members = applyDelta(rec.Members, confirmedAdd, confirmedRemove)
 	if out.failed > 0 {
 		slices.Sort(out.failedIDs)
 		return stored, &PartialError{FailedUsers: out.failedIDs, Failed: out.failed, Total: out.total, Retryable: out.retryable, Err: out.firstErr}
@@ -398,16 +402,6 @@ func setOf(ids []string) map[string]bool {
 		m[id] = true
 	}
 	return m
-}
-
-func removeAll(ids []string, drop map[string]bool) []string {
-	out := make([]string, 0, len(ids))
-	for _, id := range ids {
-		if !drop[id] {
-			out = append(out, id)
-		}
-	}
-	return out
 }
 
 // applyDelta returns cur with add added and remove removed, sorted.

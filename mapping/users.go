@@ -394,10 +394,7 @@ func (p *Provisioner) DeleteUser(ctx context.Context, id string) error {
 			return err
 		}
 		rctx, cancel := recordCtx(ctx)
-		_, err = p.store.Update(rctx, cache.KindGroup, g, func(r cache.Record) (cache.Record, error) {
-			r.Members = removeAll(r.Members, map[string]bool{id: true})
-			return r, nil
-		})
+		_, err = p.store.UpdateMembers(rctx, g, nil, []string{id}, nil)
 		cancel()
 		unlockGroup()
 		if err != nil && !errors.Is(err, cache.ErrNotFound) {

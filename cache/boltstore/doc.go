@@ -4,9 +4,12 @@
 // Layout: per kind, a records bucket (id → creation sequence + JSON record),
 // a name index (lower-cased name → id), an externalId index (externalId →
 // id) and a creation-order index (zero-padded creation sequence + id → nil),
-// whose sequence comes from the bucket's NextSequence. One membership bucket
-// holds user id + NUL + group id keys, so GroupsOf is a prefix scan that
-// comes out sorted. A meta bucket keeps the per-kind record count, so List
+// whose sequence comes from the bucket's NextSequence. A group's members are
+// not in its JSON record but in the kind's memberships bucket (group id +
+// NUL + user id → nil), so Get reads them with a sorted prefix scan and
+// UpdateMembers touches only the delta's keys and the small record. One
+// membership bucket holds user id + NUL + group id keys, so GroupsOf is a
+// prefix scan that comes out sorted. A meta bucket keeps the per-kind record count, so List
 // reports Total without a scan.
 //
 // bbolt serialises writers and gives readers a consistent snapshot. Update

@@ -18,6 +18,7 @@ import (
 // by the JSON of the cache.Record; the sequence locates its order key.
 
 func encodeRecord(seq uint64, rec cache.Record) ([]byte, error) {
+	rec.Members = nil // kept in the memberships bucket
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return nil, err
@@ -54,7 +55,40 @@ func memberPrefix(userID string) []byte {
 	return append([]byte(userID), 0)
 }
 
-// getRecord reads one record in tx; it returns cache.ErrNotFound if absent.
+// membershipKey is the key of (group, user) in the memberships bucket.
+func membershipKey(groupID, userID string) []byte {
+	return append(membershipPrefix(groupID), userID...)
+}
+
+func membershipPrefix(groupID string) []byte {
+	return append([]byte(groupID), 0)
+}
+
+// members returns the sorted member ids of group id; nil if none.
+func members(b buckets, id string) []string {
+	if b.memberships == nil {
+		return nil
+	}
+	var out []string
+	prefix := membershipPrefix(id)
+	c := b.memberships.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		out = append(out, string(k[len(prefix):]))
+	}
+	return out
+}
+
+// getFull is getRecord with, for a group, its members.
+func getFull(b buckets, id string) (uint64, cache.Record, error) {
+	seq, rec, err := getRecord(b, id)
+	if err == nil && rec.Kind == cache.KindGroup {
+		rec.Members = members(b, id)
+	}
+	return seq, rec, err
+}
+
+// getRecord reads one record in tx, without a group's members; it returns
+// cache.ErrNotFound if absent.
 func getRecord(b buckets, id string) (uint64, cache.Record, error) {
 	if b.records == nil {
 		return 0, cache.Record{}, cache.ErrNotFound
@@ -71,18 +105,23 @@ func (s *Store) Get(ctx context.Context, kind cache.Kind, id string) (cache.Reco
 	if err := ctx.Err(); err != nil {
 		return cache.Record{}, err
 	}
-	rec, err := s.get(kind, id)
+	rec, err := s.get(kind, id, true)
 	if err != nil {
 		return cache.Record{}, fmt.Errorf("get %s %s: %w", kind, id, err)
 	}
 	return rec, nil
 }
 
-func (s *Store) get(kind cache.Kind, id string) (cache.Record, error) {
+// get reads a record, with a group's members if withMembers is set.
+func (s *Store) get(kind cache.Kind, id string, withMembers bool) (cache.Record, error) {
+	read := getRecord
+	if withMembers {
+		read = getFull
+	}
 	var rec cache.Record
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		_, rec, err = getRecord(readBuckets(tx, kind), id)
+		_, rec, err = read(readBuckets(tx, kind), id)
 		return err
 	})
 	return rec, err
@@ -115,7 +154,7 @@ func (s *Store) Lookup(ctx context.Context, kind cache.Kind, index cache.Index, 
 			return cache.ErrNotFound
 		}
 		var err error
-		_, rec, err = getRecord(b, string(id))
+		_, rec, err = getFull(b, string(id))
 		return err
 	})
 	if err != nil {
@@ -152,7 +191,7 @@ func (s *Store) List(ctx context.Context, kind cache.Kind, offset, limit int) (c
 			if !ok {
 				return fmt.Errorf("corrupt order key %q", k)
 			}
-			_, rec, err := getRecord(b, string(id))
+			_, rec, err := getFull(b, string(id))
 			if err != nil {
 				return fmt.Errorf("record %s: %w", id, err)
 			}

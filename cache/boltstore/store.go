@@ -105,7 +105,7 @@ func (s *Store) Close() error {
 // Bucket names. Per-kind buckets are created by the first write of a kind;
 // a read of a kind never written finds nothing.
 const (
-	bucketMembers = "members" // user id + NUL + group id → nil
+	bucketMembers = "members" // user id + NUL + group id → nil (GroupsOf)
 	bucketMeta    = "meta"    // "count/<kind>" → uint64 big-endian
 )
 
@@ -115,10 +115,15 @@ func extsBucket(kind cache.Kind) []byte    { return []byte("exts/" + kind) }
 func orderBucket(kind cache.Kind) []byte   { return []byte("order/" + kind) }
 func countKey(kind cache.Kind) []byte      { return []byte("count/" + kind) }
 
+// membershipsBucket holds a kind's member entries, group id + NUL + user id
+// → nil, apart from the record JSON so that a membership change does not
+// rewrite the record; a prefix scan yields a group's members sorted.
+func membershipsBucket(kind cache.Kind) []byte { return []byte("memberships/" + kind) }
+
 // buckets are the per-kind buckets of one transaction. In a read
 // transaction any of them may be nil.
 type buckets struct {
-	records, names, exts, order *bolt.Bucket
+	records, names, exts, order, memberships *bolt.Bucket
 }
 
 func readBuckets(tx *bolt.Tx, kind cache.Kind) buckets {
@@ -127,6 +132,8 @@ func readBuckets(tx *bolt.Tx, kind cache.Kind) buckets {
 		names:   tx.Bucket(namesBucket(kind)),
 		exts:    tx.Bucket(extsBucket(kind)),
 		order:   tx.Bucket(orderBucket(kind)),
+
+		memberships: tx.Bucket(membershipsBucket(kind)),
 	}
 }
 
@@ -140,6 +147,7 @@ func writeBuckets(tx *bolt.Tx, kind cache.Kind) (buckets, error) {
 		{&b.names, namesBucket(kind)},
 		{&b.exts, extsBucket(kind)},
 		{&b.order, orderBucket(kind)},
+		{&b.memberships, membershipsBucket(kind)},
 	} {
 		bk, err := tx.CreateBucketIfNotExists(p.name)
 		if err != nil {

@@ -41,7 +41,11 @@ func (s *Store) Create(ctx context.Context, rec cache.Record) (cache.Record, err
 		if err := b.order.Put(orderKey(seq, rec.ID), nil); err != nil {
 			return err
 		}
-		if err := put(tx, b, seq, nil, rec); err != nil {
+		var add []string
+		if rec.Kind == cache.KindGroup {
+			add = rec.Members
+		}
+		if err := put(tx, b, seq, nil, rec, add, nil); err != nil {
 			return err
 		}
 		return addCount(tx, rec.Kind, 1)
@@ -57,15 +61,49 @@ func (s *Store) Create(ctx context.Context, rec cache.Record) (cache.Record, err
 // runs outside any write transaction. It returns cache.ErrNotFound,
 // cache.ErrConflict, or fn's error as is.
 func (s *Store) Update(ctx context.Context, kind cache.Kind, id string, fn func(cache.Record) (cache.Record, error)) (cache.Record, error) {
+	return s.update(ctx, "update", kind, id, true, func(old cache.Record) (cache.Record, []string, []string, error) {
+		rec, err := fn(old)
+		if err != nil || kind != cache.KindGroup {
+			return rec, nil, nil, err
+		}
+		added, removed := diff(old.Members, rec.Members)
+		return rec, added, removed, nil
+	})
+}
+
+// UpdateMembers removes the ids in remove from the group's members, adds
+// those in add and applies fn to the group's other fields, in one
+// transaction that touches only the delta's entries and the record; fn
+// runs again if the record changed meanwhile.
+func (s *Store) UpdateMembers(ctx context.Context, groupID string, add, remove []string, fn func(cache.Record) (cache.Record, error)) (cache.Record, error) {
+	return s.update(ctx, "update members of", cache.KindGroup, groupID, false, func(old cache.Record) (cache.Record, []string, []string, error) {
+		rec := old
+		if fn != nil {
+			var err error
+			if rec, err = fn(old); err != nil {
+				return rec, nil, nil, err
+			}
+		}
+		rec.Members = nil
+		return rec, add, remove, nil
+	})
+}
+
+// update is the compare-and-swap loop of Update and UpdateMembers: change,
+// run outside any write transaction, returns the new record and the member
+// ids that join and leave (removals first). withMembers says whether the
+// record read for change carries its members.
+func (s *Store) update(ctx context.Context, op string, kind cache.Kind, id string, withMembers bool,
+	change func(cache.Record) (rec cache.Record, add, remove []string, err error)) (cache.Record, error) {
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return cache.Record{}, err
 		}
-		old, err := s.get(kind, id)
+		old, err := s.get(kind, id, withMembers)
 		if err != nil {
-			return cache.Record{}, fmt.Errorf("update %s %s: %w", kind, id, err)
+			return cache.Record{}, fmt.Errorf("%s %s %s: %w", op, kind, id, err)
 		}
-		rec, err := fn(old)
+		rec, add, remove, err := change(old)
 		if err != nil {
 			return cache.Record{}, err
 		}
@@ -85,14 +123,14 @@ func (s *Store) Update(ctx context.Context, kind cache.Kind, id string, fn func(
 			if err := checkIndexes(b, &cur, rec, cache.ErrConflict); err != nil {
 				return err
 			}
-			return put(tx, b, seq, &cur, rec)
+			return put(tx, b, seq, &cur, rec, add, remove)
 		})
 		if errors.Is(err, errRetry) {
-			s.logger.Debug("update raced, retrying", "kind", kind, "scim_id", id, "attempt", attempt)
+			s.logger.Debug(op+" raced, retrying", "kind", kind, "scim_id", id, "attempt", attempt)
 			continue
 		}
 		if err != nil {
-			return cache.Record{}, fmt.Errorf("update %s %s: %w", kind, id, err)
+			return cache.Record{}, fmt.Errorf("%s %s %s: %w", op, kind, id, err)
 		}
 		return rec, nil
 	}
@@ -107,7 +145,7 @@ func (s *Store) Delete(ctx context.Context, kind cache.Kind, id string) error {
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := readBuckets(tx, kind)
-		seq, old, err := getRecord(b, id)
+		seq, old, err := getFull(b, id)
 		if err != nil {
 			return err
 		}
@@ -118,7 +156,7 @@ func (s *Store) Delete(ctx context.Context, kind cache.Kind, id string) error {
 			return err
 		}
 		if kind == cache.KindGroup {
-			if err := updateMembers(tx, id, old.Members, nil); err != nil {
+			if err := changeMembers(tx, b, id, nil, old.Members); err != nil {
 				return err
 			}
 		}
@@ -152,9 +190,9 @@ func checkIndexes(b buckets, old *cache.Record, rec cache.Record, taken error) e
 }
 
 // put writes rec (created with sequence seq), moves its index entries from
-// old's values (nil for a new record) and, for a group, its membership
-// entries. checkIndexes has run.
-func put(tx *bolt.Tx, b buckets, seq uint64, old *cache.Record, rec cache.Record) error {
+// old's values (nil for a new record) and, for a group, removes the member
+// ids in remove and then adds those in add. checkIndexes has run.
+func put(tx *bolt.Tx, b buckets, seq uint64, old *cache.Record, rec cache.Record, add, remove []string) error {
 	for _, c := range indexChanges(b, old, rec) {
 		if string(c.newKey) == string(c.oldKey) {
 			continue
@@ -169,11 +207,7 @@ func put(tx *bolt.Tx, b buckets, seq uint64, old *cache.Record, rec cache.Record
 		}
 	}
 	if rec.Kind == cache.KindGroup {
-		var oldMembers []string
-		if old != nil {
-			oldMembers = old.Members
-		}
-		if err := updateMembers(tx, rec.ID, oldMembers, rec.Members); err != nil {
+		if err := changeMembers(tx, b, rec.ID, add, remove); err != nil {
 			return err
 		}
 	}
@@ -209,25 +243,49 @@ func releaseIndex(idx *bolt.Bucket, key []byte, id string) error {
 	return idx.Delete(key)
 }
 
-// updateMembers moves the membership entries of group groupID from the
-// member list from to the member list to.
-func updateMembers(tx *bolt.Tx, groupID string, from, to []string) error {
+// changeMembers removes the users in remove from group groupID, then adds
+// those in add, in both the group's memberships and the user → group index.
+func changeMembers(tx *bolt.Tx, b buckets, groupID string, add, remove []string) error {
 	m := tx.Bucket([]byte(bucketMembers))
-	keep := make(map[string]bool, len(to))
-	for _, u := range to {
-		keep[u] = true
-	}
-	for _, u := range from {
-		if !keep[u] {
-			if err := m.Delete(memberKey(u, groupID)); err != nil {
-				return err
-			}
+	for _, u := range remove {
+		if err := m.Delete(memberKey(u, groupID)); err != nil {
+			return err
+		}
+		if err := b.memberships.Delete(membershipKey(groupID, u)); err != nil {
+			return err
 		}
 	}
-	for _, u := range to {
+	for _, u := range add {
 		if err := m.Put(memberKey(u, groupID), nil); err != nil {
+			return err
+		}
+		if err := b.memberships.Put(membershipKey(groupID, u), nil); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// diff returns the members in to but not from, and in from but not to.
+func diff(from, to []string) (added, removed []string) {
+	inFrom, inTo := setOf(from), setOf(to)
+	for _, u := range to {
+		if !inFrom[u] {
+			added = append(added, u)
+		}
+	}
+	for _, u := range from {
+		if !inTo[u] {
+			removed = append(removed, u)
+		}
+	}
+	return added, removed
+}
+
+func setOf(ids []string) map[string]bool {
+	m := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		m[id] = true
+	}
+	return m
 }

@@ -48,6 +48,17 @@ func Run(t *testing.T, newStore func(t *testing.T) cache.Store) {
 		{"UpdateConflict", testUpdateConflict},
 		{"GroupsOf", testGroupsOf},
 		{"GroupsOfDelete", testGroupsOfDelete},
+		// members.go
+		{"UpdateMembers", testUpdateMembers},
+		{"UpdateMembersIdempotent", testUpdateMembersIdempotent},
+		{"UpdateMembersRemoveThenAdd", testUpdateMembersRemoveThenAdd},
+		{"UpdateMembersFn", testUpdateMembersFn},
+		{"UpdateMembersFnError", testUpdateMembersFnError},
+		{"UpdateMembersNotFound", testUpdateMembersNotFound},
+		{"UpdateMembersConflict", testUpdateMembersConflict},
+		{"UpdateMembersGroupsOf", testUpdateMembersGroupsOf},
+		{"UpdateMembersDelete", testUpdateMembersDelete},
+		{"ParallelUpdateMembers", testParallelUpdateMembers},
 		// list.go
 		{"List", testList},
 		{"ListAfterDelete", testListAfterDelete},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -27,6 +28,26 @@ func decode(data string) (cache.Record, error) {
 	return rec, nil
 }
 
+// encode returns the JSON kept in a record hash: the record without its
+// members, which live in their own set.
+func encode(rec cache.Record) ([]byte, error) {
+	rec.Members = nil
+	return json.Marshal(rec)
+}
+
+// withMembers decodes a record and sets its members, sorted.
+func withMembers(data string, members []string) (cache.Record, error) {
+	rec, err := decode(data)
+	if err != nil {
+		return cache.Record{}, err
+	}
+	if rec.Kind == cache.KindGroup && len(members) > 0 {
+		slices.Sort(members)
+		rec.Members = slices.Clip(members) // an append must not reach past it
+	}
+	return rec, nil
+}
+
 // notFound turns redis.Nil into cache.ErrNotFound.
 func notFound(err error) error {
 	if errors.Is(err, redis.Nil) {
@@ -35,17 +56,32 @@ func notFound(err error) error {
 	return err
 }
 
-func (s *Store) get(ctx context.Context, kind cache.Kind, id string) (cache.Record, error) {
-	data, err := s.client.HGet(ctx, s.keys.record(kind, id), fieldData).Result()
+// get reads a record and, if members is set and it is a group, its member
+// set, atomically.
+func (s *Store) get(ctx context.Context, kind cache.Kind, id string, members bool) (cache.Record, error) {
+	if !members || kind != cache.KindGroup {
+		data, err := s.client.HGet(ctx, s.keys.record(kind, id), fieldData).Result()
+		if err != nil {
+			return cache.Record{}, notFound(err)
+		}
+		return decode(data)
+	}
+	var data *redis.StringCmd
+	var set *redis.StringSliceCmd
+	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		data = p.HGet(ctx, s.keys.record(kind, id), fieldData)
+		set = p.SMembers(ctx, s.keys.members(kind, id))
+		return nil
+	})
 	if err != nil {
 		return cache.Record{}, notFound(err)
 	}
-	return decode(data)
+	return withMembers(data.Val(), set.Val())
 }
 
 // Get returns the record of kind with id, or cache.ErrNotFound.
 func (s *Store) Get(ctx context.Context, kind cache.Kind, id string) (cache.Record, error) {
-	rec, err := s.get(ctx, kind, id)
+	rec, err := s.get(ctx, kind, id, true)
 	if err != nil {
 		return cache.Record{}, fmt.Errorf("get %s %s: %w", kind, id, err)
 	}
@@ -53,16 +89,22 @@ func (s *Store) Get(ctx context.Context, kind cache.Kind, id string) (cache.Reco
 }
 
 // lookupScript reads an index entry and the record it names in one round
-// trip (the record key shares the index key's hash slot), and, when asked,
-// the user's group ids as well. It answers false when either is missing.
+// trip (the record key shares the index key's hash slot) and, when asked,
+// the group's members and the user's group ids as well. It answers false
+// when either is missing, else {data, #members, members..., groups...}.
 // KEYS[1] index; ARGV[1] record key prefix, ARGV[2] data field, ARGV[3]
-// user→groups key prefix or "".
+// user→groups key prefix or "", ARGV[4] member set key prefix or "".
 var lookupScript = redis.NewScript(`
 local id = redis.call('GET', KEYS[1])
 if not id then return false end
 local data = redis.call('HGET', ARGV[1] .. id, ARGV[2])
 if not data then return false end
-local out = {data}
+local out = {data, '0'}
+if ARGV[4] ~= '' then
+  local members = redis.call('SMEMBERS', ARGV[4] .. id)
+  for _, m in ipairs(members) do table.insert(out, m) end
+  out[2] = tostring(#members)
+end
 if ARGV[3] ~= '' then
   for _, g in ipairs(redis.call('SMEMBERS', ARGV[3] .. id)) do table.insert(out, g) end
 end
@@ -103,21 +145,29 @@ func (s *Store) lookup(ctx context.Context, kind cache.Kind, index cache.Index, 
 	if withGroups {
 		ugPrefix = s.keys.userGroups("")
 	}
-	vals, err := lookupScript.Run(ctx, s.client, []string{key}, s.keys.record(kind, ""), fieldData, ugPrefix).StringSlice()
+	membersPrefix := ""
+	if kind == cache.KindGroup {
+		membersPrefix = s.keys.members(kind, "")
+	}
+	vals, err := lookupScript.Run(ctx, s.client, []string{key}, s.keys.record(kind, ""), fieldData, ugPrefix, membersPrefix).StringSlice()
 	if err != nil {
 		return cache.Record{}, nil, fmt.Errorf("lookup %s %s: %w", kind, index, notFound(err))
 	}
 	if len(vals) == 0 {
 		return cache.Record{}, nil, fmt.Errorf("lookup %s %s: %w", kind, index, cache.ErrNotFound)
 	}
-	rec, err := decode(vals[0])
+	n, err := strconv.Atoi(vals[1])
+	if err != nil || n < 0 || 2+n > len(vals) {
+		return cache.Record{}, nil, fmt.Errorf("lookup %s %s: malformed script answer", kind, index)
+	}
+	rec, err := withMembers(vals[0], vals[2:2+n])
 	if err != nil {
 		return cache.Record{}, nil, fmt.Errorf("lookup %s %s: %w", kind, index, err)
 	}
 	if !matches(rec) {
 		return cache.Record{}, nil, fmt.Errorf("lookup %s %s: %w", kind, index, cache.ErrNotFound)
 	}
-	groups := vals[1:]
+	groups := vals[2+n:]
 	slices.Sort(groups)
 	return rec, groups, nil
 }
@@ -149,9 +199,14 @@ func (s *Store) List(ctx context.Context, kind cache.Kind, offset, limit int) (c
 	}
 	ids := rng.Val()
 	cmds := make([]*redis.StringCmd, len(ids))
-	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+	sets := make([]*redis.StringSliceCmd, len(ids))
+	// One transaction, so that each record and its member set match.
+	_, err = s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
 			cmds[i] = p.HGet(ctx, s.keys.record(kind, id), fieldData)
+			if kind == cache.KindGroup {
+				sets[i] = p.SMembers(ctx, s.keys.members(kind, id))
+			}
 		}
 		return nil
 	})
@@ -167,7 +222,11 @@ func (s *Store) List(ctx context.Context, kind cache.Kind, offset, limit int) (c
 		if err != nil {
 			return cache.Page{}, fmt.Errorf("list %s: record %s: %w", kind, ids[i], err)
 		}
-		rec, err := decode(data)
+		var members []string
+		if sets[i] != nil {
+			members = sets[i].Val()
+		}
+		rec, err := withMembers(data, members)
 		if err != nil {
 			return cache.Page{}, fmt.Errorf("list %s: record %s: %w", kind, ids[i], err)
 		}

@@ -166,8 +166,8 @@ func TestKeysShareHashTag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) != 6 { // rec, name, ext, order, seq, ug
-		t.Errorf("keys = %q, want 6", keys)
+	if len(keys) != 7 { // rec, members, name, ext, order, seq, ug
+		t.Errorf("keys = %q, want 7", keys)
 	}
 	for _, k := range keys {
 		if !strings.HasPrefix(k, "{"+prefix+"}:") {

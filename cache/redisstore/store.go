@@ -123,3 +123,10 @@ func (k keys) ext(kind cache.Kind, externalID string) string {
 	}
 	return k.p + "ext:" + string(kind) + ":" + externalID
 }
+
+// members is the set of a group's member ids, kept apart from the record
+// hash so that a membership change does not rewrite the record. Only
+// groups have one.
+func (k keys) members(kind cache.Kind, id string) string {
+	return k.p + "members:" + string(kind) + ":" + id
+}

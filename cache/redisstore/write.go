@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -17,18 +16,25 @@ func (s *Store) Create(ctx context.Context, rec cache.Record) (cache.Record, err
 		return cache.Record{}, fmt.Errorf("create %s: empty id", rec.Kind)
 	}
 	rec.Version = 1
-	data, err := json.Marshal(rec)
+	data, err := encode(rec)
 	if err != nil {
 		return cache.Record{}, fmt.Errorf("create %s %s: %w", rec.Kind, rec.ID, err)
 	}
 	claims := nonEmpty(s.keys.name(rec.Kind, rec.Name), s.keys.ext(rec.Kind, rec.ExternalID))
 	var members []string
 	if rec.Kind == cache.KindGroup {
-		members = s.userGroupKeys(rec.Members)
+		members = rec.Members
 	}
-	keys := append([]string{s.keys.record(rec.Kind, rec.ID), s.keys.seq(), s.keys.order(rec.Kind)}, claims...)
-	keys = append(keys, members...)
-	res, err := createScript.Run(ctx, s.client, keys, rec.ID, data, len(claims), len(members)).Int()
+	keys := make([]string, 0, 4+len(claims)+len(members))
+	keys = append(keys, s.keys.record(rec.Kind, rec.ID), s.keys.seq(), s.keys.order(rec.Kind), s.keys.members(rec.Kind, rec.ID))
+	keys = append(keys, claims...)
+	keys = append(keys, s.userGroupKeys(members)...)
+	args := make([]any, 0, 4+len(members))
+	args = append(args, rec.ID, data, len(claims), len(members))
+	for _, m := range members {
+		args = append(args, m)
+	}
+	res, err := createScript.Run(ctx, s.client, keys, args...).Int()
 	if err == nil {
 		err = resultErr(res, cache.ErrAlreadyExists)
 	}
@@ -43,19 +49,54 @@ func (s *Store) Create(ctx context.Context, rec cache.Record) (cache.Record, err
 // value. It returns cache.ErrNotFound, cache.ErrConflict, or fn's error as
 // is.
 func (s *Store) Update(ctx context.Context, kind cache.Kind, id string, fn func(cache.Record) (cache.Record, error)) (cache.Record, error) {
-	for attempt := 1; ; attempt++ {
-		old, err := s.get(ctx, kind, id)
-		if err != nil {
-			return cache.Record{}, fmt.Errorf("update %s %s: %w", kind, id, err)
-		}
+	return s.update(ctx, "update", kind, id, true, func(old cache.Record) (cache.Record, []string, []string, error) {
 		rec, err := fn(old)
+		if err != nil || kind != cache.KindGroup {
+			return rec, nil, nil, err
+		}
+		added, removed := diff(old.Members, rec.Members)
+		return rec, added, removed, nil
+	})
+}
+
+// UpdateMembers removes the ids in remove from the group's member set, adds
+// those in add and applies fn to the group's other fields, in one script
+// that compare-and-swaps the record's version; fn runs again if the record
+// changed meanwhile. Neither the member set nor the user → group entries
+// outside the delta are read or written.
+func (s *Store) UpdateMembers(ctx context.Context, groupID string, add, remove []string, fn func(cache.Record) (cache.Record, error)) (cache.Record, error) {
+	return s.update(ctx, "update members of", cache.KindGroup, groupID, false, func(old cache.Record) (cache.Record, []string, []string, error) {
+		rec := old
+		if fn != nil {
+			var err error
+			if rec, err = fn(old); err != nil {
+				return rec, nil, nil, err
+			}
+		}
+		rec.Members = nil
+		return rec, add, remove, nil
+	})
+}
+
+// update is the compare-and-swap loop of Update and UpdateMembers: change
+// returns the new record and the member ids that leave and join (removals
+// first). withMembers says whether the record read for change carries its
+// members.
+func (s *Store) update(ctx context.Context, op string, kind cache.Kind, id string, withMembers bool,
+	change func(cache.Record) (rec cache.Record, add, remove []string, err error)) (cache.Record, error) {
+	for attempt := 1; ; attempt++ {
+		old, err := s.get(ctx, kind, id, withMembers)
+		if err != nil {
+			return cache.Record{}, fmt.Errorf("%s %s %s: %w", op, kind, id, err)
+		}
+		rec, add, remove, err := change(old)
 		if err != nil {
 			return cache.Record{}, err
 		}
 		rec.Kind, rec.ID, rec.Created, rec.Version = old.Kind, old.ID, old.Created, old.Version+1
-		data, err := json.Marshal(rec)
+		data, err := encode(rec)
 		if err != nil {
-			return cache.Record{}, fmt.Errorf("update %s %s: %w", kind, id, err)
+			return cache.Record{}, fmt.Errorf("%s %s %s: %w", op, kind, id, err)
 		}
 
 		var claims, releases []string
@@ -67,38 +108,39 @@ func (s *Store) Update(ctx context.Context, kind cache.Kind, id string, fn func(
 				claims, releases = append(claims, nonEmpty(c[1])...), append(releases, nonEmpty(c[0])...)
 			}
 		}
-		var add, remove []string
-		if kind == cache.KindGroup {
-			added, removed := diff(old.Members, rec.Members)
-			add, remove = s.userGroupKeys(added), s.userGroupKeys(removed)
-		}
-		keys := make([]string, 0, 1+len(claims)+len(releases)+len(add)+len(remove))
-		keys = append(keys, s.keys.record(kind, id))
-		for _, group := range [][]string{claims, releases, add, remove} {
+		keys := make([]string, 0, 2+len(claims)+len(releases)+len(add)+len(remove))
+		keys = append(keys, s.keys.record(kind, id), s.keys.members(kind, id))
+		for _, group := range [][]string{claims, releases, s.userGroupKeys(remove), s.userGroupKeys(add)} {
 			keys = append(keys, group...)
 		}
-		res, err := updateScript.Run(ctx, s.client, keys,
-			id, old.Version, rec.Version, data, len(claims), len(releases), len(add), len(remove)).Int()
+		args := make([]any, 0, 8+len(remove)+len(add))
+		args = append(args, id, old.Version, rec.Version, data, len(claims), len(releases), len(remove), len(add))
+		for _, group := range [][]string{remove, add} {
+			for _, m := range group {
+				args = append(args, m)
+			}
+		}
+		res, err := updateScript.Run(ctx, s.client, keys, args...).Int()
 		if err == nil && res == resChanged {
-			s.logger.Debug("update raced, retrying", "kind", kind, "scim_id", id, "attempt", attempt)
+			s.logger.Debug(op+" raced, retrying", "kind", kind, "scim_id", id, "attempt", attempt)
 			continue
 		}
 		if err == nil {
 			err = resultErr(res, cache.ErrConflict)
 		}
 		if err != nil {
-			return cache.Record{}, fmt.Errorf("update %s %s: %w", kind, id, err)
+			return cache.Record{}, fmt.Errorf("%s %s %s: %w", op, kind, id, err)
 		}
 		return rec, nil
 	}
 }
 
 // Delete removes the record, its index entries, its place in the order
-// and, for a group, its membership entries, atomically. It returns
-// cache.ErrNotFound if there is no record.
+// and, for a group, its member set and membership entries, atomically. It
+// returns cache.ErrNotFound if there is no record.
 func (s *Store) Delete(ctx context.Context, kind cache.Kind, id string) error {
 	for attempt := 1; ; attempt++ {
-		old, err := s.get(ctx, kind, id)
+		old, err := s.get(ctx, kind, id, true)
 		if err != nil {
 			return fmt.Errorf("delete %s %s: %w", kind, id, err)
 		}
@@ -107,7 +149,7 @@ func (s *Store) Delete(ctx context.Context, kind cache.Kind, id string) error {
 		if kind == cache.KindGroup {
 			remove = s.userGroupKeys(old.Members)
 		}
-		keys := append([]string{s.keys.record(kind, id), s.keys.order(kind)}, releases...)
+		keys := append([]string{s.keys.record(kind, id), s.keys.order(kind), s.keys.members(kind, id)}, releases...)
 		keys = append(keys, remove...)
 		res, err := deleteScript.Run(ctx, s.client, keys, id, old.Version, len(releases), len(remove)).Int()
 		if err == nil && res == resChanged {
