@@ -67,6 +67,9 @@ func newStore(cfg Config, logger *slog.Logger, opts options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("boltstore: open %s: %w", cfg.Path, err)
 	}
+	// Concurrent writes share one transaction and one fsync (db.Batch); a
+	// lone write waits at most this long for company.
+	db.MaxBatchDelay = 2 * time.Millisecond
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, name := range []string{bucketMembers, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {

@@ -23,7 +23,7 @@ func (s *Store) Create(ctx context.Context, rec cache.Record) (cache.Record, err
 		return cache.Record{}, err
 	}
 	rec.Version = 1
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Batch(func(tx *bolt.Tx) error {
 		b, err := writeBuckets(tx, rec.Kind)
 		if err != nil {
 			return err
@@ -108,7 +108,7 @@ func (s *Store) update(ctx context.Context, op string, kind cache.Kind, id strin
 			return cache.Record{}, err
 		}
 		rec.Kind, rec.ID, rec.Created, rec.Version = old.Kind, old.ID, old.Created, old.Version+1
-		err = s.db.Update(func(tx *bolt.Tx) error {
+		err = s.db.Batch(func(tx *bolt.Tx) error {
 			b, err := writeBuckets(tx, kind)
 			if err != nil {
 				return err
@@ -143,7 +143,7 @@ func (s *Store) Delete(ctx context.Context, kind cache.Kind, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Batch(func(tx *bolt.Tx) error {
 		b := readBuckets(tx, kind)
 		seq, old, err := getFull(b, id)
 		if err != nil {
