@@ -3,12 +3,15 @@ package scim
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -145,17 +148,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("X-Request-Id", id)
 	sw := &statusWriter{ResponseWriter: w}
-	log := s.log.With("request_id", id)
-	ctx := withLogger(r.Context(), log)
+	ctx := withRequestID(r.Context(), id)
 	defer func() {
 		if v := recover(); v != nil {
-			log.Error("panic serving request", "panic", fmt.Sprint(v), "method", r.Method, "path", r.URL.Path)
+			loggerFrom(ctx, s.log).Error("panic serving request", "panic", fmt.Sprint(v), "method", r.Method, "path", r.URL.Path)
 			if sw.status == 0 {
 				writeError(sw, apiError{Status: http.StatusInternalServerError, Detail: "Internal error; see the bridge log."})
 			}
 		}
-		if strings.HasPrefix(r.URL.Path, BasePath) {
-			log.Info("scim request", "method", r.Method, "path", r.URL.Path, "status", sw.code(),
+		if strings.HasPrefix(r.URL.Path, BasePath) && s.log.Enabled(ctx, slog.LevelInfo) {
+			loggerFrom(ctx, s.log).Info("scim request", "method", r.Method, "path", r.URL.Path, "status", sw.code(),
 				"duration_ms", time.Since(start).Milliseconds(), "idp", idpOf(r.UserAgent()))
 		}
 	}()
@@ -231,10 +233,23 @@ func (w *statusWriter) code() int {
 	return w.status
 }
 
+// requestIDs makes request ids: a random per-process prefix and a
+// counter, so that naming a request costs no system call.
+var requestIDs struct {
+	once   sync.Once
+	prefix string
+	n      atomic.Uint64
+}
+
 func newRequestID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	requestIDs.once.Do(func() {
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		requestIDs.prefix = hex.EncodeToString(b[:])
+	})
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], uint32(requestIDs.n.Add(1)))
+	return requestIDs.prefix + hex.EncodeToString(b[:])
 }
 
 // idpOf names the IdP from its User-Agent, for logs and metrics.
@@ -248,15 +263,17 @@ func idpOf(ua string) string {
 	return "other"
 }
 
-type loggerKey struct{}
+type requestIDKey struct{}
 
-func withLogger(ctx context.Context, l *slog.Logger) context.Context {
-	return context.WithValue(ctx, loggerKey{}, l)
+func withRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
 }
 
+// loggerFrom returns the logger for a request: fallback with the request's
+// id. It is built only where something is logged.
 func loggerFrom(ctx context.Context, fallback *slog.Logger) *slog.Logger {
-	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
-		return l
+	if id, ok := ctx.Value(requestIDKey{}).(string); ok {
+		return fallback.With("request_id", id)
 	}
 	return fallback
 }
