@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime/debug"
 
 	"github.com/scim-bridge/scim-bridge/config"
 )
@@ -27,6 +28,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	tuneGC()
 	b, err := newBridge(cfg, nil, log)
 	if err != nil {
 		log.Error("start", "error", err)
@@ -45,4 +47,18 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	return 0
+}
+
+// tuneGC trades memory the bridge barely uses for CPU it does: its live heap
+// is a few tens of MB, and with Go's default GOGC=100 the collector took a
+// large share of the CPU of a lookup (BENCHMARKS.md). Unless the operator
+// set GOGC or GOMEMLIMIT, collect at 4x the live heap, with a soft limit of
+// 512 MiB so a burst still cannot grow the process without bound.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(512 << 20)
+	}
 }
