@@ -154,6 +154,9 @@ func lookupMode(ctx context.Context, o options, bin, dir string, env map[string]
 
 	fmt.Printf("warming up for 2s…\n")
 	hammer(2*time.Second, 1000)
+	if o.generator == "wrk" {
+		return wrkLookups(ctx, o, b, c.base, c.token, redisCPU)
+	}
 	before, _ := readUsage(b.pid())
 	self, _ := readUsage(os.Getpid())
 	var redisBefore time.Duration

@@ -45,6 +45,7 @@ type options struct {
 	timeout     time.Duration
 	seed        uint64
 	keep        bool
+	generator   string
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
@@ -56,6 +57,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.StringVar(&o.mode, "mode", "sync", "sync (Entra initial sync, re-org and exit waves) or lookup (userName eq filter throughput)")
 	fs.StringVar(&o.strategy, "strategy", mapping.StrategyAuto, "membership strategy of the bridge: user, group or auto")
 	fs.StringVar(&o.store, "store", "embedded", "bridge store: embedded (bbolt) or redis")
+	fs.StringVar(&o.generator, "generator", "go", "lookup mode: who sends the lookups: go (this process) or wrk (the wrk tool, which costs the shared cores less CPU)")
 	fs.StringVar(&o.redisURL, "redis", "", "Redis URL for -store redis (default: a private redis-server on a free port); keys go under a fresh prefix, removed afterwards")
 	fs.DurationVar(&o.window, "window", 2*time.Second, "UiPath rate-limit window (GET 300, POST 24000, PUT 160, DELETE 160 per window), for the emulator and the bridge's budget")
 	fs.DurationVar(&o.latency, "latency", 0, "latency the emulator adds to every UiPath API call")
