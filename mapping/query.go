@@ -120,6 +120,30 @@ func (p *Provisioner) List(ctx context.Context, kind cache.Kind, q Query) (ListR
 	}
 }
 
+// LookupUser answers an indexed user lookup ("userName" or "externalId")
+// with the stored record and its group ids in one store round trip, for
+// callers that write the stored document out without rendering it. ok is
+// false when the store cannot do that in one trip; then use List.
+func (p *Provisioner) LookupUser(ctx context.Context, attr, value string) (rec cache.Record, groups []string, found, ok bool, err error) {
+	lg, can := p.store.(cache.LookupGrouper)
+	if !can {
+		return rec, nil, false, false, nil
+	}
+	index := cache.IndexName
+	switch strings.ToLower(attr) {
+	case "username":
+	case "externalid":
+		index = cache.IndexExternalID
+	default:
+		return rec, nil, false, false, nil
+	}
+	rec, groups, err = lg.LookupWithGroups(ctx, cache.KindUser, index, value)
+	if errors.Is(err, cache.ErrNotFound) {
+		return rec, nil, false, true, nil
+	}
+	return rec, groups, err == nil, err == nil, err
+}
+
 // filterRecords keeps the records that match, counts them, and renders the
 // ones inside the page window.
 func (p *Provisioner) filterRecords(ctx context.Context, recs []cache.Record, q Query) (ListResult, error) {

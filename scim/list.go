@@ -83,6 +83,9 @@ func (h *resourceHandler) answerList(w http.ResponseWriter, r *http.Request, p l
 			h.fail(w, r, err)
 			return
 		}
+		if h.answerLookup(w, r, p, f) {
+			return
+		}
 		query.IndexAttr, query.IndexValue = f.IndexHint()
 		if !f.IndexOnly() {
 			query.Match = f.Match
