@@ -149,7 +149,7 @@ func (s *Store) lookup(ctx context.Context, kind cache.Kind, index cache.Index, 
 	if kind == cache.KindGroup {
 		membersPrefix = s.keys.members(kind, "")
 	}
-	vals, err := lookupScript.Run(ctx, s.client, []string{key}, s.keys.record(kind, ""), fieldData, ugPrefix, membersPrefix).StringSlice()
+	vals, err := s.lookups.run(ctx, key, s.keys.record(kind, ""), fieldData, ugPrefix, membersPrefix)
 	if err != nil {
 		return cache.Record{}, nil, fmt.Errorf("lookup %s %s: %w", kind, index, notFound(err))
 	}

@@ -46,6 +46,7 @@ type Store struct {
 	ownClient bool
 	keys      keys
 	logger    *slog.Logger
+	lookups   *lookupBatcher
 }
 
 // New returns a store on cfg.Client, or on a client for cfg.URL. It does not
@@ -73,6 +74,7 @@ func New(cfg Config, logger *slog.Logger) (*Store, error) {
 		}
 		s.client, s.ownClient = redis.NewClient(opts), true
 	}
+	s.lookups = newLookupBatcher(s.client)
 	logger.Debug("mapping store configured", "backend", "redis", "prefix", cfg.Prefix)
 	return s, nil
 }
@@ -88,6 +90,10 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the client if New created it; a client passed in
 // Config.Client is left open for its owner.
 func (s *Store) Close() error {
+	s.lookups.close()
+	if n := s.lookups.calls.Load(); n > 0 {
+		s.logger.Info("redis lookups pipelined", "lookups", n, "pipelines", s.lookups.batches.Load())
+	}
 	if !s.ownClient {
 		return nil
 	}
@@ -129,4 +135,10 @@ func (k keys) ext(kind cache.Kind, externalID string) string {
 // groups have one.
 func (k keys) members(kind cache.Kind, id string) string {
 	return k.p + "members:" + string(kind) + ":" + id
+}
+
+// LookupStats reports how many lookups the store has sent to Redis and in
+// how many pipelines (see lookupBatcher): their ratio is the mean batch.
+func (s *Store) LookupStats() (lookups, pipelines int64) {
+	return s.lookups.calls.Load(), s.lookups.batches.Load()
 }
