@@ -1,10 +1,7 @@
 package scim
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/cache"
@@ -32,76 +29,99 @@ func (h *resourceHandler) answerLookup(w http.ResponseWriter, r *http.Request, p
 		h.fail(w, r, err)
 		return true
 	}
-	var buf bytes.Buffer
+	var buf []byte
 	n := "0"
 	if found {
 		n = "1"
 	}
-	buf.WriteString(`{"schemas":["` + listResponseSchema + `"],"totalResults":` + n + `,"startIndex":1,"itemsPerPage":` + n + `,"Resources":[`)
+	buf = append(buf, `{"schemas":["`+listResponseSchema+`"],"totalResults":`+n+`,"startIndex":1,"itemsPerPage":`+n+`,"Resources":[`...)
 	if found {
-		if !h.appendUser(&buf, rec, groups) {
+		var ok bool
+		if buf, ok = h.appendUser(buf, rec, groups); !ok {
 			return false
 		}
 	}
-	buf.WriteString("]}\n")
+	buf = append(buf, "]}\n"...)
 	w.Header().Set("Content-Type", contentType)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(buf)
 	return true
 }
 
-// appendUser writes a user's SCIM representation: the stored attributes
-// plus id, schemas, meta, groups and, when absent, active:true.
-func (h *resourceHandler) appendUser(buf *bytes.Buffer, rec cache.Record, groups []string) bool {
-	var attrs map[string]json.RawMessage
+// appendUser appends a user's SCIM representation: the stored attributes,
+// in stored order, plus id, schemas, meta, groups and, when absent,
+// active:true. It reports false when the stored document is not of the
+// shape the bridge stores (not an object, or holding a server-owned
+// attribute); answerList then renders it.
+func (h *resourceHandler) appendUser(buf []byte, rec cache.Record, groups []string) ([]byte, bool) {
+	start := len(buf)
+	buf = append(buf, '{')
+	var present [4]bool // which of h.kind.extensions the document holds
+	clash, active := false, false
 	if len(rec.Resource) > 0 {
-		if err := json.Unmarshal(rec.Resource, &attrs); err != nil {
-			return false
-		}
-	}
-	for _, k := range []string{"id", "schemas", "meta", "groups"} {
-		if _, clash := attrs[k]; clash {
-			return false // not the shape the bridge stores: let answerList render it
-		}
-	}
-	buf.WriteByte('{')
-	field := func(k string, v []byte) {
-		if buf.Len() > 0 && buf.Bytes()[buf.Len()-1] != '{' {
-			buf.WriteByte(',')
-		}
-		buf.WriteString(strconv.Quote(k))
-		buf.WriteByte(':')
-		buf.Write(v)
-	}
-	schemas := `["` + h.kind.schema.ID + `"`
-	for k, v := range attrs {
-		field(k, v)
-		for _, e := range h.kind.extensions {
-			if k == e.ID {
-				schemas += `,"` + e.ID + `"`
+		ok := eachMember(rec.Resource, func(rawKey []byte, key string, val []byte) {
+			switch key {
+			case "id", "schemas", "meta", "groups":
+				clash = true
+			case "active":
+				active = true
 			}
+			for i, e := range h.kind.extensions {
+				if key == e.ID && i < len(present) {
+					present[i] = true
+				}
+			}
+			if len(buf) > start+1 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, rawKey...)
+			buf = append(buf, ':')
+			buf = append(buf, val...)
+		})
+		if !ok || clash {
+			return buf[:start], false
 		}
 	}
-	if _, ok := attrs["active"]; !ok {
-		field("active", []byte("true"))
+	if len(buf) > start+1 {
+		buf = append(buf, ',')
 	}
-	field("id", []byte(strconv.Quote(rec.ID)))
-	field("schemas", []byte(schemas+"]"))
-	meta, _ := json.Marshal(map[string]any{
-		"resourceType": h.kind.name,
-		"created":      rec.Created.UTC().Format(time.RFC3339Nano),
-		"lastModified": rec.Modified.UTC().Format(time.RFC3339Nano),
-		"version":      mapping.Version(rec),
-		"location":     h.s.cfg.BaseURL + "/" + h.kind.endpoint + "/" + rec.ID,
-	})
-	field("meta", meta)
+	if !active {
+		buf = append(buf, `"active":true,`...)
+	}
+	buf = append(buf, `"id":`...)
+	buf = appendString(buf, rec.ID)
+	buf = append(buf, `,"schemas":["`+h.kind.schema.ID+`"`...)
+	for i, e := range h.kind.extensions {
+		if i >= len(present) {
+			return buf[:start], false // more extensions than this path knows
+		}
+		if present[i] {
+			buf = append(buf, `,"`+e.ID+`"`...)
+		}
+	}
+	buf = append(buf, `],"meta":{"resourceType":`...)
+	buf = appendString(buf, h.kind.name)
+	buf = append(buf, `,"created":"`...)
+	buf = rec.Created.UTC().AppendFormat(buf, time.RFC3339Nano)
+	buf = append(buf, `","lastModified":"`...)
+	buf = rec.Modified.UTC().AppendFormat(buf, time.RFC3339Nano)
+	buf = append(buf, `","version":`...)
+	buf = appendString(buf, mapping.Version(rec))
+	buf = append(buf, `,"location":`...)
+	buf = appendString(buf, h.s.cfg.BaseURL+"/"+h.kind.endpoint+"/"+rec.ID)
+	buf = append(buf, '}')
 	if len(groups) > 0 {
-		list := make([]map[string]string, 0, len(groups))
-		for _, g := range groups {
-			list = append(list, map[string]string{"value": g, "type": "direct", "$ref": "../Groups/" + g})
+		buf = append(buf, `,"groups":[`...)
+		for i, g := range groups {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, `{"$ref":`...)
+			buf = appendString(buf, "../Groups/"+g)
+			buf = append(buf, `,"type":"direct","value":`...)
+			buf = appendString(buf, g)
+			buf = append(buf, '}')
 		}
-		b, _ := json.Marshal(list)
-		field("groups", b)
+		buf = append(buf, ']')
 	}
-	buf.WriteByte('}')
-	return true
+	return append(buf, '}'), true
 }

@@ -21,12 +21,15 @@ func TestLookupFastPathSameAnswer(t *testing.T) {
 			enterpriseSchema: map[string]any{"department": "R&D"},
 		}).body, "id")
 		e.must(201, "POST", "/Users", map[string]any{"schemas": []string{userSchema}, "userName": "plain@corp.example"})
+		e.must(201, "POST", "/Users", map[string]any{"schemas": []string{userSchema}, "userName": "odd@corp.example", "active": false,
+			"displayName": "Zoë \"Q\" <b>&amp; \\ \u2028", "title": nil, "nickName": "tab\there"})
 		e.must(201, "POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": "G1", "members": []any{map[string]any{"value": id}}})
 
 		for _, c := range []struct{ fast, slow string }{
 			{`userName eq "FAST@corp.example"`, `userName eq "FAST@corp.example" and userName pr`},
 			{`externalId eq "fast-1"`, `externalId eq "fast-1" and userName pr`},
 			{`userName eq "plain@corp.example"`, `userName eq "plain@corp.example" and userName pr`},
+			{`userName eq "odd@corp.example"`, `userName eq "odd@corp.example" and userName pr`},
 			{`userName eq "nobody@corp.example"`, `userName eq "nobody@corp.example" and userName pr`},
 		} {
 			fast := e.must(200, "GET", "/Users?filter="+url.QueryEscape(c.fast), nil)
