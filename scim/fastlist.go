@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/cache"
+	"github.com/scim-bridge/scim-bridge/internal/jsonscan"
 	"github.com/scim-bridge/scim-bridge/mapping"
 )
 
@@ -58,7 +59,7 @@ func (h *resourceHandler) appendUser(buf []byte, rec cache.Record, groups []stri
 	var present [4]bool // which of h.kind.extensions the document holds
 	clash, active := false, false
 	if len(rec.Resource) > 0 {
-		ok := eachMember(rec.Resource, func(rawKey []byte, key string, val []byte) {
+		ok := jsonscan.EachMember(rec.Resource, func(rawKey []byte, key string, val []byte) {
 			switch key {
 			case "id", "schemas", "meta", "groups":
 				clash = true
@@ -88,7 +89,7 @@ func (h *resourceHandler) appendUser(buf []byte, rec cache.Record, groups []stri
 		buf = append(buf, `"active":true,`...)
 	}
 	buf = append(buf, `"id":`...)
-	buf = appendString(buf, rec.ID)
+	buf = jsonscan.AppendString(buf, rec.ID)
 	buf = append(buf, `,"schemas":["`+h.kind.schema.ID+`"`...)
 	for i, e := range h.kind.extensions {
 		if i >= len(present) {
@@ -99,15 +100,15 @@ func (h *resourceHandler) appendUser(buf []byte, rec cache.Record, groups []stri
 		}
 	}
 	buf = append(buf, `],"meta":{"resourceType":`...)
-	buf = appendString(buf, h.kind.name)
+	buf = jsonscan.AppendString(buf, h.kind.name)
 	buf = append(buf, `,"created":"`...)
 	buf = rec.Created.UTC().AppendFormat(buf, time.RFC3339Nano)
 	buf = append(buf, `","lastModified":"`...)
 	buf = rec.Modified.UTC().AppendFormat(buf, time.RFC3339Nano)
 	buf = append(buf, `","version":`...)
-	buf = appendString(buf, mapping.Version(rec))
+	buf = jsonscan.AppendString(buf, mapping.Version(rec))
 	buf = append(buf, `,"location":`...)
-	buf = appendString(buf, h.s.cfg.BaseURL+"/"+h.kind.endpoint+"/"+rec.ID)
+	buf = jsonscan.AppendString(buf, h.s.cfg.BaseURL+"/"+h.kind.endpoint+"/"+rec.ID)
 	buf = append(buf, '}')
 	if len(groups) > 0 {
 		buf = append(buf, `,"groups":[`...)
@@ -116,9 +117,9 @@ func (h *resourceHandler) appendUser(buf []byte, rec cache.Record, groups []stri
 				buf = append(buf, ',')
 			}
 			buf = append(buf, `{"$ref":`...)
-			buf = appendString(buf, "../Groups/"+g)
+			buf = jsonscan.AppendString(buf, "../Groups/"+g)
 			buf = append(buf, `,"type":"direct","value":`...)
-			buf = appendString(buf, g)
+			buf = jsonscan.AppendString(buf, g)
 			buf = append(buf, '}')
 		}
 		buf = append(buf, ']')

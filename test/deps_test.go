@@ -21,15 +21,16 @@ import (
 var layers = map[string][]string{
 	"config":             nil,
 	"cache":              nil,
-	"cache/redisstore":   {"cache"},
+	"cache/redisstore":   {"cache", "internal/jsonscan"},
 	"cache/boltstore":    {"cache"},
 	"cache/cachetest":    {"cache"},
 	"upstream":           nil,
 	"upstream/emulator":  {"upstream"},
 	"mapping":            {"upstream", "cache"},
-	"scim":               {"mapping", "upstream", "cache"},
+	"scim":               {"mapping", "upstream", "cache", "internal/jsonscan"},
 	"cmd/scim-bridge":    {anyPackage},
 	"internal/redistest": nil,
+	"internal/jsonscan":  nil,
 	testTree:             {anyPackage},
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/scim-bridge/scim-bridge/cache"
+	"github.com/scim-bridge/scim-bridge/internal/jsonscan"
 )
 
 // fieldData and fieldVersion are the fields of a record hash.
@@ -21,11 +22,58 @@ const (
 )
 
 func decode(data string) (cache.Record, error) {
+	b := []byte(data)
+	if rec, ok := decodeFast(b); ok {
+		return rec, nil
+	}
 	var rec cache.Record
-	if err := json.Unmarshal([]byte(data), &rec); err != nil {
+	if err := json.Unmarshal(b, &rec); err != nil {
 		return cache.Record{}, fmt.Errorf("decode record: %w", err)
 	}
 	return rec, nil
+}
+
+// decodeFast decodes what encode writes in one pass over the document,
+// without reflection: a record is read on every lookup. It reports false
+// for anything it does not expect (decode then uses encoding/json, which
+// also gives the error), so it never answers differently from it.
+func decodeFast(b []byte) (cache.Record, bool) {
+	if !json.Valid(b) {
+		return cache.Record{}, false
+	}
+	var rec cache.Record
+	ok := true
+	str := func(val []byte) string {
+		s, good := jsonscan.String(val)
+		ok = ok && good
+		return s
+	}
+	walked := jsonscan.EachMember(b, func(_ []byte, key string, val []byte) {
+		switch key {
+		case "kind":
+			rec.Kind = cache.Kind(str(val))
+		case "id":
+			rec.ID = str(val)
+		case "name":
+			rec.Name = str(val)
+		case "externalId":
+			rec.ExternalID = str(val)
+		case "resource":
+			rec.Resource = json.RawMessage(val) // as encoding/json does, null included
+		case "created":
+			ok = ok && rec.Created.UnmarshalJSON(val) == nil
+		case "modified":
+			ok = ok && rec.Modified.UnmarshalJSON(val) == nil
+		case "version":
+			n, err := strconv.ParseInt(string(val), 10, 64)
+			rec.Version, ok = n, ok && err == nil
+		case "deprovisioned":
+			rec.Deprovisioned, ok = string(val) == "true", ok && (string(val) == "true" || string(val) == "false")
+		default: // members (not in encode's output) and anything unknown
+			ok = false
+		}
+	})
+	return rec, walked && ok
 }
 
 // encode returns the JSON kept in a record hash: the record without its

@@ -1,4 +1,4 @@
-package scim
+package jsonscan
 
 import (
 	"bytes"
@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// FuzzEachMember: on any valid JSON document, eachMember agrees with
+// FuzzEachMember: on any valid JSON document, EachMember agrees with
 // encoding/json: it walks exactly the members of an object (the same keys,
 // unescaped, with byte-identical raw values) and refuses anything else.
 func FuzzEachMember(f *testing.F) {
@@ -21,22 +21,27 @@ func FuzzEachMember(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		if !json.Valid(doc) {
-			return // the store hands eachMember only documents it validated
+			return // the store hands EachMember only documents it validated
 		}
 		var want map[string]json.RawMessage
 		isObject := json.Unmarshal(doc, &want) == nil && want != nil // null decodes to a nil map
 		got := map[string][]byte{}
 		n := 0
-		ok := eachMember(doc, func(rawKey []byte, key string, val []byte) {
+		ok := EachMember(doc, func(rawKey []byte, key string, val []byte) {
 			n++
 			var k string
 			if err := json.Unmarshal(rawKey, &k); err != nil || k != key {
 				t.Fatalf("raw key %s unescapes to %q, given %q", rawKey, k, key)
 			}
+			var sv string
+			wantOK := json.Unmarshal(val, &sv) == nil && len(val) > 0 && val[0] == '"'
+			if s, ok := String(val); ok != wantOK || s != sv {
+				t.Fatalf("String(%s) = %q, %v; encoding/json %q, %v", val, s, ok, sv, wantOK)
+			}
 			got[key] = val
 		})
 		if ok != isObject {
-			t.Fatalf("eachMember(%s) = %v, encoding/json says object: %v", doc, ok, isObject)
+			t.Fatalf("EachMember(%s) = %v, encoding/json says object: %v", doc, ok, isObject)
 		}
 		if !ok {
 			return
@@ -55,8 +60,8 @@ func FuzzEachMember(f *testing.F) {
 func TestAppendString(t *testing.T) {
 	for _, s := range []string{"", "plain", `W/"3"`, "R&D <b>", "é\u2028\x00\\", "\xff"} {
 		want, _ := json.Marshal(s)
-		if got := appendString(nil, s); !bytes.Equal(got, want) {
-			t.Errorf("appendString(%q) = %s, want %s", s, got, want)
+		if got := AppendString(nil, s); !bytes.Equal(got, want) {
+			t.Errorf("AppendString(%q) = %s, want %s", s, got, want)
 		}
 	}
 }

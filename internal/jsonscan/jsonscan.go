@@ -1,17 +1,20 @@
-package scim
+// Package jsonscan reads and writes the few JSON shapes the bridge's hot
+// paths need without going through reflection: the members of an object
+// the store already validated, a string value, a string to append.
+package jsonscan
 
 import (
 	"encoding/json"
 	"unicode/utf8"
 )
 
-// eachMember calls fn for every member of the JSON object doc, in document
+// EachMember calls fn for every member of the JSON object doc, in document
 // order, with the member's key as written (quoted, escapes kept), its
 // unescaped value, and the raw member value. doc must be valid JSON: the
 // store validated it when it decoded the record. It reports false when doc
 // is not an object; it walks the document once and allocates only for keys
 // that contain escapes (or bytes encoding/json would replace).
-func eachMember(doc []byte, fn func(rawKey []byte, key string, val []byte)) bool {
+func EachMember(doc []byte, fn func(rawKey []byte, key string, val []byte)) bool {
 	i := skipSpace(doc, 0)
 	if i >= len(doc) || doc[i] != '{' {
 		return false
@@ -133,9 +136,9 @@ func endOfValue(b []byte, i int) int {
 	return j
 }
 
-// appendString appends s as a JSON string, escaped as encoding/json does
+// AppendString appends s as a JSON string, escaped as encoding/json does
 // (HTML characters included).
-func appendString(buf []byte, s string) []byte {
+func AppendString(buf []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
@@ -146,4 +149,20 @@ func appendString(buf []byte, s string) []byte {
 	buf = append(buf, '"')
 	buf = append(buf, s...)
 	return append(buf, '"')
+}
+
+// String returns the string a JSON string value (quotes included) holds;
+// false if val is not a string.
+func String(val []byte) (string, bool) {
+	if len(val) < 2 || val[0] != '"' || val[len(val)-1] != '"' {
+		return "", false
+	}
+	if inner := val[1 : len(val)-1]; !hasByte(inner, '\\') && utf8.Valid(inner) {
+		return string(inner), true
+	}
+	var s string
+	if err := json.Unmarshal(val, &s); err != nil {
+		return "", false
+	}
+	return s, true
 }
