@@ -38,7 +38,7 @@ func seed(b *testing.B) cache.Store {
 	return s
 }
 
-// BenchmarkLookup measures one Lookup by name (two round trips) among
+// BenchmarkLookup measures one Lookup by name (one script call) among
 // 10,000 users.
 func BenchmarkLookup(b *testing.B) {
 	s := seed(b)
