@@ -82,28 +82,36 @@ func (b *LocalBudget) TryTake(_ context.Context, method string) (time.Duration, 
 // takeBudget waits for room in the budget for one call, at most
 // MaxBudgetWait in all and never past ctx's deadline; past that it returns a 429-like retryable *Error
 // wrapping ErrBudgetExhausted with the wait still needed.
-func (c *Client) takeBudget(ctx context.Context, r request) *Error {
+func (c *Client) takeBudget(ctx context.Context, r request) (time.Duration, *Error) {
 	if c.cfg.Budget == nil {
-		return nil
+		return 0, nil
 	}
 	waited := time.Duration(0)
 	for {
 		d, err := c.cfg.Budget.TryTake(ctx, r.method)
 		if err != nil {
-			return &Error{Op: r.op, Method: r.method, Path: r.path, Retryable: true, Err: err}
+			return waited, &Error{Op: r.op, Method: r.method, Path: r.path, Retryable: true, Err: err}
 		}
 		if d <= 0 {
-			return nil
+			return waited, nil
 		}
 		dl, hasDeadline := ctx.Deadline()
 		if waited+d > c.cfg.MaxBudgetWait || (hasDeadline && time.Until(dl) < d) {
 			c.logger.Warn("upstream budget exhausted", "method", r.method, "retry_after", d)
-			return &Error{Op: r.op, Method: r.method, Path: r.path, StatusCode: http.StatusTooManyRequests,
+			c.observe(Observation{Op: r.op, Method: r.method, BudgetWait: waited, BudgetExhausted: true})
+			return waited, &Error{Op: r.op, Method: r.method, Path: r.path, StatusCode: http.StatusTooManyRequests,
 				Retryable: true, RetryAfter: d, Err: ErrBudgetExhausted}
 		}
 		if err := c.cfg.Sleep(ctx, d); err != nil {
-			return &Error{Op: r.op, Method: r.method, Path: r.path, Retryable: true, Err: err}
+			return waited, &Error{Op: r.op, Method: r.method, Path: r.path, Retryable: true, Err: err}
 		}
 		waited += d
+	}
+}
+
+// observe tells Config.Observe about an attempt, if it is set.
+func (c *Client) observe(o Observation) {
+	if c.cfg.Observe != nil {
+		c.cfg.Observe(o)
 	}
 }

@@ -98,6 +98,8 @@ func TestBudgetKeepsClientUnderUiPathLimits(t *testing.T) {
 func TestBudgetExhaustedIsA429(t *testing.T) {
 	e := newEnv(t, envOption{client: func(c *upstream.Config) { c.MaxBudgetWait = time.Second }})
 	e.cfg.Budget = upstream.NewLocalBudget(map[string]int{"DELETE": 1}, time.Minute, e.clock.Now)
+	var seen []upstream.Observation
+	e.cfg.Observe = func(o upstream.Observation) { seen = append(seen, o) } // calls are sequential here
 	c, err := upstream.New(e.cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -111,6 +113,12 @@ func TestBudgetExhaustedIsA429(t *testing.T) {
 	}
 	if got := e.emu.CountRequests("DELETE") - before; got != 0 {
 		t.Errorf("a refused call reached UiPath %d times", got)
+	}
+	// Observe saw the sent call with UiPath's status and the refused one as
+	// exhausted, with nothing sent.
+	if len(seen) != 2 || seen[0].Op != "delete user" || seen[0].Method != "DELETE" || seen[0].Status != 404 || seen[0].BudgetExhausted ||
+		seen[1].Status != 0 || !seen[1].BudgetExhausted {
+		t.Errorf("observations %+v", seen)
 	}
 }
 

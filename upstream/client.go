@@ -214,7 +214,8 @@ func (c *Client) try(ctx context.Context, r request, payload []byte, attempt int
 		return outcome{err: e, tokenErr: true}
 	}
 	o := outcome{access: tok.access}
-	if e := c.takeBudget(ctx, r); e != nil {
+	budgetWait, e := c.takeBudget(ctx, r)
+	if e != nil {
 		o.err = e
 		return o
 	}
@@ -245,7 +246,10 @@ func (c *Client) try(ctx context.Context, r request, payload []byte, attempt int
 
 	start := time.Now()
 	resp, err := c.cfg.HTTPClient.Do(req)
+	obs := Observation{Op: r.op, Method: r.method, BudgetWait: budgetWait}
 	if err != nil {
+		obs.Duration = time.Since(start)
+		c.observe(obs)
 		cause := transportCause(err)
 		c.logger.Debug("upstream request failed", "method", r.method, "path", r.path,
 			"duration", time.Since(start), "attempt", attempt, "error", cause)
@@ -258,6 +262,8 @@ func (c *Client) try(ctx context.Context, r request, payload []byte, attempt int
 		limit = maxBody
 	}
 	data, readErr := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	obs.Status, obs.Duration = resp.StatusCode, time.Since(start)
+	c.observe(obs)
 	c.logger.Debug("upstream request", "method", r.method, "path", r.path, "status", resp.StatusCode,
 		"duration", time.Since(start), "attempt", attempt)
 	if !ok {

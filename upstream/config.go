@@ -68,6 +68,29 @@ type Config struct {
 	// Sleep waits between attempts and returns early with ctx's error when ctx
 	// ends. Zero means a timer that honours ctx.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Observe, when set, is told about every attempt at an API call (token
+	// calls excluded), for metrics. It must be quick and safe for concurrent
+	// use. Zero: nothing is told.
+	Observe func(Observation)
+}
+
+// Observation describes one attempt at an API call. It carries no id, no
+// path and no body: only what is safe as a metric label.
+type Observation struct {
+	// Op names the operation, e.g. "create user", "update group".
+	Op string
+	// Method is the HTTP method, which is also UiPath's rate-limit class.
+	Method string
+	// Status is UiPath's HTTP status; 0 when no response came (transport
+	// error, timeout) or nothing was sent (BudgetExhausted).
+	Status int
+	// Duration is how long the request took, budget wait excluded.
+	Duration time.Duration
+	// BudgetWait is how long the attempt waited for room in the budget.
+	BudgetWait time.Duration
+	// BudgetExhausted reports that the budget had no room within
+	// MaxBudgetWait: nothing was sent.
+	BudgetExhausted bool
 }
 
 // withDefaults returns cfg with every zero field set to its default.
