@@ -49,6 +49,9 @@ type Config struct {
 	// HTTPClient is used for OIDC discovery. Zero → a client with a 10s
 	// timeout.
 	HTTPClient *http.Client
+	// Metrics, when set, counts every SCIM request and is served,
+	// unauthenticated, at /metrics. Zero: no metrics and no /metrics.
+	Metrics *Metrics
 }
 
 func (c Config) withDefaults() Config {
@@ -107,6 +110,9 @@ func (s *Server) routes() {
 		_, _ = io.WriteString(w, "ok\n")
 	}).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
+	if s.cfg.Metrics != nil {
+		r.Handle("/metrics", s.cfg.Metrics).Methods(http.MethodGet, http.MethodHead)
+	}
 
 	api := r.PathPrefix(BasePath).Subrouter()
 	api.Use(s.authenticate, s.limitBody, s.deadline)
@@ -156,7 +162,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeError(sw, apiError{Status: http.StatusInternalServerError, Detail: "Internal error; see the bridge log."})
 			}
 		}
-		if strings.HasPrefix(r.URL.Path, BasePath) && s.log.Enabled(ctx, slog.LevelInfo) {
+		if !strings.HasPrefix(r.URL.Path, BasePath) {
+			return
+		}
+		if s.cfg.Metrics != nil {
+			s.cfg.Metrics.observeRequest(idpOf(r.UserAgent()), methodOf(r.Method), resourceOf(r.URL.Path), sw.code(), time.Since(start))
+		}
+		if s.log.Enabled(ctx, slog.LevelInfo) {
 			loggerFrom(ctx, s.log).Info("scim request", "method", r.Method, "path", r.URL.Path, "status", sw.code(),
 				"duration_ms", time.Since(start).Milliseconds(), "idp", idpOf(r.UserAgent()))
 		}

@@ -59,6 +59,17 @@ func newBridge(cfg config.Config, httpClient *http.Client, log *slog.Logger) (*b
 		// organization, not per process.
 		budget = rs.Budget(cfg.Budget, cfg.BudgetWindow, upstream.BudgetPad(cfg.BudgetWindow))
 	}
+	metrics := scim.NewMetrics(version)
+	if rs, ok := store.(*redisstore.Store); ok {
+		metrics.Counter("scim_bridge_redis_lookups_total", "Lookups sent to Redis.", func() float64 {
+			n, _ := rs.LookupStats()
+			return float64(n)
+		})
+		metrics.Counter("scim_bridge_redis_lookup_pipelines_total", "Pipelines the lookups were sent in (lookups / pipelines = mean batch).", func() float64 {
+			_, n := rs.LookupStats()
+			return float64(n)
+		})
+	}
 	client, err := upstream.New(upstream.Config{
 		BaseURL:      cfg.UiPathURL,
 		TokenURL:     cfg.UiPathTokenURL,
@@ -69,6 +80,7 @@ func newBridge(cfg config.Config, httpClient *http.Client, log *slog.Logger) (*b
 		HTTPClient:   httpClient,
 		Timeout:      cfg.UpstreamTimeout,
 		Budget:       budget,
+		Observe:      metrics.ObserveUpstream,
 	}, log.With("component", "upstream"))
 	if err != nil {
 		store.Close()
@@ -92,6 +104,7 @@ func newBridge(cfg config.Config, httpClient *http.Client, log *slog.Logger) (*b
 		OIDCIssuer:   cfg.OIDCIssuer,
 		OIDCAudience: cfg.OIDCAudience,
 		MaxBodyBytes: cfg.MaxBodyBytes,
+		Metrics:      metrics,
 		Ready: func(ctx context.Context) error {
 			if err := store.Ping(ctx); err != nil {
 				return fmt.Errorf("store: %w", err)
