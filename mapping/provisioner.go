@@ -66,7 +66,10 @@ type Config struct {
 	// NewID makes resource ids; zero → random GUIDs.
 	NewID func() string
 	// LockTTL bounds how long a crashed replica can hold a resource lock in a
-	// shared store (a live one renews it). Zero → 60s.
+	// shared store (a live one renews it every third of it). Zero → 15s:
+	// short enough that the IdP's requests waiting on that resource finish
+	// well inside their own deadline, long enough that a renewal every 5s
+	// survives a slow Redis.
 	LockTTL time.Duration
 }
 
@@ -84,7 +87,7 @@ func (c Config) withDefaults() Config {
 		c.Now = time.Now
 	}
 	if c.LockTTL <= 0 {
-		c.LockTTL = 60 * time.Second
+		c.LockTTL = 15 * time.Second
 	}
 	if c.NewID == nil {
 		c.NewID = func() string { return uuid.NewString() }
