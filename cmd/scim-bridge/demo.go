@@ -35,7 +35,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	log := newLogger(stderr, level, "text")
 
-	emu := emulator.New(emulator.Config{}, log.With("component", "emulator"))
+	emu := emulator.New(emulator.Config{MaxRequestLog: emulatorLogCap}, log.With("component", "emulator"))
 	emuLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fmt.Fprintf(stderr, "scim-bridge demo: %v\n", err)

@@ -32,6 +32,7 @@ func emulatorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	emu := emulator.New(emulator.Config{
 		PartitionID: *partition, ClientID: *clientID, ClientSecret: *clientSecret,
 		DisableRateLimits: *noLimits, Window: *window, Latency: *latency,
+		MaxRequestLog: emulatorLogCap,
 	}, log.With("component", "emulator"))
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -71,3 +72,7 @@ func withStateView(emu *emulator.Server) http.Handler {
 	mux.Handle("/", emu)
 	return mux
 }
+
+// emulatorLogCap bounds the emulator's call log in the long-running
+// commands (demo, emulator), which never read it whole.
+const emulatorLogCap = 10000

@@ -186,3 +186,26 @@ func TestLatencyAndRequestLog(t *testing.T) {
 		t.Errorf("log %+v", reqs)
 	}
 }
+
+// TestRequestLogCap: with MaxRequestLog the call log keeps the newest
+// calls, never more than the cap, in order.
+func TestRequestLogCap(t *testing.T) {
+	h := newHarness(t, Config{DisableRateLimits: true, MaxRequestLog: 8})
+	list := "/api/Group/" + h.srv.PartitionID()
+	for i := range 30 {
+		h.call(http.MethodGet, list+"?n="+strings.Repeat("x", i), nil, 200)
+		if n := len(h.srv.Requests()); n > 8 {
+			t.Fatalf("after %d calls the log holds %d, cap 8", i+1, n)
+		}
+	}
+	reqs := h.srv.Requests()
+	last := reqs[len(reqs)-1]
+	if last.Query != "n="+strings.Repeat("x", 29) {
+		t.Errorf("newest logged call has query %q", last.Query)
+	}
+	for i := 1; i < len(reqs); i++ {
+		if len(reqs[i].Query) <= len(reqs[i-1].Query) && strings.HasPrefix(reqs[i].Query, "n=") && strings.HasPrefix(reqs[i-1].Query, "n=") {
+			t.Errorf("log out of order at %d: %q after %q", i, reqs[i].Query, reqs[i-1].Query)
+		}
+	}
+}

@@ -43,6 +43,11 @@ type Config struct {
 	// Now is the clock for timestamps, token expiry and rate windows. Zero →
 	// time.Now.
 	Now func() time.Time
+	// MaxRequestLog caps the call log (Requests, CountRequests): past it the
+	// oldest quarter is dropped, so that a long-running emulator does not
+	// grow without end. Zero → unlimited, as tests that count every call
+	// need.
+	MaxRequestLog int
 }
 
 var defaultLimits = map[string]int{
@@ -145,7 +150,7 @@ func (s *Server) Credentials() (clientID, clientSecret string) {
 }
 
 // Requests returns a copy of the call log, token calls included, in arrival
-// order.
+// order (the newest Config.MaxRequestLog calls when that is set).
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -189,6 +194,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.mu.Lock()
+	if limit := s.cfg.MaxRequestLog; limit > 0 && len(s.reqs) >= limit {
+		drop := max(len(s.reqs)-limit+1, limit/4)
+		s.reqs = append(s.reqs[:0], s.reqs[drop:]...)
+	}
 	s.reqs = append(s.reqs, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: status, At: at})
 	s.mu.Unlock()
 	s.log.Debug("emulator request", "method", r.Method, "path", r.URL.Path, "status", status)
