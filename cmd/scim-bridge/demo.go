@@ -124,4 +124,7 @@ Walk-through (paste into a shell):
   curl -s -X PATCH -H "$H1" -H "$H2" -d '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}' $SCIM/Users/$ADA
   curl -s -X DELETE -H "$H1" $SCIM/Users/$ADA
   curl -s $UIPATH/_state
+
+  # what the bridge counted (Prometheus format, no token needed)
+  curl -s ${SCIM%%/scim/v2}/metrics | grep -E '^scim_bridge_(scim|upstream)_requests_total'
 `

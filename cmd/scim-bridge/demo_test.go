@@ -125,6 +125,16 @@ func TestDemoWalkThrough(t *testing.T) {
 	if !strings.Contains(out, `"active":false`) {
 		t.Errorf("deactivation answer: %s", out)
 	}
+	// The last lines show what /metrics counted of the walk-through.
+	for _, want := range []string{
+		`scim_bridge_scim_requests_total{idp="other",method="POST",resource="Users",code="201"} 1`,
+		`scim_bridge_scim_requests_total{idp="other",method="DELETE",resource="Users",code="204"} 1`,
+		`scim_bridge_upstream_requests_total{op="delete_user",method="DELETE",code="`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("metrics lines lack %s:\n%s", want, out)
+		}
+	}
 	if users := state()["users"].([]any); len(users) != 0 {
 		t.Fatalf("UiPath still has users after the delete: %v", users)
 	}
