@@ -18,6 +18,11 @@ var (
 	// ErrConflict means Update would move a unique index value (name,
 	// externalId) onto one already owned by another record.
 	ErrConflict = errors.New("cache: conflict")
+	// ErrUnavailable means the store could not be reached (connection
+	// refused or lost, pool exhausted, closed): nothing is known about the
+	// record, and the same call may succeed later. Stores wrap the cause
+	// with it.
+	ErrUnavailable = errors.New("cache: store unavailable")
 )
 
 // Kind is the resource type of a record.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scim-bridge/scim-bridge/cache"
 	"github.com/scim-bridge/scim-bridge/mapping"
 	"github.com/scim-bridge/scim-bridge/upstream"
 )
@@ -57,6 +58,10 @@ func badRequest(scimType, format string, args ...any) apiError {
 // hint.
 const defaultRetryAfter = 30 * time.Second
 
+// storeRetryAfter is what the IdP is told to wait when the store cannot be
+// reached: a Redis failover or restart takes seconds.
+const storeRetryAfter = 10 * time.Second
+
 // toSCIMError turns an error from the bridge core into the response the
 // IdP gets. Causes that are not the IdP's business are logged, not sent.
 func toSCIMError(err error, log *slog.Logger) apiError {
@@ -88,6 +93,9 @@ func toSCIMError(err error, log *slog.Logger) apiError {
 	case errors.As(err, &uerr) && uerr.Retryable:
 		log.Warn("upstream unavailable", "error", err)
 		return apiError{Status: http.StatusServiceUnavailable, Detail: "UiPath is unavailable; retry later.", RetryAfter: retryAfterOf(err)}
+	case errors.Is(err, cache.ErrUnavailable):
+		log.Warn("store unavailable", "error", err)
+		return apiError{Status: http.StatusServiceUnavailable, Detail: "The bridge's mapping store is unavailable; retry later.", RetryAfter: storeRetryAfter}
 	case errors.Is(err, context.DeadlineExceeded):
 		log.Warn("request timed out", "error", err)
 		return apiError{Status: http.StatusServiceUnavailable, Detail: "The request timed out; retry later.", RetryAfter: defaultRetryAfter}

@@ -65,7 +65,7 @@ func (b *lookupBatcher) run(ctx context.Context, key string, args ...any) ([]str
 	select {
 	case b.queue <- c:
 	case <-b.stop:
-		return nil, redis.ErrClosed
+		return nil, markUnavailable(redis.ErrClosed)
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -73,7 +73,7 @@ func (b *lookupBatcher) run(ctx context.Context, key string, args ...any) ([]str
 	case <-c.done:
 		return c.vals, c.err
 	case <-b.stop:
-		return nil, redis.ErrClosed
+		return nil, markUnavailable(redis.ErrClosed)
 	case <-ctx.Done():
 		return nil, ctx.Err() // the worker still finishes c; nobody reads it
 	}
@@ -91,7 +91,7 @@ func (b *lookupBatcher) close() {
 	for {
 		select {
 		case c := <-b.queue:
-			c.err = redis.ErrClosed
+			c.err = markUnavailable(redis.ErrClosed)
 			close(c.done)
 		default:
 			return

@@ -28,7 +28,8 @@ type Config struct {
 	Prefix string
 	// Client, when set, is used instead of URL: a *redis.Client,
 	// *redis.ClusterClient or failover client. The store does not close a
-	// client it was given. Zero value: nil, so URL is required.
+	// client it was given; it adds a hook to it that marks connection
+	// failures as cache.ErrUnavailable. Zero value: nil, so URL is required.
 	Client redis.UniversalClient
 }
 
@@ -74,6 +75,7 @@ func New(cfg Config, logger *slog.Logger) (*Store, error) {
 		}
 		s.client, s.ownClient = redis.NewClient(opts), true
 	}
+	s.client.AddHook(unavailableHook{})
 	s.lookups = newLookupBatcher(s.client)
 	logger.Debug("mapping store configured", "backend", "redis", "prefix", cfg.Prefix)
 	return s, nil
