@@ -41,9 +41,9 @@ type lookupBatcher struct {
 	client redis.UniversalClient
 	queue  chan *lookupCall
 
-	start sync.Once
-	stop  chan struct{}
-	wg    sync.WaitGroup
+	start, closing sync.Once
+	stop           chan struct{}
+	wg             sync.WaitGroup
 
 	// calls and batches count what was sent, for benchmarks and tests.
 	calls, batches atomic.Int64
@@ -81,12 +81,7 @@ func (b *lookupBatcher) run(ctx context.Context, key string, args ...any) ([]str
 
 // close stops the workers; lookups still waiting get redis.ErrClosed.
 func (b *lookupBatcher) close() {
-	select {
-	case <-b.stop:
-		return
-	default:
-	}
-	close(b.stop)
+	b.closing.Do(func() { close(b.stop) })
 	b.wg.Wait()
 	for {
 		select {
