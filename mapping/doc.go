@@ -1,11 +1,17 @@
-// Package mapping is the bridge core: it translates SCIM resources into
-// UiPath objects and back, applies PATCH operations, plans the upstream calls
-// a membership change needs, and carries every change through the upstream
-// client and the mapping store so that the store only ever records what
-// UiPath confirmed.
+// Package mapping is the provisioner: it carries SCIM resources into UiPath
+// objects and keeps the mapping store in step, so that the store only ever
+// records what UiPath confirmed.
 //
-// The Provisioner is the entry point for the HTTP layer: one method per SCIM
-// operation (create, get, replace, patch, delete, list) for users and
-// groups. Its errors are *Error values that carry the SCIM status and
-// scimType, or *upstream.Error values when UiPath failed.
+// Its contract with the HTTP layer is Resource, one per SCIM resource type
+// (Provisioner.Users, Provisioner.Groups): create, get, replace, patch,
+// delete and list, each checking If-Match inside the resource's lock. It
+// decides adoption of existing UiPath accounts and groups, the
+// deprovisioning policy, and which upstream calls carry a membership change
+// (the planner). Document rules (PATCH, filters, schemas) come from
+// package scimdoc.
+//
+// Every error a Resource returns is an *Error with a Code (not found,
+// conflict, invalid, mutability, precondition, unavailable, throttled,
+// internal); the package knows nothing of HTTP statuses. It logs with the
+// request's context, so a context-aware handler can name the request.
 package mapping

@@ -10,11 +10,12 @@ import (
 	"strings"
 
 	"github.com/scim-bridge/scim-bridge/cache"
+	"github.com/scim-bridge/scim-bridge/scimdoc"
 	"github.com/scim-bridge/scim-bridge/upstream"
 )
 
-// GetGroup returns the stored group.
-func (p *Provisioner) GetGroup(ctx context.Context, id string) (cache.Record, error) {
+// getGroup returns the stored group.
+func (p *Provisioner) getGroup(ctx context.Context, id string) (cache.Record, error) {
 	rec, err := p.store.Get(ctx, cache.KindGroup, id)
 	if errors.Is(err, cache.ErrNotFound) {
 		return rec, notFound("group", id)
@@ -22,14 +23,14 @@ func (p *Provisioner) GetGroup(ctx context.Context, id string) (cache.Record, er
 	return rec, err
 }
 
-// CreateGroup creates a UiPath group with a client-generated id and its
+// createGroup creates a UiPath group with a client-generated id and its
 // initial members in one call (POST /Group carries them).
-func (p *Provisioner) CreateGroup(ctx context.Context, attrs map[string]any) (cache.Record, error) {
-	members, err := memberIDs(attrs["members"])
+func (p *Provisioner) createGroup(ctx context.Context, attrs map[string]any) (cache.Record, error) {
+	members, err := scimdoc.MemberIDs(attrs["members"])
 	if err != nil {
 		return cache.Record{}, err
 	}
-	res := cleanResource(attrs)
+	res := scimdoc.Clean(attrs)
 	name, err := groupName(res)
 	if err != nil {
 		return cache.Record{}, err
@@ -69,7 +70,7 @@ func (p *Provisioner) CreateGroup(ctx context.Context, attrs map[string]any) (ca
 		if _, gerr := p.up.GetGroup(ctx, id); gerr != nil {
 			return cache.Record{}, fmt.Errorf("create group: %w", err)
 		}
-		p.log.Warn("group create response lost; group exists", "scim_id", id)
+		p.log.WarnContext(ctx, "group create response lost; group exists", "scim_id", id)
 	default:
 		return cache.Record{}, refusal(fmt.Errorf("create group: %w", err))
 	}
@@ -88,7 +89,7 @@ func (p *Provisioner) CreateGroup(ctx context.Context, attrs map[string]any) (ca
 	if err != nil {
 		if !adopted {
 			if derr := p.up.DeleteGroup(ctx, id); derr != nil && !errors.Is(derr, upstream.ErrNotFound) {
-				p.log.Error("undo group create after store failure", "scim_id", id, "error", derr)
+				p.log.ErrorContext(ctx, "undo group create after store failure", "scim_id", id, "error", derr)
 			}
 		}
 		if errors.Is(err, cache.ErrAlreadyExists) {
@@ -96,7 +97,7 @@ func (p *Provisioner) CreateGroup(ctx context.Context, attrs map[string]any) (ca
 		}
 		return cache.Record{}, fmt.Errorf("store group %s: %w", id, err)
 	}
-	p.log.Info("group created", "scim_id", id, "members", len(members), "adopted", adopted)
+	p.log.InfoContext(ctx, "group created", "scim_id", id, "members", len(members), "adopted", adopted)
 	return rec, nil
 }
 
@@ -123,16 +124,16 @@ func (p *Provisioner) adoptGroup(ctx context.Context, name string, members []str
 				return "", fmt.Errorf("add members to adopted group %s: %w", g.ID, err)
 			}
 		}
-		p.log.Info("adopted existing UiPath group", "upstream_id", g.ID)
+		p.log.InfoContext(ctx, "adopted existing UiPath group", "upstream_id", g.ID)
 		return g.ID, nil
 	}
 	return "", uniqueness("UiPath reports group name %q as taken, but no such group was found", name)
 }
 
-// ReplaceGroup replaces a group's attributes and members (PUT). Members
+// replaceGroup replaces a group's attributes and members (PUT). Members
 // absent from the request are removed (RFC 7644 §3.5.1).
-func (p *Provisioner) ReplaceGroup(ctx context.Context, id string, attrs map[string]any, ifMatch string) (cache.Record, error) {
-	members, err := memberIDs(attrs["members"])
+func (p *Provisioner) replaceGroup(ctx context.Context, id string, attrs map[string]any, ifMatch string) (cache.Record, error) {
+	members, err := scimdoc.MemberIDs(attrs["members"])
 	if err != nil {
 		return cache.Record{}, err
 	}
@@ -145,46 +146,30 @@ func (p *Provisioner) ReplaceGroup(ctx context.Context, id string, attrs map[str
 	if err != nil {
 		return rec, err
 	}
-	return p.commitGroup(ctx, rec, cleanResource(attrs), members)
+	return p.commitGroup(ctx, rec, scimdoc.Clean(attrs), members)
 }
 
-// PatchGroup applies PATCH operations to a group; it reports whether
-// anything changed.
-func (p *Provisioner) PatchGroup(ctx context.Context, id string, ops []PatchOp, ifMatch string) (cache.Record, bool, error) {
+// patchGroup applies PATCH operations to a group. An operation that changes
+// nothing writes nothing.
+func (p *Provisioner) patchGroup(ctx context.Context, id string, ops []scimdoc.PatchOp, ifMatch string) (cache.Record, error) {
 	unlock, err := p.lock(ctx, "group:"+id)
 	if err != nil {
-		return cache.Record{}, false, err
+		return cache.Record{}, err
 	}
 	defer unlock()
 	rec, res, err := p.loadGroup(ctx, id, ifMatch)
 	if err != nil {
-		return rec, false, err
+		return rec, err
 	}
-	if members, ok := memberOnlyPatch(rec.Members, ops); ok {
-		if slices.Equal(members, rec.Members) {
-			return rec, false, nil
-		}
-		rec, err = p.commitGroup(ctx, rec, res, members)
-		return rec, err == nil, err
+	next, members, changed, err := scimdoc.PatchGroup(res, rec.Members, ops)
+	if err != nil || !changed {
+		return rec, err
 	}
-	res["members"] = memberList(rec.Members)
-	changed, err := ApplyPatch(res, ops, KindGroup)
-	if err != nil {
-		return rec, false, err
-	}
-	if !changed {
-		return rec, false, nil
-	}
-	members, err := memberIDs(res["members"])
-	if err != nil {
-		return rec, false, err
-	}
-	rec, err = p.commitGroup(ctx, rec, cleanResource(res), members)
-	return rec, err == nil, err
+	return p.commitGroup(ctx, rec, scimdoc.Clean(next), members)
 }
 
 func (p *Provisioner) loadGroup(ctx context.Context, id, ifMatch string) (cache.Record, map[string]any, error) {
-	rec, err := p.GetGroup(ctx, id)
+	rec, err := p.getGroup(ctx, id)
 	if err != nil {
 		return rec, nil, err
 	}
@@ -205,14 +190,21 @@ func (p *Provisioner) commitGroup(ctx context.Context, rec cache.Record, res map
 	res["displayName"] = name
 	ext := externalIDOf(res)
 	renamed := name != rec.Name
-	if err := p.checkUnique(ctx, cache.KindGroup, rec.ID, name, ext); err != nil {
+	checkName, checkExt := "", ""
+	if renamed {
+		checkName = name
+	}
+	if ext != rec.ExternalID {
+		checkExt = ext
+	}
+	if err := p.checkUnique(ctx, cache.KindGroup, rec.ID, checkName, checkExt); err != nil {
 		return rec, err
 	}
 	adds, removes := diffSets(rec.Members, members)
-	if _, err := p.checkMembers(ctx, adds); err != nil {
+	upAdds, err := p.checkMembers(ctx, adds)
+	if err != nil {
 		return rec, err
 	}
-	upAdds := p.withAccounts(ctx, adds)
 	upRemoves := p.withAccounts(ctx, removes)
 
 	body, err := json.Marshal(res)
@@ -260,7 +252,9 @@ func (p *Provisioner) commitGroup(ctx context.Context, rec cache.Record, res map
 	stored.Members = applyDelta(rec.Members, confirmedAdd, confirmedRemove)
 	if out.failed > 0 {
 		slices.Sort(out.failedIDs)
-		return stored, &PartialError{FailedUsers: out.failedIDs, Failed: out.failed, Total: out.total, Retryable: out.retryable, Err: out.firstErr}
+		err := &partialError{failedUsers: out.failedIDs, failed: out.failed, total: out.total, retryable: out.retryable, err: out.firstErr}
+		p.log.WarnContext(ctx, "membership change partly applied", "scim_id", rec.ID, "error", err)
+		return stored, err
 	}
 	return stored, nil
 }
@@ -298,14 +292,18 @@ func (p *Provisioner) withAccounts(ctx context.Context, ids []string) []string {
 	return out
 }
 
-// DeleteGroup deletes the UiPath group and forgets it.
-func (p *Provisioner) DeleteGroup(ctx context.Context, id string) error {
+// deleteGroup deletes the UiPath group and forgets it.
+func (p *Provisioner) deleteGroup(ctx context.Context, id, ifMatch string) error {
 	unlock, err := p.lock(ctx, "group:"+id)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if _, err := p.GetGroup(ctx, id); err != nil {
+	rec, err := p.getGroup(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := checkIfMatch(rec, ifMatch); err != nil {
 		return err
 	}
 	if err := p.up.DeleteGroup(ctx, id); err != nil && !errors.Is(err, upstream.ErrNotFound) {
@@ -314,19 +312,8 @@ func (p *Provisioner) DeleteGroup(ctx context.Context, id string) error {
 	if err := p.store.Delete(ctx, cache.KindGroup, id); err != nil && !errors.Is(err, cache.ErrNotFound) {
 		return fmt.Errorf("forget group %s: %w", id, err)
 	}
-	p.log.Info("group deleted", "scim_id", id)
+	p.log.InfoContext(ctx, "group deleted", "scim_id", id)
 	return nil
-}
-
-// RenderGroup returns the SCIM attributes of a stored group, members
-// included.
-func (p *Provisioner) RenderGroup(rec cache.Record) (map[string]any, error) {
-	res, err := decodeResource(rec)
-	if err != nil {
-		return nil, err
-	}
-	res["members"] = memberList(rec.Members)
-	return res, nil
 }
 
 func groupName(res map[string]any) (string, error) {
@@ -336,49 +323,6 @@ func groupName(res map[string]any) (string, error) {
 		return "", invalidValue("displayName is required and must be a non-empty string")
 	}
 	return name, nil
-}
-
-// memberIDs reads a SCIM members value into a sorted set of ids.
-func memberIDs(v any) ([]string, error) {
-	if v == nil {
-		return []string{}, nil
-	}
-	list, ok := v.([]any)
-	if !ok {
-		return nil, invalidValue("members must be an array")
-	}
-	set := map[string]bool{}
-	for _, e := range list {
-		var id string
-		switch m := e.(type) {
-		case map[string]any:
-			for k, val := range m {
-				if strings.EqualFold(k, "value") {
-					id, _ = val.(string)
-				}
-			}
-		case string:
-			id = m
-		}
-		if id = strings.TrimSpace(id); id == "" {
-			return nil, invalidValue("every member needs a non-empty value (the user's id)")
-		}
-		set[id] = true
-	}
-	out := make([]string, 0, len(set))
-	for id := range set {
-		out = append(out, id)
-	}
-	slices.Sort(out)
-	return out, nil
-}
-
-func memberList(ids []string) []any {
-	out := make([]any, 0, len(ids))
-	for _, id := range ids {
-		out = append(out, map[string]any{"value": id})
-	}
-	return out
 }
 
 func diffSets(old, cur []string) (adds, removes []string) {

@@ -3,6 +3,7 @@ package mapping
 import (
 	"strings"
 
+	"github.com/scim-bridge/scim-bridge/scimdoc"
 	"github.com/scim-bridge/scim-bridge/upstream"
 )
 
@@ -27,7 +28,7 @@ func profileOf(res map[string]any) (profile, error) {
 	p.UserName = strings.TrimSpace(un)
 	p.Active = true
 	if v, present := res["active"]; present && v != nil {
-		b, ok := asBool(v)
+		b, ok := scimdoc.Bool(v)
 		if !ok {
 			return p, invalidValue("active must be a boolean")
 		}
@@ -64,7 +65,7 @@ func primaryEmail(v any) string {
 		if val == "" {
 			continue
 		}
-		if b, _ := asBool(m["primary"]); b {
+		if b, _ := scimdoc.Bool(m["primary"]); b {
 			return val
 		}
 		if t, _ := m["type"].(string); strings.EqualFold(t, "work") && work == "" {
@@ -78,22 +79,6 @@ func primaryEmail(v any) string {
 		return work
 	}
 	return first
-}
-
-// asBool accepts JSON booleans and the string forms Entra sends ("True").
-func asBool(v any) (bool, bool) {
-	switch b := v.(type) {
-	case bool:
-		return b, true
-	case string:
-		switch strings.ToLower(strings.TrimSpace(b)) {
-		case "true":
-			return true, true
-		case "false":
-			return false, true
-		}
-	}
-	return false, false
 }
 
 // newUser is the BulkCreate entry for a profile.

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/scim-bridge/scim-bridge/cache"
+	"github.com/scim-bridge/scim-bridge/scimdoc"
 	"github.com/scim-bridge/scim-bridge/upstream"
 )
 
@@ -95,8 +95,8 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Provisioner carries SCIM operations through UiPath and the store. It is
-// safe for concurrent use; operations on one resource are serialised within
+// Provisioner carries SCIM operations through UiPath and the store; Users
+// and Groups are its Resource contracts. It is safe for concurrent use; operations on one resource are serialised within
 // the process, and the store's compare-and-swap keeps replicas consistent.
 type Provisioner struct {
 	cfg   Config
@@ -124,9 +124,6 @@ func New(cfg Config, up Upstream, store cache.Store, logger *slog.Logger) (*Prov
 	}
 	return &Provisioner{cfg: cfg, up: up, store: store, log: logger}, nil
 }
-
-// Store returns the mapping store the provisioner writes to.
-func (p *Provisioner) Store() cache.Store { return p.store }
 
 // lock serialises work on one resource: within the process always, and
 // across replicas when the store is shared (cache.Locker).
@@ -201,99 +198,17 @@ func decodeResource(rec cache.Record) (map[string]any, error) {
 	return res, nil
 }
 
-// serverOwned lists attributes the bridge never stores from a request:
-// server-assigned ones, and the password Okta sends as a placeholder.
-var serverOwned = []string{"id", "meta", "schemas", "password", "groups", "members"}
-
-// cleanResource drops server-owned attributes and null values (RFC 7644
-// §3.5.1: null means unassigned) from a request's attributes.
-func cleanResource(attrs map[string]any) map[string]any {
-	res := make(map[string]any, len(attrs))
-	for k, v := range attrs {
-		if v == nil {
-			continue
-		}
-		if l, ok := v.([]any); ok && len(l) == 0 {
-			continue
-		}
-		res[k] = v
-	}
-	for _, k := range serverOwned {
-		deleteFold(res, k)
-	}
-	onePrimary(res)
-	return res
-}
-
-// onePrimary keeps at most one primary:true per multi-valued attribute
-// (RFC 7643 §2.4): the first one sent wins, the others become false.
-func onePrimary(res map[string]any) {
-	for _, v := range res {
-		list, ok := v.([]any)
-		if !ok {
-			continue
-		}
-		seen := false
-		for _, e := range list {
-			m, ok := e.(map[string]any)
-			if !ok {
-				continue
-			}
-			for k, pv := range m {
-				if !strings.EqualFold(k, "primary") {
-					continue
-				}
-				if b, _ := asBool(pv); b {
-					if seen {
-						m[k] = false
-					}
-					seen = true
-				}
-			}
-		}
-	}
-}
-
-func deleteFold(m map[string]any, key string) {
-	for k := range m {
-		if strings.EqualFold(k, key) {
-			delete(m, k)
-		}
-	}
-}
-
 func externalIDOf(res map[string]any) string {
 	s, _ := res["externalId"].(string)
 	return s
 }
 
-// Version is the ETag of a record (RFC 7644 §3.14): a weak tag of the
-// store's version counter.
-func Version(rec cache.Record) string {
-	return fmt.Sprintf("W/%q", fmt.Sprint(rec.Version))
-}
-
-// checkIfMatch reports a precondition failure when ifMatch is set and names
-// another version. "*" matches any.
+// checkIfMatch reports a precondition failure when ifMatch is set and does
+// not name the record's version (RFC 7644 §3.14). Callers hold the
+// resource's lock.
 func checkIfMatch(rec cache.Record, ifMatch string) error {
-	if ifMatch == "" || ifMatch == "*" {
+	if ifMatch == "" || scimdoc.MatchETag(ifMatch, scimdoc.ETag(rec.Version)) {
 		return nil
 	}
-	cur := Version(rec)
-	for _, tag := range splitTags(ifMatch) {
-		if tag == cur || "W/"+tag == cur {
-			return nil
-		}
-	}
 	return preconditionFailed(rec.ID)
-}
-
-func splitTags(s string) []string {
-	var out []string
-	for _, part := range strings.Split(s, ",") {
-		if part = strings.TrimSpace(part); part != "" {
-			out = append(out, part)
-		}
-	}
-	return out
 }

@@ -8,11 +8,12 @@ import (
 	"strings"
 
 	"github.com/scim-bridge/scim-bridge/cache"
+	"github.com/scim-bridge/scim-bridge/scimdoc"
 	"github.com/scim-bridge/scim-bridge/upstream"
 )
 
-// GetUser returns the stored user (reads never call UiPath).
-func (p *Provisioner) GetUser(ctx context.Context, id string) (cache.Record, error) {
+// getUser returns the stored user (reads never call UiPath).
+func (p *Provisioner) getUser(ctx context.Context, id string) (cache.Record, error) {
 	rec, err := p.store.Get(ctx, cache.KindUser, id)
 	if errors.Is(err, cache.ErrNotFound) {
 		return rec, notFound("user", id)
@@ -20,11 +21,11 @@ func (p *Provisioner) GetUser(ctx context.Context, id string) (cache.Record, err
 	return rec, err
 }
 
-// CreateUser provisions a new user (RFC 7644 §3.3): BulkCreate with a
+// createUser provisions a new user (RFC 7644 §3.3): BulkCreate with a
 // client-generated id, or, when UiPath already has the userName or email and
 // adoption is on, the existing account is linked and brought up to date.
-func (p *Provisioner) CreateUser(ctx context.Context, attrs map[string]any) (cache.Record, error) {
-	res := cleanResource(attrs)
+func (p *Provisioner) createUser(ctx context.Context, attrs map[string]any) (cache.Record, error) {
+	res := scimdoc.Clean(attrs)
 	prof, err := profileOf(res)
 	if err != nil {
 		return cache.Record{}, err
@@ -51,7 +52,7 @@ func (p *Provisioner) CreateUser(ctx context.Context, attrs map[string]any) (cac
 		if err != nil {
 			return cache.Record{}, err
 		}
-		p.log.Info("create matched a deactivated user: reactivating", "scim_id", rec.ID)
+		p.log.InfoContext(ctx, "create matched a deactivated user: reactivating", "scim_id", rec.ID)
 		return p.commitUser(ctx, rec, oldProf, res)
 	}
 	if err := p.checkUnique(ctx, cache.KindUser, "", prof.UserName, ext); err != nil {
@@ -87,7 +88,7 @@ func (p *Provisioner) CreateUser(ctx context.Context, attrs map[string]any) (cac
 		if !adopted && !deprovisioned {
 			// Undo the account we just made so a retry starts clean.
 			if derr := p.up.DeleteUser(ctx, id); derr != nil && !errors.Is(derr, upstream.ErrNotFound) {
-				p.log.Error("undo user create after store failure", "scim_id", id, "error", derr)
+				p.log.ErrorContext(ctx, "undo user create after store failure", "scim_id", id, "error", derr)
 			}
 		}
 		if errors.Is(err, cache.ErrAlreadyExists) {
@@ -95,7 +96,7 @@ func (p *Provisioner) CreateUser(ctx context.Context, attrs map[string]any) (cac
 		}
 		return cache.Record{}, fmt.Errorf("store user %s: %w", id, err)
 	}
-	p.log.Info("user created", "scim_id", id, "adopted", adopted)
+	p.log.InfoContext(ctx, "user created", "scim_id", id, "adopted", adopted)
 	return rec, nil
 }
 
@@ -117,7 +118,7 @@ func (p *Provisioner) inactiveMatch(ctx context.Context, userName, ext string) (
 	if err != nil {
 		return rec, false, err
 	}
-	if active, ok := asBool(res["active"]); ok && !active {
+	if active, ok := scimdoc.Bool(res["active"]); ok && !active {
 		return rec, true, nil
 	}
 	return rec, false, nil
@@ -174,7 +175,7 @@ func (p *Provisioner) createUpstreamUser(ctx context.Context, id string, prof pr
 				return "", false, fmt.Errorf("update adopted user %s: %w", existing.ID, err)
 			}
 		}
-		p.log.Info("adopted existing UiPath account", "upstream_id", existing.ID)
+		p.log.InfoContext(ctx, "adopted existing UiPath account", "upstream_id", existing.ID)
 		return existing.ID, true, nil
 	case upstream.IsRetryable(err):
 		// The create may have happened with its response lost: the id is
@@ -182,7 +183,7 @@ func (p *Provisioner) createUpstreamUser(ctx context.Context, id string, prof pr
 		if _, gerr := p.up.GetUser(ctx, id); gerr != nil {
 			return "", false, err
 		}
-		p.log.Warn("user create response lost; account exists", "scim_id", id)
+		p.log.WarnContext(ctx, "user create response lost; account exists", "scim_id", id)
 	case errors.As(err, &uerr) && uerr.HasCode(upstream.CodeInvalidUserName):
 		return "", false, invalidValue("UiPath rejected userName %q: %s", prof.UserName, uerr.Detail)
 	default:
@@ -217,8 +218,8 @@ func (p *Provisioner) findExisting(ctx context.Context, prof profile, uerr *upst
 	return u, uniqueness("UiPath reports userName %q or email %q as taken, but no matching account was found", prof.UserName, prof.Email)
 }
 
-// ReplaceUser replaces a user's attributes (PUT, RFC 7644 §3.5.1).
-func (p *Provisioner) ReplaceUser(ctx context.Context, id string, attrs map[string]any, ifMatch string) (cache.Record, error) {
+// replaceUser replaces a user's attributes (PUT, RFC 7644 §3.5.1).
+func (p *Provisioner) replaceUser(ctx context.Context, id string, attrs map[string]any, ifMatch string) (cache.Record, error) {
 	unlock, err := p.lock(ctx, "user:"+id)
 	if err != nil {
 		return cache.Record{}, err
@@ -228,35 +229,31 @@ func (p *Provisioner) ReplaceUser(ctx context.Context, id string, attrs map[stri
 	if err != nil {
 		return rec, err
 	}
-	res := cleanResource(attrs)
+	res := scimdoc.Clean(attrs)
 	return p.commitUser(ctx, rec, oldProf, res)
 }
 
-// PatchUser applies PATCH operations (RFC 7644 §3.5.2). It reports whether
-// anything changed.
-func (p *Provisioner) PatchUser(ctx context.Context, id string, ops []PatchOp, ifMatch string) (cache.Record, bool, error) {
+// patchUser applies PATCH operations (RFC 7644 §3.5.2). An operation that
+// changes nothing writes nothing.
+func (p *Provisioner) patchUser(ctx context.Context, id string, ops []scimdoc.PatchOp, ifMatch string) (cache.Record, error) {
 	unlock, err := p.lock(ctx, "user:"+id)
 	if err != nil {
-		return cache.Record{}, false, err
+		return cache.Record{}, err
 	}
 	defer unlock()
 	rec, res, oldProf, err := p.loadUser(ctx, id, ifMatch)
 	if err != nil {
-		return rec, false, err
+		return rec, err
 	}
-	changed, err := ApplyPatch(res, ops, KindUser)
-	if err != nil {
-		return rec, false, err
+	changed, err := scimdoc.ApplyPatch(res, ops, scimdoc.KindUser)
+	if err != nil || !changed {
+		return rec, err
 	}
-	if !changed {
-		return rec, false, nil
-	}
-	rec, err = p.commitUser(ctx, rec, oldProf, cleanResource(res))
-	return rec, err == nil, err
+	return p.commitUser(ctx, rec, oldProf, scimdoc.Clean(res))
 }
 
 func (p *Provisioner) loadUser(ctx context.Context, id, ifMatch string) (cache.Record, map[string]any, profile, error) {
-	rec, err := p.GetUser(ctx, id)
+	rec, err := p.getUser(ctx, id)
 	if err != nil {
 		return rec, nil, profile{}, err
 	}
@@ -285,8 +282,10 @@ func (p *Provisioner) commitUser(ctx context.Context, rec cache.Record, oldProf 
 		return rec, mutability("userName cannot change from %q to %q: UiPath accounts cannot be renamed", oldProf.UserName, prof.UserName)
 	}
 	ext := externalIDOf(res)
-	if err := p.checkUnique(ctx, cache.KindUser, rec.ID, "", ext); err != nil {
-		return rec, err
+	if ext != rec.ExternalID {
+		if err := p.checkUnique(ctx, cache.KindUser, rec.ID, "", ext); err != nil {
+			return rec, err
+		}
 	}
 	deprovisioned, err := p.applyProfile(ctx, rec, oldProf, prof)
 	if err != nil {
@@ -336,14 +335,14 @@ func (p *Provisioner) applyProfile(ctx context.Context, rec cache.Record, oldPro
 				return true, fmt.Errorf("recreate user %s: %w", rec.ID, err)
 			}
 		}
-		p.log.Info("user reactivated: account recreated", "scim_id", rec.ID)
+		p.log.InfoContext(ctx, "user reactivated: account recreated", "scim_id", rec.ID)
 		return false, nil
 	}
 	if oldProf.Active && !prof.Active && p.cfg.Deprovision == DeprovisionDelete {
 		if err := p.up.DeleteUser(ctx, rec.ID); err != nil && !errors.Is(err, upstream.ErrNotFound) {
 			return false, fmt.Errorf("delete deactivated user %s: %w", rec.ID, err)
 		}
-		p.log.Info("user deactivated: account deleted by policy", "scim_id", rec.ID)
+		p.log.InfoContext(ctx, "user deactivated: account deleted by policy", "scim_id", rec.ID)
 		return true, nil
 	}
 	if upd, changed := prof.updateFrom(oldProf); changed {
@@ -365,16 +364,19 @@ func (p *Provisioner) upstreamGroupIDs(ctx context.Context, ids []string) []stri
 	return out
 }
 
-// DeleteUser deletes the UiPath account and forgets the user (RFC 7644
+// deleteUser deletes the UiPath account and forgets the user (RFC 7644
 // §3.6). Its group memberships go with it.
-func (p *Provisioner) DeleteUser(ctx context.Context, id string) error {
+func (p *Provisioner) deleteUser(ctx context.Context, id, ifMatch string) error {
 	unlock, err := p.lock(ctx, "user:"+id)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	rec, err := p.GetUser(ctx, id)
+	rec, err := p.getUser(ctx, id)
 	if err != nil {
+		return err
+	}
+	if err := checkIfMatch(rec, ifMatch); err != nil {
 		return err
 	}
 	if !rec.Deprovisioned {
@@ -404,51 +406,6 @@ func (p *Provisioner) DeleteUser(ctx context.Context, id string) error {
 	if err := p.store.Delete(ctx, cache.KindUser, id); err != nil && !errors.Is(err, cache.ErrNotFound) {
 		return fmt.Errorf("forget user %s: %w", id, err)
 	}
-	p.log.Info("user deleted", "scim_id", id)
+	p.log.InfoContext(ctx, "user deleted", "scim_id", id)
 	return nil
-}
-
-// RenderUser returns the SCIM attributes of a stored user (without id,
-// schemas and meta), including the read-only groups attribute.
-func (p *Provisioner) RenderUser(ctx context.Context, rec cache.Record) (map[string]any, error) {
-	groups, err := p.store.GroupsOf(ctx, rec.ID)
-	if err != nil {
-		return nil, fmt.Errorf("groups of %s: %w", rec.ID, err)
-	}
-	res, err := renderUser(rec, groups)
-	if err != nil {
-		return nil, err
-	}
-	// One resource: name its groups too (list results leave display out).
-	if list, ok := res["groups"].([]any); ok {
-		for _, e := range list {
-			entry := e.(map[string]any)
-			if grec, err := p.store.Get(ctx, cache.KindGroup, entry["value"].(string)); err == nil {
-				entry["display"] = grec.Name
-			}
-		}
-	}
-	return res, nil
-}
-
-// renderUser builds a user's SCIM attributes from its record and group ids.
-// groups entries carry value, $ref and type; RenderUser adds display for a
-// single resource, lists leave it out so that a lookup costs the same
-// whatever the number of groups.
-func renderUser(rec cache.Record, groups []string) (map[string]any, error) {
-	res, err := decodeResource(rec)
-	if err != nil {
-		return nil, err
-	}
-	if len(groups) > 0 {
-		list := make([]any, 0, len(groups))
-		for _, g := range groups {
-			list = append(list, map[string]any{"value": g, "type": "direct", "$ref": "../Groups/" + g})
-		}
-		res["groups"] = list
-	}
-	if _, ok := res["active"]; !ok {
-		res["active"] = true
-	}
-	return res, nil
 }

@@ -19,7 +19,7 @@ func BenchmarkFilterLookup(b *testing.B) {
 	const users = 1000
 	br := newBridge(b, bridgeOptions{emulator: emulator.Config{DisableRateLimits: true}, quiet: true})
 	for i := range users {
-		if _, err := br.prov.CreateUser(b.Context(), map[string]any{
+		if _, err := br.prov.Users().Create(b.Context(), map[string]any{
 			"schemas":  []any{userURN},
 			"userName": fmt.Sprintf("user%04d@example.com", i),
 			"name":     map[string]any{"givenName": "User", "familyName": fmt.Sprint(i)},

@@ -3,10 +3,13 @@ package scim
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 
 	escim "github.com/elimity-com/scim"
 	"github.com/elimity-com/scim/optional"
 	"github.com/elimity-com/scim/schema"
+
+	"github.com/scim-bridge/scim-bridge/scimdoc"
 )
 
 var (
@@ -81,4 +84,64 @@ func (s *Server) serviceProviderConfig(w http.ResponseWriter, _ *http.Request) {
 	}
 	w.Header().Set("Content-Type", contentType)
 	_ = json.NewEncoder(w).Encode(body)
+}
+
+// validate checks a POST/PUT body against the kind's schema.
+func validate(kind scimdoc.Kind, m map[string]any) (map[string]any, error) {
+	core, exts := withExternalID(userSchema), []schema.Schema{enterpriseSchema}
+	if kind == scimdoc.KindGroup {
+		core, exts = withExternalID(groupSchema), nil
+	}
+	scimdoc.NormalizeResource(m)
+	if !hasSchema(m, core.ID) {
+		return nil, scimdoc.Errorf(scimdoc.ScimTypeInvalidSyntax, "The \"schemas\" attribute must list %s.", core.ID)
+	}
+	attrs, serr := core.Validate(m)
+	if serr != nil {
+		return nil, scimdoc.Errorf(string(serr.ScimType), "%s", serr.Detail)
+	}
+	for _, ext := range exts {
+		for k, v := range m {
+			if !strings.EqualFold(k, ext.ID) || v == nil {
+				continue
+			}
+			extAttrs, serr := ext.ValidateExtension(v)
+			if serr != nil {
+				return nil, scimdoc.Errorf(string(serr.ScimType), "%s: %s", ext.ID, serr.Detail)
+			}
+			if len(extAttrs) > 0 {
+				attrs[ext.ID] = extAttrs
+			}
+		}
+	}
+	return jsonRoundTrip(attrs), nil
+}
+
+// jsonRoundTrip turns validated attributes (json.Number and friends) into
+// plain decoded JSON, the form the bridge core stores and patches.
+func jsonRoundTrip(m map[string]any) map[string]any {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return m
+	}
+	var out map[string]any
+	if json.Unmarshal(b, &out) != nil {
+		return m
+	}
+	return out
+}
+
+func hasSchema(m map[string]any, urn string) bool {
+	for k, v := range m {
+		if !strings.EqualFold(k, "schemas") {
+			continue
+		}
+		list, _ := v.([]any)
+		for _, s := range list {
+			if str, ok := s.(string); ok && strings.EqualFold(str, urn) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -2,9 +2,10 @@
 // call (RFC 7644), authentication, request limits, SCIM error bodies,
 // health and readiness.
 //
-// Resource endpoints (/Users, /Groups) are served here so that every status
-// code, header (ETag, Location, Retry-After) and IdP dialect quirk is under
-// the bridge's control; elimity-com/scim supplies the schemas, request
-// validation, filter evaluation and the discovery endpoints (/Schemas,
-// /ResourceTypes).
+// Each resource endpoint (/Users, /Groups) is one handler over a
+// mapping.Resource; nothing in it depends on the resource type. Documents
+// are parsed and checked with package scimdoc, and errors are turned into
+// SCIM error responses in one place (toSCIMError: codes to statuses).
+// Requests are reported through Config's observer hook, and LogHandler
+// puts the request id into every log line written with a request's context.
 package scim

@@ -9,12 +9,10 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/scim-bridge/scim-bridge/cache"
 	"github.com/scim-bridge/scim-bridge/mapping"
-	"github.com/scim-bridge/scim-bridge/upstream"
+	"github.com/scim-bridge/scim-bridge/scimdoc"
 )
 
 // errorSchema is the SCIM error message schema URN (RFC 7644 §3.12).
@@ -26,6 +24,10 @@ type apiError struct {
 	ScimType   string
 	Detail     string
 	RetryAfter time.Duration
+}
+
+func (e apiError) Error() string {
+	return fmt.Sprintf("scim: %d %s: %s", e.Status, e.ScimType, e.Detail)
 }
 
 func (e apiError) MarshalJSON() ([]byte, error) {
@@ -50,85 +52,48 @@ func writeError(w http.ResponseWriter, e apiError) {
 	_, _ = w.Write(body)
 }
 
-func badRequest(scimType, format string, args ...any) apiError {
-	return apiError{Status: http.StatusBadRequest, ScimType: scimType, Detail: fmt.Sprintf(format, args...)}
+// statusOf is the one mapping from the provisioner's failure codes to HTTP
+// statuses.
+var statusOf = map[mapping.Code]int{
+	mapping.CodeInternal:     http.StatusInternalServerError,
+	mapping.CodeNotFound:     http.StatusNotFound,
+	mapping.CodeConflict:     http.StatusConflict,
+	mapping.CodeInvalid:      http.StatusBadRequest,
+	mapping.CodeMutability:   http.StatusBadRequest,
+	mapping.CodePrecondition: http.StatusPreconditionFailed,
+	mapping.CodeUnavailable:  http.StatusServiceUnavailable,
+	mapping.CodeThrottled:    http.StatusTooManyRequests,
 }
 
-// defaultRetryAfter is what the IdP is told to wait when UiPath gave no
-// hint.
-const defaultRetryAfter = 30 * time.Second
-
-// storeRetryAfter is what the IdP is told to wait when the store cannot be
-// reached: a Redis failover or restart takes seconds.
-const storeRetryAfter = 10 * time.Second
-
-// toSCIMError turns an error from the bridge core into the response the
-// IdP gets. Causes that are not the IdP's business are logged, not sent.
-func toSCIMError(err error, log *slog.Logger) apiError {
+// toSCIMError turns an error into the response the IdP gets. Causes that
+// are not the IdP's business are logged, not sent.
+func toSCIMError(ctx context.Context, err error, log *slog.Logger) apiError {
+	var aerr apiError
+	var derr *scimdoc.Error
 	var merr *mapping.Error
-	var perr *mapping.PatchError
-	var partial *mapping.PartialError
-	var uerr *upstream.Error
 	switch {
+	case errors.As(err, &aerr):
+		return aerr
+	case errors.As(err, &derr):
+		return apiError{Status: http.StatusBadRequest, ScimType: derr.ScimType, Detail: derr.Detail}
 	case errors.As(err, &merr):
-		return apiError{Status: merr.Status, ScimType: merr.ScimType, Detail: merr.Detail}
-	case errors.As(err, &perr):
-		return apiError{Status: http.StatusBadRequest, ScimType: perr.ScimType, Detail: perr.Detail}
-	case errors.As(err, &partial):
-		log.Warn("membership change partly applied", "error", err)
-		if partial.Retryable {
-			return apiError{
-				Status:     retryStatus(partial.Err),
-				Detail:     fmt.Sprintf("%d of %d membership changes could not be applied in UiPath yet (members %s); the rest were saved. Retry the request.", partial.Failed, partial.Total, listIDs(partial.FailedUsers)),
-				RetryAfter: retryAfterOf(partial.Err),
-			}
+		status, ok := statusOf[merr.Code]
+		if !ok {
+			status = http.StatusInternalServerError
 		}
-		return apiError{
-			Status: http.StatusInternalServerError,
-			Detail: fmt.Sprintf("%d of %d membership changes were refused by UiPath (members %s); the rest were saved. See the bridge log.", partial.Failed, partial.Total, listIDs(partial.FailedUsers)),
+		e := apiError{Status: status, ScimType: merr.ScimType, Detail: merr.Detail, RetryAfter: merr.RetryAfter}
+		switch {
+		case status == http.StatusBadRequest && e.ScimType == "":
+			e.ScimType = scimdoc.ScimTypeInvalidValue
+		case status == http.StatusConflict:
+			e.ScimType = scimdoc.ScimTypeUniqueness
+		case status == http.StatusServiceUnavailable, status == http.StatusTooManyRequests:
+			log.WarnContext(ctx, "request not done, client told to retry", "code", merr.Code.String(), "error", err)
+		case status == http.StatusInternalServerError:
+			log.ErrorContext(ctx, "request failed", "error", err)
 		}
-	case errors.As(err, &uerr) && uerr.Retryable && uerr.StatusCode == http.StatusTooManyRequests:
-		log.Warn("upstream rate limit reached", "error", err)
-		return apiError{Status: http.StatusTooManyRequests, Detail: "UiPath's rate limit for this organization is reached; retry after Retry-After.", RetryAfter: retryAfterOf(err)}
-	case errors.As(err, &uerr) && uerr.Retryable:
-		log.Warn("upstream unavailable", "error", err)
-		return apiError{Status: http.StatusServiceUnavailable, Detail: "UiPath is unavailable; retry later.", RetryAfter: retryAfterOf(err)}
-	case errors.Is(err, cache.ErrUnavailable):
-		log.Warn("store unavailable", "error", err)
-		return apiError{Status: http.StatusServiceUnavailable, Detail: "The bridge's mapping store is unavailable; retry later.", RetryAfter: storeRetryAfter}
-	case errors.Is(err, context.DeadlineExceeded):
-		log.Warn("request timed out", "error", err)
-		return apiError{Status: http.StatusServiceUnavailable, Detail: "The request timed out; retry later.", RetryAfter: defaultRetryAfter}
-	case errors.As(err, &uerr):
-		log.Error("upstream refused request", "error", err)
-		return apiError{Status: http.StatusInternalServerError, Detail: "UiPath refused the change; see the bridge log."}
-	default:
-		log.Error("internal error", "error", err)
-		return apiError{Status: http.StatusInternalServerError, Detail: "Internal error; see the bridge log."}
+		return e
 	}
-}
-
-// listIDs names at most 10 ids for an error detail.
-func listIDs(ids []string) string {
-	if len(ids) > 10 {
-		return strings.Join(ids[:10], ", ") + fmt.Sprintf(" and %d more", len(ids)-10)
-	}
-	return strings.Join(ids, ", ")
-}
-
-// retryStatus is 429 when UiPath (or the bridge's budget for it) is
-// throttling, which Okta reschedules by itself, and 503 otherwise.
-func retryStatus(err error) int {
-	var uerr *upstream.Error
-	if errors.As(err, &uerr) && uerr.StatusCode == http.StatusTooManyRequests {
-		return http.StatusTooManyRequests
-	}
-	return http.StatusServiceUnavailable
-}
-
-func retryAfterOf(err error) time.Duration {
-	if d := upstream.RetryAfter(err); d > 0 {
-		return d
-	}
-	return defaultRetryAfter
+	log.ErrorContext(ctx, "internal error", "error", err)
+	return apiError{Status: http.StatusInternalServerError, Detail: "Internal error; see the bridge log."}
 }

@@ -2,7 +2,6 @@ package scim
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,7 +14,7 @@ import (
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/mapping"
-	"github.com/scim-bridge/scim-bridge/upstream"
+	"github.com/scim-bridge/scim-bridge/scimdoc"
 )
 
 // secret stands for anything the IdP must never see: a token, a raw
@@ -24,108 +23,80 @@ const secret = "secret-token-123"
 
 func TestToSCIMError(t *testing.T) {
 	cause := errors.New("dial tcp 10.0.0.7:443: " + secret)
-	throttled := &upstream.Error{Op: "create user", StatusCode: http.StatusTooManyRequests, Retryable: true,
-		RetryAfter: 1500 * time.Millisecond, Detail: "rate limit for " + secret}
 	tests := []struct {
 		name           string
 		err            error
 		wantStatus     int
 		wantScimType   string
-		wantDetail     string // exact; "" means only the leak check applies
+		wantDetail     string // exact
 		wantRetryAfter string // Retry-After header; "" means absent
 		wantLogged     bool   // the cause is logged
 	}{
 		{
 			name:       "not found",
-			err:        &mapping.Error{Status: http.StatusNotFound, Detail: `User "u1" not found`, Err: mapping.ErrNotFound},
+			err:        &mapping.Error{Code: mapping.CodeNotFound, Detail: `User "u1" not found`, Err: mapping.ErrNotFound},
 			wantStatus: http.StatusNotFound, wantDetail: `User "u1" not found`,
 		},
 		{
-			name:       "uniqueness",
-			err:        &mapping.Error{Status: http.StatusConflict, ScimType: mapping.ScimTypeUniqueness, Detail: "userName taken"},
-			wantStatus: http.StatusConflict, wantScimType: mapping.ScimTypeUniqueness, wantDetail: "userName taken",
+			name:       "conflict is always uniqueness",
+			err:        &mapping.Error{Code: mapping.CodeConflict, Detail: "userName taken"},
+			wantStatus: http.StatusConflict, wantScimType: scimdoc.ScimTypeUniqueness, wantDetail: "userName taken",
 		},
 		{
-			name:       "mapping error wrapped with context",
-			err:        fmt.Errorf("replace user u1: %w", &mapping.Error{Status: http.StatusBadRequest, ScimType: mapping.ScimTypeInvalidValue, Detail: "bad email"}),
-			wantStatus: http.StatusBadRequest, wantScimType: mapping.ScimTypeInvalidValue, wantDetail: "bad email",
+			name:       "invalid, wrapped with context",
+			err:        fmt.Errorf("replace user u1: %w", &mapping.Error{Code: mapping.CodeInvalid, ScimType: scimdoc.ScimTypeInvalidPath, Detail: "bad path"}),
+			wantStatus: http.StatusBadRequest, wantScimType: scimdoc.ScimTypeInvalidPath, wantDetail: "bad path",
 		},
 		{
-			name:       "mapping error keeps its cause out of the detail",
-			err:        &mapping.Error{Status: http.StatusPreconditionFailed, Detail: "version mismatch", Err: cause},
+			name:       "invalid without a scimType is invalidValue",
+			err:        &mapping.Error{Code: mapping.CodeInvalid, Detail: "bad email"},
+			wantStatus: http.StatusBadRequest, wantScimType: scimdoc.ScimTypeInvalidValue, wantDetail: "bad email",
+		},
+		{
+			name:       "mutability",
+			err:        &mapping.Error{Code: mapping.CodeMutability, ScimType: scimdoc.ScimTypeMutability, Detail: "userName cannot change"},
+			wantStatus: http.StatusBadRequest, wantScimType: scimdoc.ScimTypeMutability, wantDetail: "userName cannot change",
+		},
+		{
+			name:       "precondition keeps its cause out of the detail",
+			err:        &mapping.Error{Code: mapping.CodePrecondition, Detail: "version mismatch", Err: cause},
 			wantStatus: http.StatusPreconditionFailed, wantDetail: "version mismatch",
 		},
 		{
-			name:       "patch error",
-			err:        &mapping.PatchError{ScimType: mapping.ScimTypeNoTarget, Detail: "no email of type home"},
-			wantStatus: http.StatusBadRequest, wantScimType: mapping.ScimTypeNoTarget, wantDetail: "no email of type home",
+			name:       "document error",
+			err:        scimdoc.Errorf(scimdoc.ScimTypeNoTarget, "no email of type home"),
+			wantStatus: http.StatusBadRequest, wantScimType: scimdoc.ScimTypeNoTarget, wantDetail: "no email of type home",
 		},
 		{
-			name:       "partial membership, throttled, with hint",
-			err:        &mapping.PartialError{Failed: 2, Total: 5, Retryable: true, Err: fmt.Errorf("add member: %w", throttled)},
-			wantStatus: http.StatusTooManyRequests, wantRetryAfter: "2", wantLogged: true,
+			name:       "throttled",
+			err:        &mapping.Error{Code: mapping.CodeThrottled, Detail: "rate limit reached", RetryAfter: 1500 * time.Millisecond, Err: cause},
+			wantStatus: http.StatusTooManyRequests, wantDetail: "rate limit reached", wantRetryAfter: "2", wantLogged: true,
 		},
 		{
-			name:           "partial membership, retryable, no hint",
-			err:            &mapping.PartialError{Failed: 1, Total: 3, Retryable: true, Err: cause},
-			wantStatus:     http.StatusServiceUnavailable,
-			wantRetryAfter: "30", wantLogged: true,
+			name:       "unavailable",
+			err:        &mapping.Error{Code: mapping.CodeUnavailable, Detail: "UiPath is unavailable", RetryAfter: 30 * time.Second, Err: cause},
+			wantStatus: http.StatusServiceUnavailable, wantDetail: "UiPath is unavailable", wantRetryAfter: "30", wantLogged: true,
 		},
 		{
-			name:       "partial membership refused",
-			err:        &mapping.PartialError{Failed: 1, Total: 3, Err: &upstream.Error{Op: "add member", StatusCode: http.StatusBadRequest, Detail: secret}},
-			wantStatus: http.StatusInternalServerError, wantLogged: true,
-		},
-		{
-			name:       "upstream throttling",
-			err:        fmt.Errorf("create user: %w", throttled),
-			wantStatus: http.StatusTooManyRequests, wantDetail: "UiPath's rate limit for this organization is reached; retry after Retry-After.",
-			wantRetryAfter: "2", wantLogged: true,
-		},
-		{
-			name:       "upstream transport failure without hint",
-			err:        &upstream.Error{Op: "get user", Retryable: true, Err: cause},
-			wantStatus: http.StatusServiceUnavailable, wantRetryAfter: "30", wantLogged: true,
-		},
-		{
-			name:       "upstream timeout is reported by the upstream branch",
-			err:        &upstream.Error{Op: "get user", Retryable: true, RetryAfter: 5 * time.Second, Err: context.DeadlineExceeded},
-			wantStatus: http.StatusServiceUnavailable, wantRetryAfter: "5", wantLogged: true,
-		},
-		{
-			name:       "upstream refusal",
-			err:        &upstream.Error{Op: "update user", StatusCode: http.StatusBadRequest, Detail: "field X invalid: " + secret},
+			name:       "internal",
+			err:        &mapping.Error{Code: mapping.CodeInternal, Detail: "UiPath refused the change; see the bridge log.", Err: cause},
 			wantStatus: http.StatusInternalServerError, wantDetail: "UiPath refused the change; see the bridge log.", wantLogged: true,
-		},
-		{
-			name:       "deadline",
-			err:        fmt.Errorf("list users: %w", context.DeadlineExceeded),
-			wantStatus: http.StatusServiceUnavailable, wantDetail: "The request timed out; retry later.",
-			wantRetryAfter: "30", wantLogged: true,
 		},
 		{
 			name:       "anything else",
 			err:        fmt.Errorf("bolt: open %s: %w", "/var/lib/"+secret, errors.New("permission denied")),
 			wantStatus: http.StatusInternalServerError, wantDetail: "Internal error; see the bridge log.", wantLogged: true,
 		},
-		{
-			name:       "cancelled request",
-			err:        fmt.Errorf("get user: %w", context.Canceled),
-			wantStatus: http.StatusInternalServerError, wantDetail: "Internal error; see the bridge log.", wantLogged: true,
-		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs bytes.Buffer
-			got := toSCIMError(tt.err, slog.New(slog.NewJSONHandler(&logs, nil)))
+			got := toSCIMError(t.Context(), tt.err, slog.New(slog.NewJSONHandler(&logs, nil)))
 			if got.Status != tt.wantStatus || got.ScimType != tt.wantScimType {
 				t.Errorf("toSCIMError = %d %q, want %d %q", got.Status, got.ScimType, tt.wantStatus, tt.wantScimType)
 			}
-			if tt.wantDetail != "" && got.Detail != tt.wantDetail {
+			if got.Detail != tt.wantDetail {
 				t.Errorf("Detail = %q, want %q", got.Detail, tt.wantDetail)
-			}
-			if got.Detail == "" {
-				t.Errorf("Detail is empty; the IdP admin gets nothing to act on")
 			}
 			if strings.Contains(got.Detail, secret) {
 				t.Errorf("Detail %q leaks the cause", got.Detail)
@@ -146,6 +117,15 @@ func TestToSCIMError(t *testing.T) {
 				t.Errorf("response leaks the cause: %s", w.Body)
 			}
 		})
+	}
+}
+
+// TestEveryCodeHasAStatus guards the one table from codes to statuses.
+func TestEveryCodeHasAStatus(t *testing.T) {
+	for c := mapping.CodeInternal; c <= mapping.CodeThrottled; c++ {
+		if _, ok := statusOf[c]; !ok {
+			t.Errorf("code %v has no HTTP status", c)
+		}
 	}
 }
 
@@ -172,7 +152,7 @@ func TestWriteError(t *testing.T) {
 	}{
 		{
 			name: "bad request",
-			in:   badRequest(mapping.ScimTypeInvalidFilter, "filter %q is bad", "x"),
+			in:   apiError{Status: http.StatusBadRequest, ScimType: scimdoc.ScimTypeInvalidFilter, Detail: `filter "x" is bad`},
 			wantBody: map[string]any{
 				"schemas": []any{errorSchema}, "status": "400", "scimType": "invalidFilter", "detail": `filter "x" is bad`,
 			},

@@ -83,7 +83,7 @@ func newBridge(tb testing.TB, o bridgeOptions) *bridge {
 	if cfg.Tokens == nil {
 		cfg.Tokens = []string{testToken, otherToken}
 	}
-	srv, err := scim.New(cfg, prov, log.With("component", "scim"))
+	srv, err := scim.New(cfg, []mapping.Resource{prov.Users(), prov.Groups()}, log.With("component", "scim"))
 	if err != nil {
 		tb.Fatal(err)
 	}

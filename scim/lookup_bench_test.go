@@ -60,7 +60,7 @@ func BenchmarkFilterLookupRedis(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv, err := scim.New(scim.Config{Tokens: []string{testToken}}, prov, log)
+	srv, err := scim.New(scim.Config{Tokens: []string{testToken}}, []mapping.Resource{prov.Users(), prov.Groups()}, log)
 	if err != nil {
 		b.Fatal(err)
 	}

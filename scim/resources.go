@@ -7,338 +7,187 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
-	"github.com/elimity-com/scim/schema"
 	"github.com/gorilla/mux"
 
-	"github.com/scim-bridge/scim-bridge/cache"
 	"github.com/scim-bridge/scim-bridge/mapping"
+	"github.com/scim-bridge/scim-bridge/scimdoc"
 )
 
-// resourceKind describes one resource endpoint.
-type resourceKind struct {
-	endpoint   string // "Users"
-	name       string // "User" (meta.resourceType)
-	cacheKind  cache.Kind
-	patchKind  mapping.ResourceKind
-	schema     schema.Schema // validation schema (with externalId)
-	extensions []schema.Schema
-}
-
-func (k resourceKind) schemaURNs() []string {
-	out := []string{k.schema.ID}
-	for _, e := range k.extensions {
-		out = append(out, e.ID)
-	}
-	return out
-}
-
-var (
-	kindUsers = resourceKind{
-		endpoint: "Users", name: "User", cacheKind: cache.KindUser, patchKind: mapping.KindUser,
-		schema:     withExternalID(userSchema),
-		extensions: []schema.Schema{enterpriseSchema},
-	}
-	kindGroups = resourceKind{
-		endpoint: "Groups", name: "Group", cacheKind: cache.KindGroup, patchKind: mapping.KindGroup,
-		schema: withExternalID(groupSchema),
-	}
-)
-
-// resourceHandler serves one resource endpoint.
+// resourceHandler serves one resource endpoint through the provisioner's
+// contract for that type; nothing in it depends on which type it is.
 type resourceHandler struct {
-	s    *Server
-	kind resourceKind
+	s   *Server
+	res mapping.Resource
+	rt  scimdoc.ResourceType
+	// patchNoContent answers a PATCH with 204 unless the client asked for
+	// attributes back (groups: Entra expects it, and a group can hold
+	// thousands of members).
+	patchNoContent bool
 }
 
 func (h *resourceHandler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	writeError(w, toSCIMError(err, loggerFrom(r.Context(), h.s.log)))
+	writeError(w, toSCIMError(r.Context(), err, h.s.log))
 }
 
 // readBody reads a request body within the size limit.
-func readBody(r *http.Request) ([]byte, *apiError) {
+func readBody(r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, &apiError{Status: http.StatusRequestEntityTooLarge, Detail: fmt.Sprintf("Request body is larger than the %d-byte limit.", mbe.Limit)}
+			return nil, apiError{Status: http.StatusRequestEntityTooLarge, Detail: fmt.Sprintf("Request body is larger than the %d-byte limit.", mbe.Limit)}
 		}
-		e := badRequest(mapping.ScimTypeInvalidSyntax, "The request body could not be read.")
-		return nil, &e
+		return nil, scimdoc.Errorf(scimdoc.ScimTypeInvalidSyntax, "The request body could not be read.")
 	}
 	return body, nil
 }
 
-func decodeObject(body []byte) (map[string]any, *apiError) {
+func decodeObject(body []byte) (map[string]any, error) {
 	var m map[string]any
 	d := json.NewDecoder(bytes.NewReader(body))
-	d.UseNumber()
 	if err := d.Decode(&m); err != nil || m == nil {
-		e := badRequest(mapping.ScimTypeInvalidSyntax, "The request body must be a JSON object.")
-		return nil, &e
+		return nil, scimdoc.Errorf(scimdoc.ScimTypeInvalidSyntax, "The request body must be a JSON object.")
 	}
 	if d.More() {
-		e := badRequest(mapping.ScimTypeInvalidSyntax, "The request body must hold exactly one JSON object.")
-		return nil, &e
+		return nil, scimdoc.Errorf(scimdoc.ScimTypeInvalidSyntax, "The request body must hold exactly one JSON object.")
 	}
 	return m, nil
 }
 
-// readResource decodes, normalises and validates a POST/PUT body.
-func (h *resourceHandler) readResource(r *http.Request) (map[string]any, *apiError) {
-	body, aerr := readBody(r)
-	if aerr != nil {
-		return nil, aerr
-	}
-	m, aerr := decodeObject(body)
-	if aerr != nil {
-		return nil, aerr
-	}
-	normalizeResource(m)
-	if !hasSchema(m, h.kind.schema.ID) {
-		e := badRequest(mapping.ScimTypeInvalidSyntax, "The \"schemas\" attribute must list %s.", h.kind.schema.ID)
-		return nil, &e
-	}
-	attrs, serr := h.kind.schema.Validate(m)
-	if serr != nil {
-		e := badRequest(string(serr.ScimType), "%s", serr.Detail)
-		return nil, &e
-	}
-	for _, ext := range h.kind.extensions {
-		for k, v := range m {
-			if !strings.EqualFold(k, ext.ID) || v == nil {
-				continue
-			}
-			extAttrs, serr := ext.ValidateExtension(v)
-			if serr != nil {
-				e := badRequest(string(serr.ScimType), "%s: %s", ext.ID, serr.Detail)
-				return nil, &e
-			}
-			if len(extAttrs) > 0 {
-				attrs[ext.ID] = extAttrs
-			}
-		}
-	}
-	return jsonRoundTrip(attrs), nil
-}
-
-// jsonRoundTrip turns validated attributes (json.Number and friends) into
-// plain decoded JSON, the form the bridge core stores and patches.
-func jsonRoundTrip(m map[string]any) map[string]any {
-	b, err := json.Marshal(m)
+// readResource decodes and validates a POST/PUT body.
+func (h *resourceHandler) readResource(r *http.Request) (map[string]any, error) {
+	body, err := readBody(r)
 	if err != nil {
-		return m
+		return nil, err
 	}
-	var out map[string]any
-	if json.Unmarshal(b, &out) != nil {
-		return m
+	m, err := decodeObject(body)
+	if err != nil {
+		return nil, err
 	}
-	return out
-}
-
-func hasSchema(m map[string]any, urn string) bool {
-	for k, v := range m {
-		if !strings.EqualFold(k, "schemas") {
-			continue
-		}
-		list, _ := v.([]any)
-		for _, s := range list {
-			if str, ok := s.(string); ok && strings.EqualFold(str, urn) {
-				m[k] = v
-				return true
-			}
-		}
-	}
-	return false
+	return validate(h.rt.Kind, m)
 }
 
 func (h *resourceHandler) create(w http.ResponseWriter, r *http.Request) {
-	attrs, aerr := h.readResource(r)
-	if aerr != nil {
-		writeError(w, *aerr)
-		return
-	}
-	var rec cache.Record
-	var err error
-	if h.kind.cacheKind == cache.KindUser {
-		rec, err = h.s.prov.CreateUser(r.Context(), attrs)
-	} else {
-		rec, err = h.s.prov.CreateGroup(r.Context(), attrs)
-	}
+	doc, err := h.readResource(r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	h.writeResource(w, r, rec, http.StatusCreated)
-}
-
-func (h *resourceHandler) getRecord(r *http.Request, id string) (cache.Record, error) {
-	if h.kind.cacheKind == cache.KindUser {
-		return h.s.prov.GetUser(r.Context(), id)
+	it, err := h.res.Create(r.Context(), doc)
+	if err != nil {
+		h.fail(w, r, err)
+		return
 	}
-	return h.s.prov.GetGroup(r.Context(), id)
+	h.writeResource(w, r, it, http.StatusCreated)
 }
 
 func (h *resourceHandler) get(w http.ResponseWriter, r *http.Request) {
-	rec, err := h.getRecord(r, mux.Vars(r)["id"])
+	it, err := h.res.Get(r.Context(), mux.Vars(r)["id"])
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, mapping.Version(rec)) {
-		w.Header().Set("ETag", mapping.Version(rec))
+	if inm := r.Header.Get("If-None-Match"); inm != "" && scimdoc.MatchETag(inm, it.Version) {
+		w.Header().Set("ETag", it.Version)
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	h.writeResource(w, r, rec, http.StatusOK)
-}
-
-func etagMatches(header, etag string) bool {
-	for _, t := range strings.Split(header, ",") {
-		t = strings.TrimSpace(t)
-		if t == "*" || t == etag || "W/"+t == etag {
-			return true
-		}
-	}
-	return false
+	h.writeResource(w, r, it, http.StatusOK)
 }
 
 func (h *resourceHandler) replace(w http.ResponseWriter, r *http.Request) {
-	attrs, aerr := h.readResource(r)
-	if aerr != nil {
-		writeError(w, *aerr)
-		return
-	}
-	id := mux.Vars(r)["id"]
-	ifMatch := r.Header.Get("If-Match")
-	var rec cache.Record
-	var err error
-	if h.kind.cacheKind == cache.KindUser {
-		rec, err = h.s.prov.ReplaceUser(r.Context(), id, attrs, ifMatch)
-	} else {
-		rec, err = h.s.prov.ReplaceGroup(r.Context(), id, attrs, ifMatch)
-	}
+	doc, err := h.readResource(r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	h.writeResource(w, r, rec, http.StatusOK)
+	it, err := h.res.Replace(r.Context(), mux.Vars(r)["id"], doc, r.Header.Get("If-Match"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.writeResource(w, r, it, http.StatusOK)
 }
 
 func (h *resourceHandler) patch(w http.ResponseWriter, r *http.Request) {
-	body, aerr := readBody(r)
-	if aerr != nil {
-		writeError(w, *aerr)
-		return
-	}
-	ops, aerr := parsePatch(body)
-	if aerr != nil {
-		writeError(w, *aerr)
-		return
-	}
-	id := mux.Vars(r)["id"]
-	ifMatch := r.Header.Get("If-Match")
-	var rec cache.Record
-	var err error
-	if h.kind.cacheKind == cache.KindUser {
-		rec, _, err = h.s.prov.PatchUser(r.Context(), id, ops, ifMatch)
-	} else {
-		rec, _, err = h.s.prov.PatchGroup(r.Context(), id, ops, ifMatch)
-	}
+	body, err := readBody(r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	// Groups answer 204 (as Entra expects, and a group can hold thousands
-	// of members) unless the client asked for attributes back.
-	if h.kind.cacheKind == cache.KindGroup && r.URL.Query().Get("attributes") == "" {
-		w.Header().Set("ETag", mapping.Version(rec))
+	ops, err := scimdoc.ParsePatch(body)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	it, err := h.res.Patch(r.Context(), mux.Vars(r)["id"], ops, r.Header.Get("If-Match"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if h.patchNoContent && r.URL.Query().Get("attributes") == "" {
+		w.Header().Set("ETag", it.Version)
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	h.writeResource(w, r, rec, http.StatusOK)
+	h.writeResource(w, r, it, http.StatusOK)
 }
 
 func (h *resourceHandler) delete(w http.ResponseWriter, r *http.Request) {
-	id := mux.Vars(r)["id"]
-	if ifMatch := r.Header.Get("If-Match"); ifMatch != "" {
-		rec, err := h.getRecord(r, id)
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		if !etagMatches(ifMatch, mapping.Version(rec)) {
-			writeError(w, apiError{Status: http.StatusPreconditionFailed, Detail: "The resource has changed: its version does not match If-Match."})
-			return
-		}
-	}
-	var err error
-	if h.kind.cacheKind == cache.KindUser {
-		err = h.s.prov.DeleteUser(r.Context(), id)
-	} else {
-		err = h.s.prov.DeleteGroup(r.Context(), id)
-	}
-	if err != nil {
+	if err := h.res.Delete(r.Context(), mux.Vars(r)["id"], r.Header.Get("If-Match")); err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// representation is the full SCIM JSON of a record.
-func (h *resourceHandler) representation(r *http.Request, rec cache.Record, attrs map[string]any) map[string]any {
+// location is the URL of a resource.
+func (h *resourceHandler) location(id string) string {
+	return h.s.cfg.BaseURL + h.rt.Endpoint + "/" + id
+}
+
+// representation is the full SCIM JSON of an item (RFC 7643 §3): its
+// attributes plus id, externalId, schemas and meta.
+func (h *resourceHandler) representation(it mapping.Item, attrs map[string]any) map[string]any {
 	out := make(map[string]any, len(attrs)+4)
 	for k, v := range attrs {
 		out[k] = v
 	}
-	out["id"] = rec.ID
-	if rec.ExternalID != "" {
-		out["externalId"] = rec.ExternalID
+	out["id"] = it.ID
+	if it.ExternalID != "" {
+		out["externalId"] = it.ExternalID
 	}
-	schemas := []string{h.kind.schema.ID}
-	for _, e := range h.kind.extensions {
-		if _, ok := attrs[e.ID]; ok {
-			schemas = append(schemas, e.ID)
+	schemas := []string{h.rt.Schema.URN}
+	for _, e := range h.rt.Extensions {
+		if _, ok := attrs[e.URN]; ok {
+			schemas = append(schemas, e.URN)
 		}
 	}
 	out["schemas"] = schemas
 	out["meta"] = map[string]any{
-		"resourceType": h.kind.name,
-		"created":      rec.Created.UTC().Format(time.RFC3339Nano),
-		"lastModified": rec.Modified.UTC().Format(time.RFC3339Nano),
-		"version":      mapping.Version(rec),
-		"location":     h.s.cfg.BaseURL + "/" + h.kind.endpoint + "/" + rec.ID,
+		"resourceType": h.rt.Name,
+		"created":      it.Created.UTC().Format(time.RFC3339Nano),
+		"lastModified": it.Modified.UTC().Format(time.RFC3339Nano),
+		"version":      it.Version,
+		"location":     h.location(it.ID),
 	}
 	return out
 }
 
-func (h *resourceHandler) render(r *http.Request, rec cache.Record) (map[string]any, error) {
-	if rec.Kind == cache.KindGroup {
-		return h.s.prov.RenderGroup(rec)
-	}
-	return h.s.prov.RenderUser(r.Context(), rec)
-}
-
-func (h *resourceHandler) writeResource(w http.ResponseWriter, r *http.Request, rec cache.Record, status int) {
-	attrs, err := h.render(r, rec)
+func (h *resourceHandler) writeResource(w http.ResponseWriter, r *http.Request, it mapping.Item, status int) {
+	proj := projectionFromQuery(h.rt.Kind, r)
+	buf, err := h.appendResource(nil, it, proj)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	out := h.representation(r, rec, attrs)
-	proj, aerr := projectionFromQuery(r)
-	if aerr != nil {
-		writeError(w, *aerr)
-		return
-	}
-	out = proj.apply(out)
 	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("ETag", mapping.Version(rec))
+	w.Header().Set("ETag", it.Version)
 	if status == http.StatusCreated {
-		w.Header().Set("Location", h.s.cfg.BaseURL+"/"+h.kind.endpoint+"/"+rec.ID)
+		w.Header().Set("Location", h.location(it.ID))
 	}
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(out)
+	_, _ = w.Write(append(buf, '\n'))
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/scim-bridge/scim-bridge/mapping"
+	"github.com/scim-bridge/scim-bridge/scimdoc"
 )
 
 const contentType = "application/scim+json"
@@ -76,20 +77,22 @@ func (c Config) withDefaults() Config {
 
 // Server is the bridge's http.Handler.
 type Server struct {
-	cfg    Config
-	prov   *mapping.Provisioner
-	log    *slog.Logger
-	auth   *authenticator
-	router *mux.Router
-	disc   http.Handler
+	cfg       Config
+	resources []mapping.Resource
+	log       *slog.Logger
+	auth      *authenticator
+	router    *mux.Router
+	disc      http.Handler
 }
 
-// New returns the HTTP surface for a provisioner.
-func New(cfg Config, prov *mapping.Provisioner, logger *slog.Logger) (*Server, error) {
+// New returns the HTTP surface for the provisioner's resources, one
+// endpoint each (mapping.Provisioner's Users and Groups).
+func New(cfg Config, resources []mapping.Resource, logger *slog.Logger) (*Server, error) {
 	cfg = cfg.withDefaults()
 	if logger == nil {
-		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		logger = slog.New(slog.DiscardHandler)
 	}
+	logger = slog.New(LogHandler(logger.Handler()))
 	auth, err := newAuthenticator(cfg, logger)
 	if err != nil {
 		return nil, err
@@ -98,7 +101,7 @@ func New(cfg Config, prov *mapping.Provisioner, logger *slog.Logger) (*Server, e
 	if err != nil {
 		return nil, fmt.Errorf("scim: discovery endpoints: %w", err)
 	}
-	s := &Server{cfg: cfg, prov: prov, log: logger, auth: auth, disc: disc}
+	s := &Server{cfg: cfg, resources: resources, log: logger, auth: auth, disc: disc}
 	s.routes()
 	return s, nil
 }
@@ -116,10 +119,10 @@ func (s *Server) routes() {
 
 	api := r.PathPrefix(BasePath).Subrouter()
 	api.Use(s.authenticate, s.limitBody, s.deadline)
-	users := &resourceHandler{s: s, kind: kindUsers}
-	groups := &resourceHandler{s: s, kind: kindGroups}
-	for _, h := range []*resourceHandler{users, groups} {
-		base := "/" + h.kind.endpoint
+	for _, res := range s.resources {
+		rt := res.Kind().ResourceType()
+		h := &resourceHandler{s: s, res: res, rt: rt, patchNoContent: rt.Kind == scimdoc.KindGroup}
+		base := rt.Endpoint
 		api.HandleFunc(base, h.list).Methods(http.MethodGet)
 		api.HandleFunc(base, h.create).Methods(http.MethodPost)
 		api.HandleFunc(base+"/.search", h.search).Methods(http.MethodPost)
@@ -154,10 +157,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("X-Request-Id", id)
 	sw := &statusWriter{ResponseWriter: w}
-	ctx := withRequestID(r.Context(), id)
+	idp := idpOf(r.UserAgent())
+	ctx := withRequest(r.Context(), requestInfo{id: id, idp: idp})
 	defer func() {
 		if v := recover(); v != nil {
-			loggerFrom(ctx, s.log).Error("panic serving request", "panic", fmt.Sprint(v), "method", r.Method, "path", r.URL.Path)
+			s.log.ErrorContext(ctx, "panic serving request", "panic", fmt.Sprint(v), "method", r.Method, "path", r.URL.Path)
 			if sw.status == 0 {
 				writeError(sw, apiError{Status: http.StatusInternalServerError, Detail: "Internal error; see the bridge log."})
 			}
@@ -166,11 +170,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if s.cfg.Metrics != nil {
-			s.cfg.Metrics.observeRequest(idpOf(r.UserAgent()), methodOf(r.Method), resourceOf(r.URL.Path), sw.code(), time.Since(start))
+			s.cfg.Metrics.observeRequest(idp, methodOf(r.Method), resourceOf(r.URL.Path), sw.code(), time.Since(start))
 		}
 		if s.log.Enabled(ctx, slog.LevelInfo) {
-			loggerFrom(ctx, s.log).Info("scim request", "method", r.Method, "path", r.URL.Path, "status", sw.code(),
-				"duration_ms", time.Since(start).Milliseconds(), "idp", idpOf(r.UserAgent()))
+			s.log.InfoContext(ctx, "scim request", "method", r.Method, "path", r.URL.Path, "status", sw.code(),
+				"duration_ms", time.Since(start).Milliseconds())
 		}
 	}()
 	s.router.ServeHTTP(sw, r.WithContext(ctx))
@@ -181,7 +185,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
 		if err := s.cfg.Ready(ctx); err != nil {
-			loggerFrom(r.Context(), s.log).Warn("not ready", "error", err)
+			s.log.WarnContext(r.Context(), "not ready", "error", err)
 			http.Error(w, "not ready\n", http.StatusServiceUnavailable)
 			return
 		}
@@ -273,19 +277,4 @@ func idpOf(ua string) string {
 		return "entra"
 	}
 	return "other"
-}
-
-type requestIDKey struct{}
-
-func withRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey{}, id)
-}
-
-// loggerFrom returns the logger for a request: fallback with the request's
-// id. It is built only where something is logged.
-func loggerFrom(ctx context.Context, fallback *slog.Logger) *slog.Logger {
-	if id, ok := ctx.Value(requestIDKey{}).(string); ok {
-		return fallback.With("request_id", id)
-	}
-	return fallback
 }

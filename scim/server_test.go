@@ -13,8 +13,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scim-bridge/scim-bridge/mapping"
 	"github.com/scim-bridge/scim-bridge/scim"
+	"github.com/scim-bridge/scim-bridge/scimdoc"
 )
 
 func TestHealthz(t *testing.T) {
@@ -283,7 +283,7 @@ func TestListPaging(t *testing.T) {
 
 	t.Run("bad paging parameters", func(t *testing.T) {
 		for _, q := range []string{"?count=ten", "?startIndex=x"} {
-			wantSCIMError(t, b.api(t, http.MethodGet, "/Users"+q, nil), http.StatusBadRequest, mapping.ScimTypeInvalidValue)
+			wantSCIMError(t, b.api(t, http.MethodGet, "/Users"+q, nil), http.StatusBadRequest, scimdoc.ScimTypeInvalidValue)
 		}
 	})
 }
@@ -325,8 +325,8 @@ func TestSearch(t *testing.T) {
 		t.Errorf("name = %v, want only givenName", got["name"])
 	}
 
-	wantSCIMError(t, b.api(t, http.MethodPost, "/Users/.search", `{"filter":"userName eq"}`), http.StatusBadRequest, mapping.ScimTypeInvalidFilter)
-	wantSCIMError(t, b.api(t, http.MethodPost, "/Users/.search", `[1]`), http.StatusBadRequest, mapping.ScimTypeInvalidSyntax)
+	wantSCIMError(t, b.api(t, http.MethodPost, "/Users/.search", `{"filter":"userName eq"}`), http.StatusBadRequest, scimdoc.ScimTypeInvalidFilter)
+	wantSCIMError(t, b.api(t, http.MethodPost, "/Users/.search", `[1]`), http.StatusBadRequest, scimdoc.ScimTypeInvalidSyntax)
 }
 
 func TestIfNoneMatch(t *testing.T) {

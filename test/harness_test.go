@@ -104,7 +104,7 @@ func newEnv(t *testing.T, newStore func(t *testing.T) cache.Store, o envOptions)
 		t.Fatal(err)
 	}
 	token := "test-token-" + strings.Repeat("x", 20)
-	h, err := scim.New(scim.Config{Tokens: []string{token}, MaxBodyBytes: o.maxBody}, prov, log.With("component", "scim"))
+	h, err := scim.New(scim.Config{Tokens: []string{token}, MaxBodyBytes: o.maxBody}, []mapping.Resource{prov.Users(), prov.Groups()}, log.With("component", "scim"))
 	if err != nil {
 		t.Fatal(err)
 	}

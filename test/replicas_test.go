@@ -45,7 +45,7 @@ func newReplicas(t *testing.T, n int, strategy string) []*env {
 			t.Fatal(err)
 		}
 		token := "replica-token-0123456789"
-		h, err := scim.New(scim.Config{Tokens: []string{token}}, prov, nil)
+		h, err := scim.New(scim.Config{Tokens: []string{token}}, []mapping.Resource{prov.Users(), prov.Groups()}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

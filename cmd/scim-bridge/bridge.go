@@ -114,7 +114,7 @@ func newBridge(cfg config.Config, httpClient *http.Client, log *slog.Logger) (*b
 			}
 			return nil
 		},
-	}, prov, log.With("component", "scim"))
+	}, []mapping.Resource{prov.Users(), prov.Groups()}, log.With("component", "scim"))
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -136,10 +136,13 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 		lvl = slog.LevelInfo
 	}
 	opts := &slog.HandlerOptions{Level: lvl}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if strings.ToLower(format) == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	// Every line logged while serving a SCIM request, in any package,
+	// carries that request's id.
+	return slog.New(scim.LogHandler(h))
 }
 
 // serveUntilDone serves h on ln until ctx ends, then shuts down gracefully

@@ -1,4 +1,4 @@
-package mapping
+package scimdoc
 
 import (
 	"fmt"
@@ -6,16 +6,6 @@ import (
 	"strings"
 
 	filter "github.com/scim2/filter-parser/v2"
-)
-
-// SCIM error types a PatchError carries (RFC 7644 §3.12). The values equal
-// the ScimType strings used elsewhere in the bridge.
-const (
-	patchInvalidPath   = "invalidPath"
-	patchNoTarget      = "noTarget"
-	patchInvalidValue  = "invalidValue"
-	patchMutability    = "mutability"
-	patchInvalidSyntax = "invalidSyntax"
 )
 
 // Operation names (RFC 7644 §3.5.2), compared case-insensitively because
@@ -35,25 +25,8 @@ type PatchOp struct {
 	Value any
 }
 
-// PatchError is returned for an operation that cannot be applied. ScimType
-// is one of "invalidPath", "noTarget", "invalidValue", "mutability" and
-// "invalidSyntax"; the HTTP layer turns it into a 400 SCIM error (RFC 7644
-// §3.12). Detail is safe to show to the IdP.
-type PatchError struct {
-	ScimType string
-	Detail   string
-}
-
-func (e *PatchError) Error() string {
-	return "patch: " + e.ScimType + ": " + e.Detail
-}
-
-func patchErrorf(scimType, format string, args ...any) *PatchError {
-	return &PatchError{ScimType: scimType, Detail: fmt.Sprintf(format, args...)}
-}
-
 // ParsePath parses a raw PATCH path such as `emails[type eq "work"].value`.
-// It returns a *PatchError with ScimType "invalidPath" when raw is not a
+// It returns a *Error with ScimType "invalidPath" when raw is not a
 // valid path.
 func ParsePath(raw string) (*filter.Path, error) {
 	if p, ok := parseSimplePath(raw); ok {
@@ -61,7 +34,7 @@ func ParsePath(raw string) (*filter.Path, error) {
 	}
 	p, err := filter.ParsePath([]byte(raw))
 	if err != nil || p.AttributePath.AttributeName == "" {
-		return nil, patchErrorf(patchInvalidPath, "cannot parse path %q", raw)
+		return nil, Errorf(ScimTypeInvalidPath, "cannot parse path %q", raw)
 	}
 	return &p, nil
 }
@@ -110,7 +83,7 @@ func simpleName(s string) bool {
 
 // ApplyPatch applies ops in order to res (RFC 7644 §3.5.2) and reports
 // whether the result differs from the input. The operations are atomic: on
-// error res is left untouched and the error is a *PatchError (or, for an
+// error res is left untouched and the error is a *Error (or, for an
 // unknown kind, a plain error). Attribute names are matched
 // case-insensitively and written with their canonical spelling.
 //
@@ -119,7 +92,7 @@ func simpleName(s string) bool {
 // URN-prefixed paths, add on a value path that matches nothing (creates the
 // entry), remove of members with a value (removes only those members), and
 // the manager as a bare id or a one-element array.
-func ApplyPatch(res map[string]any, ops []PatchOp, kind ResourceKind) (changed bool, err error) {
+func ApplyPatch(res map[string]any, ops []PatchOp, kind Kind) (changed bool, err error) {
 	schemas := Schemas(kind)
 	if schemas == nil {
 		return false, fmt.Errorf("mapping: unknown resource kind %d", kind)
@@ -128,7 +101,7 @@ func ApplyPatch(res map[string]any, ops []PatchOp, kind ResourceKind) (changed b
 		return false, nil
 	}
 	if res == nil {
-		return false, patchErrorf(patchInvalidValue, "no resource to patch")
+		return false, Errorf(ScimTypeInvalidValue, "no resource to patch")
 	}
 	work, _ := copyValue(res).(map[string]any)
 	p := &patcher{kind: kind, core: schemas[0]}
@@ -150,7 +123,7 @@ func ApplyPatch(res map[string]any, ops []PatchOp, kind ResourceKind) (changed b
 
 // patcher applies operations for one resource kind.
 type patcher struct {
-	kind ResourceKind
+	kind Kind
 	core *Schema
 }
 
@@ -162,20 +135,20 @@ type target struct {
 	filter filter.Expression // value filter on a multi-valued attr, or nil
 }
 
-func (p *patcher) apply(res map[string]any, op PatchOp) *PatchError {
+func (p *patcher) apply(res map[string]any, op PatchOp) *Error {
 	name := strings.ToLower(op.Op)
 	switch name {
 	case opAdd, opReplace, opRemove:
 	default:
-		return patchErrorf(patchInvalidSyntax, "unsupported op %q", op.Op)
+		return Errorf(ScimTypeInvalidSyntax, "unsupported op %q", op.Op)
 	}
 	if op.Path == nil {
 		if name == opRemove {
-			return patchErrorf(patchNoTarget, "remove needs a path")
+			return Errorf(ScimTypeNoTarget, "remove needs a path")
 		}
 		m, ok := op.Value.(map[string]any)
 		if !ok {
-			return patchErrorf(patchInvalidValue, "%s without a path needs an object value", name)
+			return Errorf(ScimTypeInvalidValue, "%s without a path needs an object value", name)
 		}
 		return p.applyValueMap(res, name, nil, m)
 	}
@@ -187,7 +160,7 @@ func (p *patcher) apply(res map[string]any, op PatchOp) *PatchError {
 }
 
 // applyTarget applies op with value to a resolved target.
-func (p *patcher) applyTarget(res map[string]any, op string, t target, value any) *PatchError {
+func (p *patcher) applyTarget(res map[string]any, op string, t target, value any) *Error {
 	if t.attr != nil && isManager(t.attr) && t.sub == nil && t.filter == nil && value == "" {
 		value = nil // an empty manager id unassigns the manager
 	}
@@ -208,7 +181,7 @@ func (p *patcher) applyTarget(res map[string]any, op string, t target, value any
 		return p.applyFiltered(res, op, t, value)
 	case t.sub != nil && a.MultiValued:
 		if op != opRemove {
-			return patchErrorf(patchInvalidPath, "%s.%s needs a value filter", a.Name, t.sub.Name)
+			return Errorf(ScimTypeInvalidPath, "%s.%s needs a value filter", a.Name, t.sub.Name)
 		}
 		cont := p.container(res, a, false)
 		for _, e := range listOf(foldGet(cont, a.Name)) {
@@ -253,7 +226,7 @@ func (p *patcher) applyTarget(res map[string]any, op string, t target, value any
 
 // applySub sets or removes a sub-attribute of a single-valued complex
 // attribute ("name.familyName"), creating the parent when needed.
-func (p *patcher) applySub(res map[string]any, op string, a, sub *Attr, value any) *PatchError {
+func (p *patcher) applySub(res map[string]any, op string, a, sub *Attr, value any) *Error {
 	if op == opRemove {
 		if parent, ok := foldGet(p.container(res, a, false), a.Name).(map[string]any); ok {
 			foldDelete(parent, sub.Name)
@@ -275,7 +248,7 @@ func (p *patcher) applySub(res map[string]any, op string, a, sub *Attr, value an
 }
 
 // applyList adds to or replaces a whole multi-valued attribute.
-func (p *patcher) applyList(res map[string]any, op string, a *Attr, value any) *PatchError {
+func (p *patcher) applyList(res map[string]any, op string, a *Attr, value any) *Error {
 	items, err := coerceList(a, value)
 	if err != nil {
 		return err
@@ -305,14 +278,14 @@ func (p *patcher) applyList(res map[string]any, op string, a *Attr, value any) *
 
 // applyExtension adds to, replaces or removes a whole extension object
 // (path "urn:…:enterprise:2.0:User" or the same key in a path-less value).
-func (p *patcher) applyExtension(res map[string]any, op string, ext *Schema, value any) *PatchError {
+func (p *patcher) applyExtension(res map[string]any, op string, ext *Schema, value any) *Error {
 	if op == opRemove {
 		foldDelete(res, ext.URN)
 		return nil
 	}
 	m, ok := value.(map[string]any)
 	if !ok {
-		return patchErrorf(patchInvalidValue, "%s needs an object value", ext.URN)
+		return Errorf(ScimTypeInvalidValue, "%s needs an object value", ext.URN)
 	}
 	return p.applyValueMap(res, op, ext, m)
 }

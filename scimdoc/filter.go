@@ -1,9 +1,7 @@
-package mapping
+package scimdoc
 
 import (
 	"encoding/json"
-	"fmt"
-	"net/http"
 	"regexp"
 	"strings"
 	"time"
@@ -16,30 +14,17 @@ import (
 // comparisons honour each attribute's caseExact; dateTime attributes
 // (meta.created, meta.lastModified) compare as instants.
 type Filter struct {
-	kind ResourceKind
+	kind Kind
 	expr filter.Expression
 }
 
-// The common attributes every resource has (RFC 7643 §3.1).
-var (
-	idAttr         = &Attr{Name: "id", Type: AttrString, CaseExact: true}
-	externalIDAttr = &Attr{Name: "externalId", Type: AttrString, CaseExact: true}
-	metaAttr       = &Attr{Name: "meta", Type: AttrComplex, SubAttrs: []*Attr{
-		{Name: "resourceType", Type: AttrString, CaseExact: true},
-		{Name: "created", Type: AttrDateTime},
-		{Name: "lastModified", Type: AttrDateTime},
-		{Name: "version", Type: AttrString, CaseExact: true},
-		{Name: "location", Type: AttrReference, CaseExact: true},
-	}}
-)
-
 func invalidFilter(format string, args ...any) error {
-	return &Error{Status: http.StatusBadRequest, ScimType: ScimTypeInvalidFilter, Detail: fmt.Sprintf(format, args...)}
+	return Errorf(ScimTypeInvalidFilter, format, args...)
 }
 
 // CompileFilter parses and checks a filter for a resource kind. Unknown
 // attributes and operators are invalidFilter errors.
-func CompileFilter(kind ResourceKind, raw string) (*Filter, error) {
+func CompileFilter(kind Kind, raw string) (*Filter, error) {
 	expr, ok := parseSimpleEq(raw)
 	if !ok {
 		var err error
@@ -115,12 +100,6 @@ func (f *Filter) resolve(p filter.AttributePath) (resolved, error) {
 		if s.Extension {
 			r.extension = s.URN
 		}
-	case strings.EqualFold(name, "id"):
-		r.attr = idAttr
-	case strings.EqualFold(name, "externalId"):
-		r.attr = externalIDAttr
-	case strings.EqualFold(name, "meta"):
-		r.attr = metaAttr
 	default:
 		a, ok := LookupAttr(f.kind, name)
 		if !ok {

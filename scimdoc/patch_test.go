@@ -1,4 +1,4 @@
-package mapping
+package scimdoc
 
 import (
 	"bytes"
@@ -66,11 +66,11 @@ func pretty(v any) string {
 
 type patchCase struct {
 	name    string
-	kind    ResourceKind // KindUser when zero
-	res     string       // resource JSON
-	body    string       // ops JSON, or "@file" under testdata/patch
-	want    string       // resource JSON after the patch; ignored with wantErr
-	wantErr string       // ScimType
+	kind    Kind   // KindUser when zero
+	res     string // resource JSON
+	body    string // ops JSON, or "@file" under testdata/patch
+	want    string // resource JSON after the patch; ignored with wantErr
+	wantErr string // ScimType
 }
 
 func runPatchCases(t *testing.T, cases []patchCase) {
@@ -96,7 +96,7 @@ func runPatchCases(t *testing.T, cases []patchCase) {
 			orig := mustJSON(t, tc.res)
 			changed, err := ApplyPatch(res, ops, kind)
 			if tc.wantErr != "" {
-				var pe *PatchError
+				var pe *Error
 				if !errors.As(err, &pe) || pe.ScimType != tc.wantErr {
 					t.Fatalf("err = %v, want scimType %s", err, tc.wantErr)
 				}

@@ -1,4 +1,4 @@
-package mapping
+package scimdoc
 
 import (
 	"encoding/json"
@@ -27,7 +27,7 @@ var fuzzBodies = []string{
 }
 
 // FuzzApplyPatch checks that no PATCH body panics, that every failure is a
-// *PatchError leaving the resource untouched, and that changed is accurate.
+// *Error leaving the resource untouched, and that changed is accurate.
 func FuzzApplyPatch(f *testing.F) {
 	files, err := filepath.Glob(filepath.Join("testdata", "patch", "*.json"))
 	if err != nil {
@@ -53,7 +53,7 @@ func FuzzApplyPatch(f *testing.F) {
 		}
 		ops, err := decodePatchBody(body)
 		if err != nil {
-			var pe *PatchError
+			var pe *Error
 			var se *json.SyntaxError
 			var te *json.UnmarshalTypeError
 			if !errors.As(err, &pe) && !errors.As(err, &se) && !errors.As(err, &te) {
@@ -68,9 +68,9 @@ func FuzzApplyPatch(f *testing.F) {
 		before := copyValue(res)
 		changed, err := ApplyPatch(res, ops, kind)
 		if err != nil {
-			var pe *PatchError
+			var pe *Error
 			if !errors.As(err, &pe) {
-				t.Fatalf("error is %T, not *PatchError: %v", err, err)
+				t.Fatalf("error is %T, not *Error: %v", err, err)
 			}
 			switch pe.ScimType {
 			case "invalidPath", "noTarget", "invalidValue", "mutability", "invalidSyntax":

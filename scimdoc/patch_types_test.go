@@ -1,4 +1,4 @@
-package mapping
+package scimdoc
 
 import (
 	"errors"
@@ -53,7 +53,7 @@ func TestApplyPatchGoTypes(t *testing.T) {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			res := map[string]any{"userName": "ada", "emails": []map[string]any{{"value": "w@x", "type": "work"}}}
 			_, err := ApplyPatch(res, o, KindUser)
-			var pe *PatchError
+			var pe *Error
 			if !errors.As(err, &pe) || pe.ScimType != "invalidValue" {
 				t.Fatalf("err = %v, want invalidValue", err)
 			}
@@ -78,14 +78,14 @@ func TestApplyPatchGoTypes(t *testing.T) {
 
 	t.Run("nil resource", func(t *testing.T) {
 		_, err := ApplyPatch(nil, []PatchOp{with(path("title"), "x")}, KindUser)
-		var pe *PatchError
+		var pe *Error
 		if !errors.As(err, &pe) {
 			t.Fatalf("err = %v", err)
 		}
 	})
 
 	t.Run("unknown kind", func(t *testing.T) {
-		if _, err := ApplyPatch(map[string]any{}, nil, ResourceKind(9)); err == nil {
+		if _, err := ApplyPatch(map[string]any{}, nil, Kind(9)); err == nil {
 			t.Fatal("no error for unknown kind")
 		}
 	})
@@ -107,7 +107,7 @@ func TestParsePath(t *testing.T) {
 		t.Run(tc.raw, func(t *testing.T) {
 			p, err := ParsePath(tc.raw)
 			if tc.wantErr {
-				var pe *PatchError
+				var pe *Error
 				if !errors.As(err, &pe) || pe.ScimType != "invalidPath" {
 					t.Fatalf("err = %v, want invalidPath", err)
 				}
@@ -121,8 +121,8 @@ func TestParsePath(t *testing.T) {
 }
 
 func TestPatchErrorMessage(t *testing.T) {
-	err := error(&PatchError{ScimType: "noTarget", Detail: "remove needs a path"})
-	if got, want := err.Error(), "patch: noTarget: remove needs a path"; got != want {
+	err := error(&Error{ScimType: "noTarget", Detail: "remove needs a path"})
+	if got, want := err.Error(), "scimdoc: noTarget: remove needs a path"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
 }

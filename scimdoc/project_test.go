@@ -1,10 +1,8 @@
-package scim
+package scimdoc
 
 import (
 	"reflect"
 	"testing"
-
-	"github.com/scim-bridge/scim-bridge/mapping"
 )
 
 const coreUserURN = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -13,7 +11,7 @@ const coreUserURN = "urn:ietf:params:scim:schemas:core:2.0:User"
 func fullUser() map[string]any {
 	return map[string]any{
 		"id":          "2819c223",
-		"schemas":     []any{coreUserURN, mapping.EnterpriseUserSchemaURN},
+		"schemas":     []any{coreUserURN, EnterpriseUserSchemaURN},
 		"externalId":  "00u1",
 		"userName":    "bjensen@example.com",
 		"displayName": "Babs Jensen",
@@ -21,7 +19,7 @@ func fullUser() map[string]any {
 		"name":        map[string]any{"givenName": "Barbara", "familyName": "Jensen"},
 		"emails":      []any{map[string]any{"value": "bjensen@example.com", "type": "work", "primary": true}},
 		"meta":        map[string]any{"resourceType": "User", "version": `W/"3"`},
-		mapping.EnterpriseUserSchemaURN: map[string]any{
+		EnterpriseUserSchemaURN: map[string]any{
 			"department":     "R&D",
 			"employeeNumber": "701984",
 			"manager":        map[string]any{"value": "26118915", "displayName": "John Smith"},
@@ -31,7 +29,7 @@ func fullUser() map[string]any {
 
 func TestProjectionApply(t *testing.T) {
 	full := fullUser()
-	ent := mapping.EnterpriseUserSchemaURN
+	ent := EnterpriseUserSchemaURN
 	keep := func(attrs ...string) map[string]any { // id, schemas and attrs of full
 		out := map[string]any{"id": full["id"], "schemas": full["schemas"]}
 		for _, a := range attrs {
@@ -99,7 +97,7 @@ func TestProjectionApply(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			in := fullUser()
-			got := projection{include: tt.include, exclude: tt.exclude}.apply(in)
+			got := NewProjection(KindUser, tt.include, tt.exclude).Apply(in)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("apply =\n%v\nwant\n%v", got, tt.want)
 			}
@@ -113,41 +111,40 @@ func TestProjectionApply(t *testing.T) {
 func TestIndexHint(t *testing.T) {
 	tests := []struct {
 		name                string
-		kind                resourceKind
+		kind                Kind
 		filter              string
 		wantAttr, wantValue string
 		wantInvalid         bool // CompileFilter refuses it, so no hint is needed
 	}{
-		{name: "userName eq", kind: kindUsers, filter: `userName eq "bjensen@example.com"`, wantAttr: "userName", wantValue: "bjensen@example.com"},
-		{name: "attribute name in another case", kind: kindUsers, filter: `USERNAME eq "b"`, wantAttr: "USERNAME", wantValue: "b"},
-		{name: "externalId eq", kind: kindUsers, filter: `externalId eq "00u1"`, wantAttr: "externalId", wantValue: "00u1"},
-		{name: "id eq", kind: kindUsers, filter: `id eq "2819c223"`, wantAttr: "id", wantValue: "2819c223"},
-		{name: "group displayName eq", kind: kindGroups, filter: `displayName eq "Admins"`, wantAttr: "displayName", wantValue: "Admins"},
-		{name: "group externalId eq", kind: kindGroups, filter: `externalId eq "00g1"`, wantAttr: "externalId", wantValue: "00g1"},
-		{name: "core URN prefix", kind: kindUsers, filter: `urn:ietf:params:scim:schemas:core:2.0:User:userName eq "b"`, wantAttr: "userName", wantValue: "b"},
-		{name: "and with indexed left side", kind: kindUsers, filter: `userName eq "b" and active eq true`, wantAttr: "userName", wantValue: "b"},
-		{name: "and with indexed right side", kind: kindUsers, filter: `active eq true and externalId eq "00u1"`, wantAttr: "externalId", wantValue: "00u1"},
-		{name: "nested and", kind: kindUsers, filter: `active eq true and (title pr and id eq "x")`, wantAttr: "id", wantValue: "x"},
+		{name: "userName eq", kind: KindUser, filter: `userName eq "bjensen@example.com"`, wantAttr: "userName", wantValue: "bjensen@example.com"},
+		{name: "attribute name in another case", kind: KindUser, filter: `USERNAME eq "b"`, wantAttr: "USERNAME", wantValue: "b"},
+		{name: "externalId eq", kind: KindUser, filter: `externalId eq "00u1"`, wantAttr: "externalId", wantValue: "00u1"},
+		{name: "id eq", kind: KindUser, filter: `id eq "2819c223"`, wantAttr: "id", wantValue: "2819c223"},
+		{name: "group displayName eq", kind: KindGroup, filter: `displayName eq "Admins"`, wantAttr: "displayName", wantValue: "Admins"},
+		{name: "group externalId eq", kind: KindGroup, filter: `externalId eq "00g1"`, wantAttr: "externalId", wantValue: "00g1"},
+		{name: "core URN prefix", kind: KindUser, filter: `urn:ietf:params:scim:schemas:core:2.0:User:userName eq "b"`, wantAttr: "userName", wantValue: "b"},
+		{name: "and with indexed left side", kind: KindUser, filter: `userName eq "b" and active eq true`, wantAttr: "userName", wantValue: "b"},
+		{name: "and with indexed right side", kind: KindUser, filter: `active eq true and externalId eq "00u1"`, wantAttr: "externalId", wantValue: "00u1"},
+		{name: "nested and", kind: KindUser, filter: `active eq true and (title pr and id eq "x")`, wantAttr: "id", wantValue: "x"},
 
-		{name: "or", kind: kindUsers, filter: `userName eq "a" or userName eq "b"`},
-		{name: "and containing an or", kind: kindUsers, filter: `active eq true and (userName eq "a" or title pr)`},
-		{name: "ne", kind: kindUsers, filter: `userName ne "a"`},
-		{name: "co", kind: kindUsers, filter: `userName co "a"`},
-		{name: "sw", kind: kindUsers, filter: `userName sw "a"`},
-		{name: "pr", kind: kindUsers, filter: `userName pr`},
-		{name: "not", kind: kindUsers, filter: `not (userName eq "a")`},
-		{name: "sub-attribute", kind: kindUsers, filter: `name.givenName eq "Barbara"`},
-		{name: "value path", kind: kindUsers, filter: `emails[value eq "a@example.com"]`},
-		{name: "unindexed attribute", kind: kindUsers, filter: `displayName eq "Babs"`},
-		{name: "userName is not a group attribute", kind: kindGroups, filter: `userName eq "a"`, wantInvalid: true},
-		{name: "non-string value", kind: kindUsers, filter: `id eq 42`},
-		{name: "enterprise attribute", kind: kindUsers, filter: `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "701984"`},
-		{name: "another schema's URN", kind: kindGroups, filter: `urn:ietf:params:scim:schemas:core:2.0:User:id eq "x"`, wantInvalid: true},
+		{name: "or", kind: KindUser, filter: `userName eq "a" or userName eq "b"`},
+		{name: "and containing an or", kind: KindUser, filter: `active eq true and (userName eq "a" or title pr)`},
+		{name: "ne", kind: KindUser, filter: `userName ne "a"`},
+		{name: "co", kind: KindUser, filter: `userName co "a"`},
+		{name: "sw", kind: KindUser, filter: `userName sw "a"`},
+		{name: "pr", kind: KindUser, filter: `userName pr`},
+		{name: "not", kind: KindUser, filter: `not (userName eq "a")`},
+		{name: "sub-attribute", kind: KindUser, filter: `name.givenName eq "Barbara"`},
+		{name: "value path", kind: KindUser, filter: `emails[value eq "a@example.com"]`},
+		{name: "unindexed attribute", kind: KindUser, filter: `displayName eq "Babs"`},
+		{name: "userName is not a group attribute", kind: KindGroup, filter: `userName eq "a"`, wantInvalid: true},
+		{name: "non-string value", kind: KindUser, filter: `id eq 42`},
+		{name: "enterprise attribute", kind: KindUser, filter: `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "701984"`},
+		{name: "another schema's URN", kind: KindGroup, filter: `urn:ietf:params:scim:schemas:core:2.0:User:id eq "x"`, wantInvalid: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			// What answerList uses.
-			f, err := mapping.CompileFilter(tt.kind.patchKind, tt.filter)
+			f, err := CompileFilter(tt.kind, tt.filter)
 			switch {
 			case tt.wantInvalid && err == nil:
 				t.Errorf("CompileFilter(%q) accepted it", tt.filter)

@@ -1,4 +1,4 @@
-package mapping
+package scimdoc
 
 import (
 	"encoding/json"
@@ -72,11 +72,11 @@ func TestMemberOnlyPatchMatchesApplyPatch(t *testing.T) {
 		if !ok {
 			t.Fatalf("case %d: fast path refused %v", i, raw)
 		}
-		res := map[string]any{"displayName": "g", "members": memberList(current)}
+		res := map[string]any{"displayName": "g", "members": MemberList(current)}
 		if _, err := ApplyPatch(res, ops, KindGroup); err != nil {
 			t.Fatalf("case %d: ApplyPatch: %v", i, err)
 		}
-		slow, err := memberIDs(res["members"])
+		slow, err := MemberIDs(res["members"])
 		if err != nil {
 			t.Fatal(err)
 		}

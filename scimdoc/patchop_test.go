@@ -1,11 +1,9 @@
-package scim
+package scimdoc
 
 import (
-	"net/http"
+	"errors"
 	"reflect"
 	"testing"
-
-	"github.com/scim-bridge/scim-bridge/mapping"
 )
 
 // gotOp is a parsed operation in comparable form.
@@ -84,9 +82,9 @@ func TestParsePatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ops, aerr := parsePatch([]byte(tt.body))
-			if aerr != nil {
-				t.Fatalf("parsePatch: %d %s: %s", aerr.Status, aerr.ScimType, aerr.Detail)
+			ops, err := ParsePatch([]byte(tt.body))
+			if err != nil {
+				t.Fatalf("ParsePatch: %v", err)
 			}
 			got := make([]gotOp, 0, len(ops))
 			for _, op := range ops {
@@ -97,7 +95,7 @@ func TestParsePatch(t *testing.T) {
 				got = append(got, g)
 			}
 			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("parsePatch =\n%#v\nwant\n%#v", got, tt.want)
+				t.Errorf("ParsePatch =\n%#v\nwant\n%#v", got, tt.want)
 			}
 		})
 	}
@@ -110,36 +108,37 @@ func TestParsePatchErrors(t *testing.T) {
 		body         string
 		wantScimType string
 	}{
-		{name: "not JSON", body: `op=replace`, wantScimType: mapping.ScimTypeInvalidSyntax},
-		{name: "empty body", body: ``, wantScimType: mapping.ScimTypeInvalidSyntax},
-		{name: "null", body: `null`, wantScimType: mapping.ScimTypeInvalidSyntax},
-		{name: "array", body: `[{"op":"replace"}]`, wantScimType: mapping.ScimTypeInvalidSyntax},
-		{name: "truncated", body: `{` + schemas + `,"Operations":[{"op":"add"`, wantScimType: mapping.ScimTypeInvalidSyntax},
-		{name: "missing schemas", body: `{"Operations":[{"op":"remove","path":"title"}]}`, wantScimType: mapping.ScimTypeInvalidSyntax},
-		{name: "wrong schemas", body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"Operations":[{"op":"remove","path":"title"}]}`, wantScimType: mapping.ScimTypeInvalidSyntax},
-		{name: "schemas not a list", body: `{"schemas":"urn:ietf:params:scim:api:messages:2.0:PatchOp","Operations":[{"op":"remove","path":"title"}]}`, wantScimType: mapping.ScimTypeInvalidSyntax},
-		{name: "no Operations", body: `{` + schemas + `}`, wantScimType: mapping.ScimTypeInvalidValue},
-		{name: "empty Operations", body: `{` + schemas + `,"Operations":[]}`, wantScimType: mapping.ScimTypeInvalidValue},
-		{name: "Operations not a list", body: `{` + schemas + `,"Operations":{"op":"remove","path":"title"}}`, wantScimType: mapping.ScimTypeInvalidSyntax},
-		{name: "operation not an object", body: `{` + schemas + `,"Operations":["remove title"]}`, wantScimType: mapping.ScimTypeInvalidSyntax},
-		{name: "operation null", body: `{` + schemas + `,"Operations":[null]}`, wantScimType: mapping.ScimTypeInvalidSyntax},
-		{name: "op not a string", body: `{` + schemas + `,"Operations":[{"op":1,"path":"title"}]}`, wantScimType: mapping.ScimTypeInvalidSyntax},
-		{name: "op missing", body: `{` + schemas + `,"Operations":[{"path":"title","value":"x"}]}`, wantScimType: mapping.ScimTypeInvalidSyntax},
-		{name: "unknown op", body: `{` + schemas + `,"Operations":[{"op":"move","path":"title"}]}`, wantScimType: mapping.ScimTypeInvalidSyntax},
-		{name: "unknown op after a good one", body: `{` + schemas + `,"Operations":[{"op":"remove","path":"title"},{"op":"copy","path":"title"}]}`, wantScimType: mapping.ScimTypeInvalidSyntax},
-		{name: "path not a string", body: `{` + schemas + `,"Operations":[{"op":"remove","path":["title"]}]}`, wantScimType: mapping.ScimTypeInvalidPath},
-		{name: "unclosed filter in path", body: `{` + schemas + `,"Operations":[{"op":"remove","path":"members[value eq \"x\""}]}`, wantScimType: mapping.ScimTypeInvalidPath},
-		{name: "path with a bad operator", body: `{` + schemas + `,"Operations":[{"op":"remove","path":"emails[type is \"work\"]"}]}`, wantScimType: mapping.ScimTypeInvalidPath},
-		{name: "path of punctuation", body: `{` + schemas + `,"Operations":[{"op":"remove","path":"..."}]}`, wantScimType: mapping.ScimTypeInvalidPath},
+		{name: "not JSON", body: `op=replace`, wantScimType: ScimTypeInvalidSyntax},
+		{name: "empty body", body: ``, wantScimType: ScimTypeInvalidSyntax},
+		{name: "null", body: `null`, wantScimType: ScimTypeInvalidSyntax},
+		{name: "array", body: `[{"op":"replace"}]`, wantScimType: ScimTypeInvalidSyntax},
+		{name: "truncated", body: `{` + schemas + `,"Operations":[{"op":"add"`, wantScimType: ScimTypeInvalidSyntax},
+		{name: "missing schemas", body: `{"Operations":[{"op":"remove","path":"title"}]}`, wantScimType: ScimTypeInvalidSyntax},
+		{name: "wrong schemas", body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"Operations":[{"op":"remove","path":"title"}]}`, wantScimType: ScimTypeInvalidSyntax},
+		{name: "schemas not a list", body: `{"schemas":"urn:ietf:params:scim:api:messages:2.0:PatchOp","Operations":[{"op":"remove","path":"title"}]}`, wantScimType: ScimTypeInvalidSyntax},
+		{name: "no Operations", body: `{` + schemas + `}`, wantScimType: ScimTypeInvalidValue},
+		{name: "empty Operations", body: `{` + schemas + `,"Operations":[]}`, wantScimType: ScimTypeInvalidValue},
+		{name: "Operations not a list", body: `{` + schemas + `,"Operations":{"op":"remove","path":"title"}}`, wantScimType: ScimTypeInvalidSyntax},
+		{name: "operation not an object", body: `{` + schemas + `,"Operations":["remove title"]}`, wantScimType: ScimTypeInvalidSyntax},
+		{name: "operation null", body: `{` + schemas + `,"Operations":[null]}`, wantScimType: ScimTypeInvalidSyntax},
+		{name: "op not a string", body: `{` + schemas + `,"Operations":[{"op":1,"path":"title"}]}`, wantScimType: ScimTypeInvalidSyntax},
+		{name: "op missing", body: `{` + schemas + `,"Operations":[{"path":"title","value":"x"}]}`, wantScimType: ScimTypeInvalidSyntax},
+		{name: "unknown op", body: `{` + schemas + `,"Operations":[{"op":"move","path":"title"}]}`, wantScimType: ScimTypeInvalidSyntax},
+		{name: "unknown op after a good one", body: `{` + schemas + `,"Operations":[{"op":"remove","path":"title"},{"op":"copy","path":"title"}]}`, wantScimType: ScimTypeInvalidSyntax},
+		{name: "path not a string", body: `{` + schemas + `,"Operations":[{"op":"remove","path":["title"]}]}`, wantScimType: ScimTypeInvalidPath},
+		{name: "unclosed filter in path", body: `{` + schemas + `,"Operations":[{"op":"remove","path":"members[value eq \"x\""}]}`, wantScimType: ScimTypeInvalidPath},
+		{name: "path with a bad operator", body: `{` + schemas + `,"Operations":[{"op":"remove","path":"emails[type is \"work\"]"}]}`, wantScimType: ScimTypeInvalidPath},
+		{name: "path of punctuation", body: `{` + schemas + `,"Operations":[{"op":"remove","path":"..."}]}`, wantScimType: ScimTypeInvalidPath},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ops, aerr := parsePatch([]byte(tt.body))
-			if aerr == nil {
-				t.Fatalf("parsePatch accepted %s as %v", tt.body, ops)
+			ops, err := ParsePatch([]byte(tt.body))
+			var aerr *Error
+			if !errors.As(err, &aerr) {
+				t.Fatalf("ParsePatch(%s) = %v, %v; want an *Error", tt.body, ops, err)
 			}
-			if aerr.Status != http.StatusBadRequest || aerr.ScimType != tt.wantScimType {
-				t.Errorf("error = %d %q (%s), want 400 %q", aerr.Status, aerr.ScimType, aerr.Detail, tt.wantScimType)
+			if aerr.ScimType != tt.wantScimType {
+				t.Errorf("error = %q (%s), want %q", aerr.ScimType, aerr.Detail, tt.wantScimType)
 			}
 			if aerr.Detail == "" {
 				t.Errorf("error has no detail")

@@ -1,4 +1,4 @@
-package mapping
+package scimdoc
 
 import (
 	"maps"
@@ -9,37 +9,21 @@ import (
 
 // coerceScalar checks a value against a simple attribute's type. Booleans
 // also accept the strings Entra sends ("True", "False").
-func coerceScalar(a *Attr, v any) (any, *PatchError) {
+func coerceScalar(a *Attr, v any) (any, *Error) {
 	switch a.Type {
 	case AttrBoolean:
-		if b, ok := patchBool(v); ok {
+		if b, ok := Bool(v); ok {
 			return b, nil
 		}
-		return nil, patchErrorf(patchInvalidValue, "%q must be a boolean", a.Name)
+		return nil, Errorf(ScimTypeInvalidValue, "%q must be a boolean", a.Name)
 	case AttrComplex:
 		return coerceComplexValue(a, v)
 	default:
 		if s, ok := v.(string); ok {
 			return s, nil
 		}
-		return nil, patchErrorf(patchInvalidValue, "%q must be a string", a.Name)
+		return nil, Errorf(ScimTypeInvalidValue, "%q must be a string", a.Name)
 	}
-}
-
-// patchBool reads a JSON boolean or its string form.
-func patchBool(v any) (bool, bool) {
-	switch b := v.(type) {
-	case bool:
-		return b, true
-	case string:
-		switch {
-		case strings.EqualFold(b, "true"):
-			return true, true
-		case strings.EqualFold(b, "false"):
-			return false, true
-		}
-	}
-	return false, false
 }
 
 func isManager(a *Attr) bool {
@@ -54,11 +38,11 @@ func isMembers(a *Attr) bool {
 // value and checks their types. Null sub-values are kept as nil: merging
 // treats them as "unassign". The manager also accepts Entra's bare id and
 // the older one-element array.
-func coerceComplexValue(a *Attr, v any) (map[string]any, *PatchError) {
+func coerceComplexValue(a *Attr, v any) (map[string]any, *Error) {
 	if isManager(a) {
 		if l, ok := v.([]any); ok {
 			if len(l) == 0 {
-				return nil, patchErrorf(patchInvalidValue, "%q needs a value", a.Name)
+				return nil, Errorf(ScimTypeInvalidValue, "%q needs a value", a.Name)
 			}
 			v = l[0]
 		}
@@ -68,13 +52,13 @@ func coerceComplexValue(a *Attr, v any) (map[string]any, *PatchError) {
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, patchErrorf(patchInvalidValue, "%q needs an object value", a.Name)
+		return nil, Errorf(ScimTypeInvalidValue, "%q needs an object value", a.Name)
 	}
 	out := make(map[string]any, len(m))
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		sub, ok := a.Sub(k)
 		if !ok {
-			return nil, patchErrorf(patchInvalidPath, "unknown sub-attribute %q of %q", k, a.Name)
+			return nil, Errorf(ScimTypeInvalidPath, "unknown sub-attribute %q of %q", k, a.Name)
 		}
 		if m[k] == nil {
 			out[sub.Name] = nil
@@ -109,7 +93,7 @@ func mergeInto(dst, src map[string]any) {
 
 // coerceList reads the value of add/replace on a multi-valued attribute:
 // an array of objects, or a single object.
-func coerceList(a *Attr, v any) ([]any, *PatchError) {
+func coerceList(a *Attr, v any) ([]any, *Error) {
 	var items []any
 	switch x := v.(type) {
 	case []any:
@@ -121,7 +105,7 @@ func coerceList(a *Attr, v any) ([]any, *PatchError) {
 	case map[string]any:
 		items = []any{x}
 	default:
-		return nil, patchErrorf(patchInvalidValue, "%q needs an array of objects", a.Name)
+		return nil, Errorf(ScimTypeInvalidValue, "%q needs an array of objects", a.Name)
 	}
 	out := make([]any, 0, len(items))
 	for _, it := range items {
@@ -138,7 +122,7 @@ func coerceList(a *Attr, v any) ([]any, *PatchError) {
 
 // coerceEntry reads one new entry of a multi-valued attribute, dropping
 // null sub-attributes (Entra's "$ref": null).
-func coerceEntry(a *Attr, v any) (map[string]any, *PatchError) {
+func coerceEntry(a *Attr, v any) (map[string]any, *Error) {
 	m, err := coerceComplexValue(a, v)
 	if err != nil {
 		return nil, err
@@ -151,12 +135,12 @@ func coerceEntry(a *Attr, v any) (map[string]any, *PatchError) {
 }
 
 // checkEntry enforces that every group member names a user.
-func checkEntry(a *Attr, m map[string]any) *PatchError {
+func checkEntry(a *Attr, m map[string]any) *Error {
 	if !isMembers(a) {
 		return nil
 	}
 	if s, ok := m["value"].(string); !ok || s == "" {
-		return patchErrorf(patchInvalidValue, "every member needs a non-empty value")
+		return Errorf(ScimTypeInvalidValue, "every member needs a non-empty value")
 	}
 	return nil
 }
@@ -214,8 +198,8 @@ func dedupe(a *Attr, items []any) []any {
 
 func valuesMatch(sub *Attr, x, y any) bool {
 	if sub != nil && sub.Type == AttrBoolean {
-		bx, ok1 := patchBool(x)
-		by, ok2 := patchBool(y)
+		bx, ok1 := Bool(x)
+		by, ok2 := Bool(y)
 		return ok1 && ok2 && bx == by
 	}
 	sx, ok1 := x.(string)
@@ -233,7 +217,7 @@ func valuesMatch(sub *Attr, x, y any) bool {
 // one of the objects in value: Entra's legacy member removal
 // {"op":"Remove","path":"members","value":[{"value":"X"}]} removes X only,
 // never the whole list.
-func removeEntries(cont map[string]any, a *Attr, value any) *PatchError {
+func removeEntries(cont map[string]any, a *Attr, value any) *Error {
 	items, err := coerceList(a, value)
 	if err != nil {
 		return err
@@ -295,7 +279,7 @@ func isPrimary(e any) bool {
 	if !ok {
 		return false
 	}
-	b, ok := patchBool(foldGet(m, "primary"))
+	b, ok := Bool(foldGet(m, "primary"))
 	return ok && b
 }
 

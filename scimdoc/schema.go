@@ -1,4 +1,4 @@
-package mapping
+package scimdoc
 
 import "strings"
 
@@ -9,17 +9,17 @@ const (
 	EnterpriseUserSchemaURN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 )
 
-// ResourceKind says which SCIM resource type a map holds.
-type ResourceKind int
+// Kind says which SCIM resource type a map holds.
+type Kind int
 
 // Resource kinds. The zero value is no kind; functions given it report
 // that no attribute is known.
 const (
-	KindUser ResourceKind = iota + 1
+	KindUser Kind = iota + 1
 	KindGroup
 )
 
-func (k ResourceKind) String() string {
+func (k Kind) String() string {
 	switch k {
 	case KindUser:
 		return "User"
@@ -98,7 +98,7 @@ func findAttr(attrs []*Attr, name string) (*Attr, bool) {
 
 // Schemas returns the schemas of kind: the core schema first, then its
 // extensions. It returns nil for an unknown kind.
-func Schemas(kind ResourceKind) []*Schema {
+func Schemas(kind Kind) []*Schema {
 	switch kind {
 	case KindUser:
 		return []*Schema{userSchema, enterpriseSchema}
@@ -110,7 +110,7 @@ func Schemas(kind ResourceKind) []*Schema {
 
 // SchemaByURN returns the schema of kind whose URN is urn, matched
 // case-insensitively.
-func SchemaByURN(kind ResourceKind, urn string) (*Schema, bool) {
+func SchemaByURN(kind Kind, urn string) (*Schema, bool) {
 	for _, s := range Schemas(kind) {
 		if strings.EqualFold(s.URN, urn) {
 			return s, true
@@ -123,7 +123,7 @@ func SchemaByURN(kind ResourceKind, urn string) (*Schema, bool) {
 // without a URN prefix is looked up in the core schema, then in the
 // extensions (Entra's older "manager" path); a prefixed name
 // ("urn:…:enterprise:2.0:User:department") only in the schema it names.
-func LookupAttr(kind ResourceKind, name string) (*Attr, bool) {
+func LookupAttr(kind Kind, name string) (*Attr, bool) {
 	if s, rest, ok := splitURN(kind, name); ok {
 		return s.Attr(rest)
 	}
@@ -142,7 +142,7 @@ func LookupAttr(kind ResourceKind, name string) (*Attr, bool) {
 // prefix ("userName", "name.givenName"); extension attributes come back
 // fully qualified ("urn:…:enterprise:2.0:User:department",
 // "urn:…:enterprise:2.0:User:manager.value").
-func CanonicalAttr(kind ResourceKind, name string) (canonical string, ok bool) {
+func CanonicalAttr(kind Kind, name string) (canonical string, ok bool) {
 	if s, ok := SchemaByURN(kind, name); ok && s.Extension {
 		return s.URN, true
 	}
@@ -193,7 +193,7 @@ func schemaOfAttr(a *Attr) (*Schema, bool) {
 }
 
 // splitURN splits "urn:…:User:attr" into the schema of kind and "attr".
-func splitURN(kind ResourceKind, name string) (*Schema, string, bool) {
+func splitURN(kind Kind, name string) (*Schema, string, bool) {
 	for _, s := range Schemas(kind) {
 		if len(name) > len(s.URN)+1 && strings.EqualFold(name[:len(s.URN)], s.URN) && name[len(s.URN)] == ':' {
 			return s, name[len(s.URN)+1:], true
@@ -229,8 +229,8 @@ func defPlural(name string) *Attr {
 }
 
 func defMeta() *Attr {
-	return defReadOnly(defComplex("meta", defString("resourceType"), &Attr{Name: "created", Type: AttrDateTime},
-		&Attr{Name: "lastModified", Type: AttrDateTime}, defRef("location"), defExact("version")))
+	return defReadOnly(defComplex("meta", defExact("resourceType"), &Attr{Name: "created", Type: AttrDateTime},
+		&Attr{Name: "lastModified", Type: AttrDateTime}, &Attr{Name: "location", Type: AttrReference, CaseExact: true}, defExact("version")))
 }
 
 func defSchema(urn string, attrs ...*Attr) []*Attr {

@@ -1,4 +1,4 @@
-package mapping
+package scimdoc
 
 import (
 	"encoding/json"
@@ -40,7 +40,7 @@ func memberValues(ids []string) string {
 func BenchmarkApplyPatch(b *testing.B) {
 	type bench struct {
 		name string
-		kind ResourceKind
+		kind Kind
 		res  map[string]any
 		body string
 	}
@@ -66,7 +66,7 @@ func BenchmarkApplyPatch(b *testing.B) {
 	for _, size := range []int{100, 2_000, 20_000} {
 		members := benchMemberIDs(0, size)
 		group := func() map[string]any {
-			return map[string]any{"displayName": "Finance", "externalId": "8aa1", "members": memberList(members)}
+			return map[string]any{"displayName": "Finance", "externalId": "8aa1", "members": MemberList(members)}
 		}
 		benches = append(benches,
 			bench{fmt.Sprintf("group/add-20/of-%d", size), KindGroup, group(),

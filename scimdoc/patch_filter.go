@@ -1,4 +1,4 @@
-package mapping
+package scimdoc
 
 import (
 	"slices"
@@ -12,7 +12,7 @@ import (
 // §3.5.2). Add and replace that match nothing create the entry from the
 // filter's eq comparisons (what Entra expects of
 // `emails[type eq "work"].value`); remove that matches nothing is a no-op.
-func (p *patcher) applyFiltered(res map[string]any, op string, t target, value any) *PatchError {
+func (p *patcher) applyFiltered(res map[string]any, op string, t target, value any) *Error {
 	a := t.attr
 	cont := p.container(res, a, op != opRemove)
 	list := slices.Clone(listOf(foldGet(cont, a.Name)))
@@ -41,7 +41,7 @@ func (p *patcher) applyFiltered(res map[string]any, op string, t target, value a
 	}
 
 	var v any
-	var err *PatchError
+	var err *Error
 	if t.sub != nil {
 		v, err = coerceScalar(t.sub, value)
 	} else {
@@ -53,7 +53,7 @@ func (p *patcher) applyFiltered(res map[string]any, op string, t target, value a
 	if len(matches) == 0 {
 		entry, ok := entryFromFilter(a, t.filter)
 		if !ok {
-			return patchErrorf(patchNoTarget, "no %q entry matches [%v] and none can be created from it", a.Name, t.filter)
+			return Errorf(ScimTypeNoTarget, "no %q entry matches [%v] and none can be created from it", a.Name, t.filter)
 		}
 		setEntry(entry, t.sub, v)
 		if err := checkEntry(a, entry); err != nil {
@@ -102,7 +102,7 @@ func setEntry(entry map[string]any, sub *Attr, v any) {
 
 // checkFilter validates a value filter once, so that evaluation cannot
 // fail: only sub-attributes of a, known operators, and/or/not.
-func checkFilter(a *Attr, e filter.Expression) *PatchError {
+func checkFilter(a *Attr, e filter.Expression) *Error {
 	switch x := e.(type) {
 	case *filter.AttributeExpression:
 		if x == nil {
@@ -116,13 +116,13 @@ func checkFilter(a *Attr, e filter.Expression) *PatchError {
 			filter.GT, filter.GE, filter.LT, filter.LE:
 			return nil
 		}
-		return patchErrorf(patchInvalidPath, "unsupported operator %q", x.Operator)
+		return Errorf(ScimTypeInvalidPath, "unsupported operator %q", x.Operator)
 	case *filter.LogicalExpression:
 		if x == nil {
 			break
 		}
 		if !strings.EqualFold(string(x.Operator), string(filter.AND)) && !strings.EqualFold(string(x.Operator), string(filter.OR)) {
-			return patchErrorf(patchInvalidPath, "unsupported logical operator %q", x.Operator)
+			return Errorf(ScimTypeInvalidPath, "unsupported logical operator %q", x.Operator)
 		}
 		if err := checkFilter(a, x.Left); err != nil {
 			return err
@@ -134,16 +134,16 @@ func checkFilter(a *Attr, e filter.Expression) *PatchError {
 		}
 		return checkFilter(a, x.Expression)
 	}
-	return patchErrorf(patchInvalidPath, "unsupported value filter on %q", a.Name)
+	return Errorf(ScimTypeInvalidPath, "unsupported value filter on %q", a.Name)
 }
 
-func filterAttr(a *Attr, ap filter.AttributePath) (*Attr, *PatchError) {
+func filterAttr(a *Attr, ap filter.AttributePath) (*Attr, *Error) {
 	if ap.URIPrefix != nil || ap.SubAttribute != nil {
-		return nil, patchErrorf(patchInvalidPath, "unsupported attribute %q in value filter", ap.String())
+		return nil, Errorf(ScimTypeInvalidPath, "unsupported attribute %q in value filter", ap.String())
 	}
 	sub, ok := a.Sub(ap.AttributeName)
 	if !ok {
-		return nil, patchErrorf(patchInvalidPath, "unknown sub-attribute %q of %q in value filter", ap.AttributeName, a.Name)
+		return nil, Errorf(ScimTypeInvalidPath, "unknown sub-attribute %q of %q in value filter", ap.AttributeName, a.Name)
 	}
 	return sub, nil
 }
@@ -200,8 +200,8 @@ func compareValues(sub *Attr, have any, op filter.CompareOperator, want any) boo
 		return false
 	}
 	if sub.Type == AttrBoolean {
-		hb, ok1 := patchBool(have)
-		wb, ok2 := patchBool(want)
+		hb, ok1 := Bool(have)
+		wb, ok2 := Bool(want)
 		switch {
 		case !ok1 || !ok2:
 			return op == filter.NE

@@ -1,4 +1,4 @@
-package mapping
+package scimdoc
 
 import (
 	"maps"
@@ -15,15 +15,15 @@ var ignoredValueKeys = []string{"id", "meta", "schemas"}
 // resolve maps a parsed path onto the schema. scope, when set, is the
 // extension whose object a value map belongs to; names are then looked up in
 // it alone.
-func (p *patcher) resolve(path *filter.Path, scope *Schema) (target, *PatchError) {
+func (p *patcher) resolve(path *filter.Path, scope *Schema) (target, *Error) {
 	if path == nil {
-		return target{}, patchErrorf(patchInvalidPath, "empty path")
+		return target{}, Errorf(ScimTypeInvalidPath, "empty path")
 	}
 	ap := path.AttributePath
 	name, attrSub := ap.AttributeName, ap.SubAttribute
 	if ap.URIPrefix != nil {
 		if scope != nil {
-			return target{}, patchErrorf(patchInvalidPath, "%q inside %s", path.String(), scope.URN)
+			return target{}, Errorf(ScimTypeInvalidPath, "%q inside %s", path.String(), scope.URN)
 		}
 		uri := *ap.URIPrefix
 		if s, ok := SchemaByURN(p.kind, uri); ok {
@@ -32,17 +32,17 @@ func (p *patcher) resolve(path *filter.Path, scope *Schema) (target, *PatchError
 			// The parser splits "urn:…:User" into prefix and the name
 			// "User"; "urn:…:User.department" is Entra's pre-2019 form.
 			if path.ValueExpression != nil || path.SubAttribute != nil {
-				return target{}, patchErrorf(patchInvalidPath, "unsupported path %q", path.String())
+				return target{}, Errorf(ScimTypeInvalidPath, "unsupported path %q", path.String())
 			}
 			if attrSub == nil {
 				if !s.Extension {
-					return target{}, patchErrorf(patchInvalidPath, "cannot address the core schema %s", s.URN)
+					return target{}, Errorf(ScimTypeInvalidPath, "cannot address the core schema %s", s.URN)
 				}
 				return target{ext: s}, nil
 			}
 			scope, name, attrSub = s, *attrSub, nil
 		} else {
-			return target{}, patchErrorf(patchInvalidPath, "unknown schema in path %q", path.String())
+			return target{}, Errorf(ScimTypeInvalidPath, "unknown schema in path %q", path.String())
 		}
 	}
 	var a *Attr
@@ -53,13 +53,13 @@ func (p *patcher) resolve(path *filter.Path, scope *Schema) (target, *PatchError
 		a, ok = LookupAttr(p.kind, name)
 	}
 	if !ok {
-		return target{}, patchErrorf(patchInvalidPath, "unknown attribute %q on %s", name, p.kind)
+		return target{}, Errorf(ScimTypeInvalidPath, "unknown attribute %q on %s", name, p.kind)
 	}
 	if a.Mutability == MutabilityReadOnly {
-		return target{}, patchErrorf(patchMutability, "attribute %q is read-only", a.Name)
+		return target{}, Errorf(ScimTypeMutability, "attribute %q is read-only", a.Name)
 	}
 	if attrSub != nil && path.ValueExpression != nil {
-		return target{}, patchErrorf(patchInvalidPath, "unsupported path %q", path.String())
+		return target{}, Errorf(ScimTypeInvalidPath, "unsupported path %q", path.String())
 	}
 	t := target{attr: a, filter: path.ValueExpression}
 	if attrSub == nil {
@@ -67,17 +67,17 @@ func (p *patcher) resolve(path *filter.Path, scope *Schema) (target, *PatchError
 	}
 	if attrSub != nil {
 		if a.Type != AttrComplex {
-			return target{}, patchErrorf(patchInvalidPath, "attribute %q has no sub-attributes", a.Name)
+			return target{}, Errorf(ScimTypeInvalidPath, "attribute %q has no sub-attributes", a.Name)
 		}
 		sub, ok := a.Sub(*attrSub)
 		if !ok {
-			return target{}, patchErrorf(patchInvalidPath, "unknown sub-attribute %q of %q", *attrSub, a.Name)
+			return target{}, Errorf(ScimTypeInvalidPath, "unknown sub-attribute %q of %q", *attrSub, a.Name)
 		}
 		t.sub = sub
 	}
 	if t.filter != nil {
 		if !a.MultiValued {
-			return target{}, patchErrorf(patchInvalidPath, "value filter on single-valued attribute %q", a.Name)
+			return target{}, Errorf(ScimTypeInvalidPath, "value filter on single-valued attribute %q", a.Name)
 		}
 		if err := checkFilter(a, t.filter); err != nil {
 			return target{}, err
@@ -91,7 +91,7 @@ func (p *patcher) resolve(path *filter.Path, scope *Schema) (target, *PatchError
 // URN-prefixed name, or an extension URN mapping to an object. A null value
 // unassigns the key. Keys are applied in sorted order, so "name" comes
 // before "name.givenName".
-func (p *patcher) applyValueMap(res map[string]any, op string, scope *Schema, m map[string]any) *PatchError {
+func (p *patcher) applyValueMap(res map[string]any, op string, scope *Schema, m map[string]any) *Error {
 	keys := slices.Sorted(maps.Keys(m))
 	for _, k := range keys {
 		v := m[k]
@@ -104,7 +104,7 @@ func (p *patcher) applyValueMap(res map[string]any, op string, scope *Schema, m 
 					// {"urn:…:core:2.0:User": {...}}: the same keys, unprefixed.
 					inner, ok := v.(map[string]any)
 					if !ok {
-						return patchErrorf(patchInvalidValue, "%s needs an object value", s.URN)
+						return Errorf(ScimTypeInvalidValue, "%s needs an object value", s.URN)
 					}
 					if err := p.applyValueMap(res, op, nil, inner); err != nil {
 						return err
@@ -119,10 +119,10 @@ func (p *patcher) applyValueMap(res map[string]any, op string, scope *Schema, m 
 		}
 		path, err := ParsePath(k)
 		if err != nil {
-			return patchErrorf(patchInvalidPath, "cannot parse attribute name %q", k)
+			return Errorf(ScimTypeInvalidPath, "cannot parse attribute name %q", k)
 		}
 		if path.ValueExpression != nil {
-			return patchErrorf(patchInvalidPath, "value filter in attribute name %q", k)
+			return Errorf(ScimTypeInvalidPath, "value filter in attribute name %q", k)
 		}
 		t, perr := p.resolve(path, scope)
 		if perr != nil {

@@ -1,11 +1,11 @@
-package mapping
+package scimdoc
 
 import "testing"
 
 func TestCanonicalAttr(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		kind   ResourceKind
+		kind   Kind
 		in     string
 		want   string
 		wantOK bool
@@ -37,7 +37,7 @@ func TestCanonicalAttr(t *testing.T) {
 
 func TestAttrTable(t *testing.T) {
 	for _, tc := range []struct {
-		kind       ResourceKind
+		kind       Kind
 		name       string
 		wantType   AttrType
 		wantMulti  bool
@@ -65,7 +65,7 @@ func TestAttrTable(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct {
-		kind      ResourceKind
+		kind      Kind
 		attr, sub string
 		wantExact bool
 	}{
@@ -83,7 +83,7 @@ func TestAttrTable(t *testing.T) {
 	if s, ok := SchemaByURN(KindGroup, "urn:ietf:params:scim:schemas:core:2.0:group"); !ok || s.URN != GroupSchemaURN {
 		t.Errorf("SchemaByURN(group) = %v, %v", s, ok)
 	}
-	if got := KindUser.String() + KindGroup.String() + ResourceKind(0).String(); got != "UserGroupunknown" {
+	if got := KindUser.String() + KindGroup.String() + Kind(0).String(); got != "UserGroupunknown" {
 		t.Errorf("String() = %q", got)
 	}
 }

@@ -1,22 +1,17 @@
-package scim
+package scimdoc
 
-import (
-	"strconv"
-	"strings"
+import "strings"
 
-	"github.com/scim-bridge/scim-bridge/mapping"
-)
-
-// normalizeResource rewrites IdP dialect in a POST/PUT body into standard
+// NormalizeResource rewrites IdP dialect in a POST/PUT body into standard
 // SCIM before validation:
 //   - a manager sent as a bare string (seen from Entra tenants) becomes
 //     {"value": "..."};
 //   - string booleans ("True"/"False") in active and primary become
 //     booleans.
-func normalizeResource(m map[string]any) {
+func NormalizeResource(m map[string]any) {
 	for k, v := range m {
 		switch {
-		case strings.EqualFold(k, mapping.EnterpriseUserSchemaURN):
+		case strings.EqualFold(k, EnterpriseUserSchemaURN):
 			ext, ok := v.(map[string]any)
 			if !ok {
 				continue
@@ -53,13 +48,8 @@ func normalizeResource(m map[string]any) {
 }
 
 func boolish(v any) any {
-	if s, ok := v.(string); ok {
-		if b, err := strconv.ParseBool(strings.TrimSpace(s)); err == nil {
-			return b
-		}
+	if b, ok := Bool(v); ok {
+		return b
 	}
 	return v
 }
-
-func itoa(n int) string     { return strconv.Itoa(n) }
-func quote(s string) string { return strconv.Quote(s) }
