@@ -67,15 +67,6 @@ func planGroupChange(strategy, groupID, name string, renamed bool, adds, removes
 	return plan
 }
 
-// calls is the number of upstream write calls the plan makes.
-func (g groupPlan) calls() int {
-	n := len(g.userCalls)
-	if g.groupCall != nil {
-		n++
-	}
-	return n
-}
-
 // planOutcome is what UiPath confirmed of a plan.
 type planOutcome struct {
 	added, removed []string // user ids whose membership change was confirmed

@@ -58,7 +58,8 @@ func newBridge(tb testing.TB, o bridgeOptions) *bridge {
 	if o.quiet {
 		log = slog.New(slog.DiscardHandler)
 	} else {
-		log = slog.New(slog.NewTextHandler(io.MultiWriter(tb.Output(), logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
+		// Wrapped as cmd wraps the process logger.
+		log = slog.New(scim.LogHandler(slog.NewTextHandler(io.MultiWriter(tb.Output(), logs), &slog.HandlerOptions{Level: slog.LevelDebug})))
 	}
 	emu := emulator.New(o.emulator, log.With("component", "emulator"))
 	emuSrv := httptest.NewServer(emu)

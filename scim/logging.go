@@ -7,8 +7,9 @@ import (
 
 // requestInfo is what the bridge knows of the request a context serves.
 type requestInfo struct {
-	id  string // X-Request-Id
-	idp string // okta, entra or other
+	id       string // X-Request-Id
+	idp      string // okta, entra or other
+	resource string // Users, Groups, … (resourceOf)
 }
 
 type requestInfoKey struct{}
@@ -19,7 +20,8 @@ func withRequest(ctx context.Context, info requestInfo) context.Context {
 
 // LogHandler wraps h so that every record logged with a SCIM request's
 // context (InfoContext and friends, in any package) carries that request's
-// id (request_id) and the IdP that sent it (idp). Records logged without
+// id (request_id), the IdP that sent it (idp) and the SCIM resource type
+// it addresses (resource). Records logged without
 // such a context pass through unchanged. Wrapping twice adds nothing.
 func LogHandler(h slog.Handler) slog.Handler {
 	if _, ok := h.(contextHandler); ok {
@@ -32,7 +34,7 @@ type contextHandler struct{ slog.Handler }
 
 func (c contextHandler) Handle(ctx context.Context, r slog.Record) error {
 	if info, ok := ctx.Value(requestInfoKey{}).(requestInfo); ok {
-		r.AddAttrs(slog.String("request_id", info.id), slog.String("idp", info.idp))
+		r.AddAttrs(slog.String("request_id", info.id), slog.String("idp", info.idp), slog.String("resource", info.resource))
 	}
 	return c.Handler.Handle(ctx, r)
 }

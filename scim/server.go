@@ -158,7 +158,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Request-Id", id)
 	sw := &statusWriter{ResponseWriter: w}
 	idp := idpOf(r.UserAgent())
-	ctx := withRequest(r.Context(), requestInfo{id: id, idp: idp})
+	ctx := withRequest(r.Context(), requestInfo{id: id, idp: idp, resource: resourceOf(r.URL.Path)})
 	defer func() {
 		if v := recover(); v != nil {
 			s.log.ErrorContext(ctx, "panic serving request", "panic", fmt.Sprint(v), "method", r.Method, "path", r.URL.Path)

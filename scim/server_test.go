@@ -191,6 +191,28 @@ func TestRequestID(t *testing.T) {
 	}
 }
 
+// TestLogLinesCarryTheRequest: what mapping logs while serving a request
+// names that request, so an admin can follow one IdP call through the log.
+func TestLogLinesCarryTheRequest(t *testing.T) {
+	b := newBridge(t, bridgeOptions{})
+	h := http.Header{"Authorization": {"Bearer " + testToken}, "X-Request-Id": {"trace-4711"}, "User-Agent": {"Okta SCIM Client 1.0.0"}}
+	res := b.request(t, http.MethodPost, scim.BasePath+"/Users", strings.NewReader(`{"schemas":["`+userURN+`"],"userName":"traced@corp.example"}`), h)
+	if res.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", res.status, res.raw)
+	}
+	var line string
+	for _, l := range strings.Split(b.logs.String(), "\n") {
+		if strings.Contains(l, "component=mapping") && strings.Contains(l, `msg="user created"`) {
+			line = l
+		}
+	}
+	for _, want := range []string{"request_id=trace-4711", "idp=okta", "resource=Users"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("mapping's log line %q lacks %s", line, want)
+		}
+	}
+}
+
 // listPage is a ListResponse.
 type listPage struct {
 	Schemas      []string
