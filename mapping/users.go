@@ -273,6 +273,7 @@ func (p *Provisioner) loadUser(ctx context.Context, id, ifMatch string) (cache.R
 
 // commitUser carries a user's new attributes to UiPath, then to the store.
 func (p *Provisioner) commitUser(ctx context.Context, rec cache.Record, oldProf profile, res map[string]any) (cache.Record, error) {
+	scimdoc.KeepActivation(res, oldProf.Active)
 	prof, err := profileOf(res)
 	if err != nil {
 		return rec, err

@@ -81,9 +81,14 @@ func (a *authenticator) oidcVerifier(ctx context.Context) (*oidc.IDTokenVerifier
 }
 
 // authenticate rejects requests without an acceptable bearer token with a
-// SCIM 401. The token is never logged.
+// SCIM 401. Several Authorization headers are ambiguous credentials and
+// refused whatever they hold. The token is never logged.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.Header.Values("Authorization")) > 1 {
+			writeError(w, apiError{Status: http.StatusUnauthorized, Detail: "Exactly one Authorization header is required."})
+			return
+		}
 		h := r.Header.Get("Authorization")
 		scheme, token, found := strings.Cut(h, " ")
 		if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {

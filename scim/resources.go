@@ -41,6 +41,9 @@ func readBody(r *http.Request) ([]byte, error) {
 		}
 		return nil, scimdoc.Errorf(scimdoc.ScimTypeInvalidSyntax, "The request body could not be read.")
 	}
+	if err := scimdoc.CheckJSONDepth(body); err != nil {
+		return nil, err
+	}
 	return body, nil
 }
 

@@ -25,6 +25,9 @@ func invalidFilter(format string, args ...any) error {
 // CompileFilter parses and checks a filter for a resource kind. Unknown
 // attributes and operators are invalidFilter errors.
 func CompileFilter(kind Kind, raw string) (*Filter, error) {
+	if err := checkExpr("filter", raw, MaxFilterLength, ScimTypeInvalidFilter); err != nil {
+		return nil, err
+	}
 	expr, ok := parseSimpleEq(raw)
 	if !ok {
 		var err error

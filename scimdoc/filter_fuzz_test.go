@@ -31,6 +31,11 @@ func FuzzFilter(f *testing.F) {
 		`((userName pr))`,
 		`userName eq 12`,
 		`active eq "True"`,
+		// Past the bounds (limits.go): refused before parsing.
+		strings.Repeat("(", 17) + `userName pr` + strings.Repeat(")", 17),
+		strings.Repeat("(", 5000) + `userName eq "x"` + strings.Repeat(")", 5000),
+		`emails[` + strings.Repeat("(", 20) + `type eq "work"` + strings.Repeat(")", 20) + `]`,
+		`userName eq "` + strings.Repeat(`\"(`, 3000) + `"`,
 	} {
 		f.Add(seed)
 	}

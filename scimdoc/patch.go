@@ -29,6 +29,9 @@ type PatchOp struct {
 // It returns a *Error with ScimType "invalidPath" when raw is not a
 // valid path.
 func ParsePath(raw string) (*filter.Path, error) {
+	if err := checkExpr("path", raw, MaxPathLength, ScimTypeInvalidPath); err != nil {
+		return nil, err
+	}
 	if p, ok := parseSimplePath(raw); ok {
 		return p, nil
 	}
@@ -171,6 +174,11 @@ func (p *patcher) applyTarget(res map[string]any, op string, t target, value any
 			return nil
 		}
 		op = opRemove
+	}
+	if op == opRemove && t.attr != nil && isActive(t.attr) {
+		// Removing active would read as the default, true: a PATCH must
+		// never re-enable an account by leaving its state out.
+		return Errorf(ScimTypeInvalidValue, "active cannot be removed or set to null: send active false to deactivate the account, true to reactivate it")
 	}
 	if t.attr == nil {
 		return p.applyExtension(res, op, t.ext, value)

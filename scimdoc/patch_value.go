@@ -26,6 +26,10 @@ func coerceScalar(a *Attr, v any) (any, *Error) {
 	}
 }
 
+func isActive(a *Attr) bool {
+	return a.Schema == UserSchemaURN && a.Name == "active"
+}
+
 func isManager(a *Attr) bool {
 	return a.Schema == EnterpriseUserSchemaURN && a.Name == "manager"
 }

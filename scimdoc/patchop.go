@@ -15,6 +15,9 @@ const patchOpSchema = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 // "Replace"); paths are parsed here so a bad one is an invalidPath error
 // before anything changes.
 func ParsePatch(body []byte) ([]PatchOp, error) {
+	if err := CheckJSONDepth(body); err != nil {
+		return nil, err
+	}
 	var msg map[string]json.RawMessage
 	if err := json.Unmarshal(body, &msg); err != nil || msg == nil {
 		return nil, Errorf(ScimTypeInvalidSyntax, "The PATCH body must be a PatchOp JSON object.")

@@ -18,6 +18,9 @@ type Sort struct {
 // CompileSort checks sortBy and sortOrder ("ascending", the default, or
 // "descending") for a resource kind.
 func CompileSort(kind Kind, sortBy, sortOrder string) (*Sort, error) {
+	if err := checkExpr("sortBy", sortBy, MaxPathLength, ScimTypeInvalidValue); err != nil {
+		return nil, err
+	}
 	ap, err := filter.ParseAttrPath([]byte(strings.TrimSpace(sortBy)))
 	if err != nil {
 		return nil, Errorf(ScimTypeInvalidValue, "sortBy %q is not an attribute path", sortBy)

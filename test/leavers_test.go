@@ -1,0 +1,138 @@
+package test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scim-bridge/scim-bridge/cache"
+)
+
+// Tests for issue "Leavers stay out": requests that must never re-enable a
+// deactivated account or take the bridge down.
+
+// TestDeactivatedStaysDeactivated: only an explicit active true reactivates
+// an account. A PATCH that removes active, or replaces it with null, is
+// refused; a PUT that omits active leaves activation as it is.
+func TestDeactivatedStaysDeactivated(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) cache.Store) {
+		e := newEnv(t, newStore, envOptions{})
+		id := str(e.must(201, "POST", "/Users", map[string]any{
+			"schemas": []string{userSchema}, "userName": "leaver@corp.example",
+			"name": map[string]any{"givenName": "Lea", "familyName": "Ver"},
+		}).body, "id")
+		e.must(200, "PATCH", "/Users/"+id, patchOp(`{"op":"replace","value":{"active":false}}`))
+		inactive := func(step string) {
+			t.Helper()
+			if u, ok := e.emu.User(id); !ok || u.IsActive {
+				t.Fatalf("%s: UiPath account active=%v (exists %v), want deactivated", step, u.IsActive, ok)
+			}
+			if got := e.must(200, "GET", "/Users/"+id, nil).body["active"]; got != false {
+				t.Fatalf("%s: GET shows active %v, want false", step, got)
+			}
+		}
+		inactive("deactivated")
+
+		scimError(t, e.do("PATCH", "/Users/"+id, patchOp(`{"op":"remove","path":"active"}`)), 400, "invalidValue")
+		inactive("PATCH remove active")
+		scimError(t, e.do("PATCH", "/Users/"+id, patchOp(`{"op":"replace","path":"active","value":null}`)), 400, "invalidValue")
+		inactive("PATCH replace active null")
+		scimError(t, e.do("PATCH", "/Users/"+id, patchOp(`{"op":"Replace","value":{"active":null}}`)), 400, "invalidValue")
+		inactive("path-less PATCH active null")
+
+		e.must(200, "PUT", "/Users/"+id, map[string]any{
+			"schemas": []string{userSchema}, "userName": "leaver@corp.example",
+			"name": map[string]any{"givenName": "Lea", "familyName": "Ver-Renamed"},
+		})
+		inactive("PUT without active")
+		if u, _ := e.emu.User(id); u.Surname == nil || *u.Surname != "Ver-Renamed" {
+			t.Errorf("the PUT's other changes were not applied: surname %v", u.Surname)
+		}
+
+		e.must(200, "PATCH", "/Users/"+id, patchOp(`{"op":"Replace","path":"active","value":"True"}`))
+		if u, _ := e.emu.User(id); !u.IsActive {
+			t.Fatal("an explicit active True did not reactivate the account")
+		}
+	})
+}
+
+// TestAmbiguousCredentialsRefused: two Authorization headers are refused,
+// whichever comes first.
+func TestAmbiguousCredentialsRefused(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) cache.Store) {
+		e := newEnv(t, newStore, envOptions{})
+		for _, pair := range [][2]string{
+			{"Bearer " + e.token, "Bearer wrong-token"},
+			{"Bearer wrong-token", "Bearer " + e.token},
+			{"Bearer " + e.token, "Bearer " + e.token},
+		} {
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, e.url+"/Users", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Add("Authorization", pair[0])
+			req.Header.Add("Authorization", pair[1])
+			res, err := e.client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusUnauthorized {
+				t.Errorf("two Authorization headers %q: status %d, want 401", pair, res.StatusCode)
+			}
+		}
+	})
+}
+
+// TestHostileInputBounded: deeply nested or oversized filters, paths and
+// bodies are refused with a quick 400, and the bridge keeps serving.
+func TestHostileInputBounded(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) cache.Store) {
+		e := newEnv(t, newStore, envOptions{})
+		id := str(e.must(201, "POST", "/Users", map[string]any{"schemas": []string{userSchema}, "userName": "target@corp.example"}).body, "id")
+		deep := strings.Repeat("(", 100_000) + `userName eq "x"` + strings.Repeat(")", 100_000)
+		nested := func(n int) string { return strings.Repeat(`{"a":`, n) + "1" + strings.Repeat("}", n) }
+		for _, c := range []struct {
+			name, method, path string
+			body               any
+			scimType           string
+		}{
+			{"filter of 100,000 nested parentheses", "GET", "/Users?filter=" + url.QueryEscape(deep), nil, "invalidFilter"},
+			{"filter over the length bound", "GET", "/Users?filter=" + url.QueryEscape(`userName eq "`+strings.Repeat("x", 20_000)+`"`), nil, "invalidFilter"},
+			{"search with a nested filter", "POST", "/Users/.search", `{"filter":` + jsonString(deep) + `}`, "invalidFilter"},
+			{"PATCH path with nested value filters", "PATCH", "/Users/" + id,
+				patchOp(`{"op":"remove","path":` + jsonString("emails["+strings.Repeat("(", 5_000)+`type eq "work"`+strings.Repeat(")", 5_000)+"]") + `}`), "invalidPath"},
+			{"sortBy over the length bound", "GET", "/Users?sortBy=" + strings.Repeat("a", 5_000), nil, "invalidValue"},
+			{"deeply nested POST body", "POST", "/Users", `{"schemas":["` + userSchema + `"],"userName":"deep@corp.example","x":` + nested(5_000) + `}`, "invalidSyntax"},
+			{"deeply nested PATCH value", "PATCH", "/Users/" + id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"title","value":` + nested(5_000) + `}]}`, "invalidSyntax"},
+		} {
+			start := time.Now()
+			r := e.do(c.method, c.path, c.body)
+			scimError(t, r, 400, c.scimType)
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("%s: answered after %v", c.name, d)
+			}
+		}
+		e.must(200, "GET", "/Users/"+id, nil)
+	})
+}
+
+func patchOp(ops ...string) string {
+	return `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[` + strings.Join(ops, ",") + `]}`
+}
+
+func jsonString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch r {
+		case '"', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	b.WriteByte('"')
+	return b.String()
+}
