@@ -10,10 +10,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/scim-bridge/scim-bridge/cache/boltstore"
+	"github.com/scim-bridge/scim-bridge/internal/envtest"
 	"github.com/scim-bridge/scim-bridge/mapping"
 	"github.com/scim-bridge/scim-bridge/scim"
 	"github.com/scim-bridge/scim-bridge/upstream"
@@ -41,7 +41,7 @@ type bridge struct {
 	emu    *emulator.Server
 	url    string // root URL of the SCIM server (BasePath not included)
 	client *http.Client
-	logs   *syncBuffer
+	logs   *envtest.LogBuffer
 }
 
 type bridgeOptions struct {
@@ -53,7 +53,7 @@ type bridgeOptions struct {
 // newBridge assembles a bridge; everything is closed by tb.Cleanup.
 func newBridge(tb testing.TB, o bridgeOptions) *bridge {
 	tb.Helper()
-	logs := &syncBuffer{}
+	logs := &envtest.LogBuffer{}
 	var log *slog.Logger
 	if o.quiet {
 		log = slog.New(slog.DiscardHandler)
@@ -218,22 +218,4 @@ func short(s string) string {
 		return s
 	}
 	return s[:300] + "…"
-}
-
-// syncBuffer is a log sink that concurrent handlers can share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/scim-bridge/scim-bridge/cache"
+	"github.com/scim-bridge/scim-bridge/internal/envtest"
 )
 
 // snapshot is everything the bridge and UiPath hold, to prove a failed
@@ -54,8 +55,8 @@ func (e *env) upstreamWrites() int {
 // checks each gets its SCIM error while UiPath and the store stay exactly as
 // they were, and no write reaches UiPath.
 func TestBadInputChangesNothing(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) cache.Store) {
-		e := newEnv(t, newStore, envOptions{maxBody: 64 << 10})
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := newEnv(t, store, envOptions{maxBody: 64 << 10})
 		ada := str(e.must(201, "POST", "/Users", map[string]any{
 			"schemas": []string{userSchema}, "userName": "ada@corp.example", "externalId": "ada-ext",
 			"emails": []any{map[string]any{"value": "ada@corp.example", "type": "work", "primary": true}},
@@ -149,7 +150,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 // uniqueness or 400 invalidValue, not 500, and the store keeps the last
 // value UiPath accepted.
 func TestUiPathRefusalsAreSCIMErrors(t *testing.T) {
-	e := newEnv(t, storeFactories["bolt"], envOptions{})
+	e := newEnv(t, envtest.Bolt, envOptions{})
 	e.must(201, "POST", "/Users", newUserBody("lee@corp.example"))
 	id := str(e.must(201, "POST", "/Users", newUserBody("max@corp.example")).body, "id")
 	taken := patchBody(map[string]any{"op": "replace", "path": `emails[type eq "work"].value`, "value": "lee@corp.example"})

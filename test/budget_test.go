@@ -4,13 +4,15 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/scim-bridge/scim-bridge/internal/envtest"
 )
 
 // TestBudgetSpentAnswers429: when the client-side budget for UiPath is
 // spent, a SCIM write fails fast with 429 and a Retry-After the IdP can
 // honour, nothing reaches UiPath, and reads keep being served from the store.
 func TestBudgetSpentAnswers429(t *testing.T) {
-	e := newEnv(t, storeFactories["bolt"], envOptions{
+	e := newEnv(t, envtest.Bolt, envOptions{
 		budget: map[string]int{"PUT": 1}, budgetWindow: time.Minute, budgetWait: 10 * time.Millisecond,
 	})
 	id := str(e.must(201, "POST", "/Users", newUserBody("kim@corp.example")).body, "id")

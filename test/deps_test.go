@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -32,6 +30,7 @@ var layers = map[string][]string{
 	"cmd/scim-bridge":    {anyPackage},
 	"internal/redistest": nil,
 	"internal/jsonscan":  nil,
+	"internal/envtest":   {"upstream", "upstream/emulator", "cache", "cache/boltstore", "cache/redisstore", "internal/redistest"},
 	testTree:             {anyPackage},
 }
 
@@ -83,7 +82,7 @@ func listPackages(t *testing.T) ([]pkg, string) {
 	t.Helper()
 	goBin, err := exec.LookPath("go") // go test puts GOROOT/bin first in PATH
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		t.Fatalf("go not on PATH: %v", err)
 	}
 	cmd := exec.CommandContext(t.Context(), goBin, "list", "-e", "-json=ImportPath,Imports,Module,Error", "./...")
 	cmd.Dir = ".." // the module root: this package is <root>/test
@@ -190,7 +189,8 @@ func ownerOf(rel string) string {
 }
 
 // isTestSupport reports whether rel is a package of test helpers
-// (cache/cachetest, internal/redistest): its name ends in "test".
+// (cache/cachetest, internal/redistest, internal/envtest): its name ends
+// in "test".
 func isTestSupport(rel string) bool {
 	return strings.HasSuffix(rel, "test") && ownerOf(rel) != testTree
 }
@@ -236,6 +236,7 @@ func TestCheckDeps(t *testing.T) {
 				p("scim/internal/auth", "github.com/coreos/go-oidc/v3/oidc"),
 				p("cmd/scim-bridge", "config", "scim", "mapping", "cache/redisstore", "cache/boltstore", "upstream/emulator"),
 				p("internal/redistest", "testing", "github.com/redis/go-redis/v9"),
+				p("internal/envtest", "testing", "upstream/emulator", "cache/boltstore", "cache/redisstore", "internal/redistest"),
 				p("test", "testing", "cache/cachetest"),
 				p("test/load", "config", "github.com/redis/go-redis/v9", "testing"),
 				{ImportPath: "other.example/lib", Imports: []string{"testing"}},

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/scim-bridge/scim-bridge/cache"
+	"github.com/scim-bridge/scim-bridge/internal/envtest"
 	"github.com/scim-bridge/scim-bridge/upstream"
 )
 
@@ -59,10 +59,10 @@ func (e *env) customGroupIDs(u upstream.User) []string {
 // life of two users and a group, checking UiPath (the emulator) and the
 // SCIM answers after every step, once per store backend.
 func TestProvisioningEndToEnd(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) cache.Store) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
 		for _, strategy := range []string{"user", "group", "auto"} {
 			t.Run(strategy, func(t *testing.T) {
-				e := newEnv(t, newStore, envOptions{strategy: strategy})
+				e := newEnv(t, store, envOptions{strategy: strategy})
 				provisioningFlow(t, e)
 			})
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/cache"
+	"github.com/scim-bridge/scim-bridge/internal/envtest"
 	"github.com/scim-bridge/scim-bridge/upstream"
 	"github.com/scim-bridge/scim-bridge/upstream/emulator"
 )
@@ -39,8 +40,8 @@ func countUpstreamUsers(e *env, userName string) int {
 // has links that account (no second account, no endless 409), and a second
 // SCIM create for it is a uniqueness error.
 func TestAdoptExistingAccount(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) cache.Store) {
-		e := newEnv(t, newStore, envOptions{})
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := newEnv(t, store, envOptions{})
 		old := "Old"
 		seeded := e.emu.SeedUser(upstream.User{UserName: "carol@corp.example", Email: "carol@corp.example", Name: &old, IsActive: true})
 		r := e.must(201, "POST", "/Users", newUserBody("carol@corp.example"))
@@ -65,7 +66,7 @@ func TestAdoptExistingAccount(t *testing.T) {
 }
 
 func TestAdoptionOff(t *testing.T) {
-	e := newEnv(t, storeFactories["bolt"], envOptions{noAdopt: true})
+	e := newEnv(t, envtest.Bolt, envOptions{noAdopt: true})
 	e.emu.SeedUser(upstream.User{UserName: "erin@corp.example", Email: "erin@corp.example", IsActive: true})
 	scimError(t, e.do("POST", "/Users", newUserBody("erin@corp.example")), http.StatusConflict, "uniqueness")
 	if n, _ := e.store.List(t.Context(), cache.KindUser, 0, 0); n.Total != 0 {
@@ -77,8 +78,8 @@ func TestAdoptionOff(t *testing.T) {
 // lost; the bridge recognises it (client-generated ids) instead of failing
 // or duplicating.
 func TestLostResponses(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) cache.Store) {
-		e := newEnv(t, newStore, envOptions{})
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := newEnv(t, store, envOptions{})
 		e.emu.Inject(emulator.Fault{Method: "POST", PathContains: "BulkCreate", Status: 502, AfterApply: true})
 		r := e.must(201, "POST", "/Users", newUserBody("fay@corp.example"))
 		fay := str(r.body, "id")
@@ -105,8 +106,8 @@ func TestLostResponses(t *testing.T) {
 // TestUpstreamDownThenRetry: a create UiPath did not apply answers 503 with
 // Retry-After and leaves nothing behind; the IdP's retry succeeds.
 func TestUpstreamDownThenRetry(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) cache.Store) {
-		e := newEnv(t, newStore, envOptions{})
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := newEnv(t, store, envOptions{})
 		e.emu.Inject(emulator.Fault{Method: "POST", PathContains: "BulkCreate", Status: 503, Times: 1})
 		r := e.do("POST", "/Users", newUserBody("gus@corp.example"))
 		scimError(t, r, 503, "")
@@ -142,8 +143,8 @@ func TestUpstreamDownThenRetry(t *testing.T) {
 // keeps exactly what UiPath confirmed and the IdP's retry completes the rest
 // with only the missing calls.
 func TestPartialMembershipFailure(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) cache.Store) {
-		e := newEnv(t, newStore, envOptions{strategy: "user"})
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := newEnv(t, store, envOptions{strategy: "user"})
 		var ids []string
 		for _, n := range []string{"h1", "h2", "h3"} {
 			ids = append(ids, str(e.must(201, "POST", "/Users", newUserBody(n+"@corp.example")).body, "id"))
@@ -174,8 +175,8 @@ func TestPartialMembershipFailure(t *testing.T) {
 // active=false deletes the UiPath account; reactivation recreates it under
 // the same id with its groups.
 func TestDeleteDeprovisionPolicy(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) cache.Store) {
-		e := newEnv(t, newStore, envOptions{deprovision: "delete"})
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := newEnv(t, store, envOptions{deprovision: "delete"})
 		id := str(e.must(201, "POST", "/Users", newUserBody("ivy@corp.example")).body, "id")
 		gid := str(e.must(201, "POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": "Legal", "members": []any{map[string]any{"value": id}}}).body, "id")
 		e.checkMembers(gid, id)
@@ -203,8 +204,8 @@ func TestDeleteDeprovisionPolicy(t *testing.T) {
 // same externalId when it is assigned again; the bridge reactivates that
 // account instead of answering 409 or creating a second one.
 func TestReassignDeactivatedUser(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) cache.Store) {
-		e := newEnv(t, newStore, envOptions{})
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := newEnv(t, store, envOptions{})
 		body := newUserBody("jo@corp.example", "externalId", "00u1jo", "active", true)
 		id := str(e.must(201, "POST", "/Users", body).body, "id")
 		e.must(200, "PATCH", "/Users/"+id, patchBody(map[string]any{"op": "replace", "value": map[string]any{"active": false}}))

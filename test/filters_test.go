@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scim-bridge/scim-bridge/cache"
+	"github.com/scim-bridge/scim-bridge/internal/envtest"
 )
 
 // listIDs runs a list request and returns the ids of the resources, in
@@ -24,8 +24,8 @@ func (e *env) listIDs(path string) ([]string, int) {
 // TestFilters checks every filter operator, logical combinations, value
 // paths, case rules and meta comparisons, answered from the store.
 func TestFilters(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) cache.Store) {
-		e := newEnv(t, newStore, envOptions{})
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := newEnv(t, store, envOptions{})
 		start := time.Now().UTC().Add(-time.Second)
 		ada := str(e.must(201, "POST", "/Users", map[string]any{
 			"schemas": []string{userSchema, enterpriseSchema}, "userName": "ada@corp.example", "externalId": "ada-ext",
@@ -103,8 +103,8 @@ func TestFilters(t *testing.T) {
 // TestSortAndPaging checks sortBy/sortOrder (nulls last when ascending),
 // paging over a sorted list, and sort errors.
 func TestSortAndPaging(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) cache.Store) {
-		e := newEnv(t, newStore, envOptions{})
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := newEnv(t, store, envOptions{})
 		mk := func(userName, display string) string {
 			b := map[string]any{"schemas": []string{userSchema}, "userName": userName}
 			if display != "" {

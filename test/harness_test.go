@@ -2,21 +2,16 @@ package test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/cache"
-	"github.com/scim-bridge/scim-bridge/cache/boltstore"
-	"github.com/scim-bridge/scim-bridge/cache/redisstore"
-	"github.com/scim-bridge/scim-bridge/internal/redistest"
+	"github.com/scim-bridge/scim-bridge/internal/envtest"
 	"github.com/scim-bridge/scim-bridge/mapping"
 	"github.com/scim-bridge/scim-bridge/scim"
 	"github.com/scim-bridge/scim-bridge/upstream"
@@ -31,7 +26,7 @@ type env struct {
 	store   cache.Store
 	url     string // SCIM base URL
 	token   string
-	logs    *lockedWriter
+	logs    *envtest.LogBuffer
 	client  *http.Client
 	emuURL  string
 	secret  string
@@ -49,57 +44,37 @@ type envOptions struct {
 	budget       map[string]int
 	budgetWindow time.Duration
 	budgetWait   time.Duration
+	// redisURL, for the Redis store, is the Redis to use instead of
+	// internal/redistest's.
+	redisURL string
 }
 
-// storeFactories are the backends every end-to-end flow runs against.
-var storeFactories = map[string]func(t *testing.T) cache.Store{
-	"bolt": func(t *testing.T) cache.Store {
-		s, err := boltstore.New(boltstore.Config{Path: filepath.Join(t.TempDir(), "bridge.db")}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	},
-	"redis": func(t *testing.T) cache.Store {
-		s, err := redisstore.New(redisstore.Config{URL: redistest.URL(t), Prefix: redistest.Prefix(t)}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	},
-}
+// storeKinds are the backends every end-to-end flow runs against.
+var storeKinds = []envtest.Store{envtest.Bolt, envtest.Redis}
 
-// forEachStore runs f once per store backend.
-func forEachStore(t *testing.T, f func(t *testing.T, newStore func(t *testing.T) cache.Store)) {
-	for _, name := range []string{"bolt", "redis"} {
-		t.Run(name, func(t *testing.T) { f(t, storeFactories[name]) })
+// forEachStore runs f once per store backend, as subtests named after it.
+func forEachStore(t *testing.T, f func(t *testing.T, store envtest.Store)) {
+	for _, store := range storeKinds {
+		t.Run(store.String(), func(t *testing.T) { f(t, store) })
 	}
 }
 
-func newEnv(t *testing.T, newStore func(t *testing.T) cache.Store, o envOptions) *env {
+func newEnv(t *testing.T, store envtest.Store, o envOptions) *env {
 	t.Helper()
-	logs := &lockedWriter{w: &bytes.Buffer{}}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	emu := emulator.New(o.emulator, log.With("component", "emulator"))
-	emuSrv := httptest.NewServer(emu)
-	t.Cleanup(emuSrv.Close)
-	id, secret := emu.Credentials()
-	client, err := upstream.New(upstream.Config{
-		BaseURL: emuSrv.URL, ClientID: id, ClientSecret: secret, HTTPClient: emuSrv.Client(),
-		// Retries happen at once: these tests check what is retried, the
-		// upstream package's tests check how long it waits.
-		Sleep:         func(ctx context.Context, _ time.Duration) error { return ctx.Err() },
-		Budget:        budgetOf(o),
-		MaxBudgetWait: o.budgetWait,
-	}, log.With("component", "upstream"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := newStore(t)
-	t.Cleanup(func() { store.Close() })
+	te := envtest.New(t, envtest.Config{
+		Emulator: o.emulator,
+		Client: func(c *upstream.Config) {
+			c.Budget = budgetOf(o)
+			c.MaxBudgetWait = o.budgetWait
+		},
+		Store:    store,
+		RedisURL: o.redisURL,
+		Output:   io.Discard, // the logs stay in env.logs, shown by the tests that want them
+	})
+	log := te.Logger
 	prov, err := mapping.New(mapping.Config{
 		Strategy: o.strategy, Deprovision: o.deprovision, AdoptExisting: !o.noAdopt,
-	}, client, store, log.With("component", "mapping"))
+	}, te.Client, te.Store, log.With("component", "mapping"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,8 +85,8 @@ func newEnv(t *testing.T, newStore func(t *testing.T) cache.Store, o envOptions)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{t: t, emu: emu, store: store, url: srv.URL + scim.BasePath, token: token, logs: logs,
-		client: srv.Client(), emuURL: emuSrv.URL, secret: secret, bridgeH: h}
+	return &env{t: t, emu: te.Emulator, store: te.Store, url: srv.URL + scim.BasePath, token: token, logs: te.Logs,
+		client: srv.Client(), emuURL: te.URL, secret: te.ClientConfig.ClientSecret, bridgeH: h}
 }
 
 // response is a SCIM answer.

@@ -5,15 +5,15 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/scim-bridge/scim-bridge/cache"
+	"github.com/scim-bridge/scim-bridge/internal/envtest"
 )
 
 // TestLookupFastPathSameAnswer: the userName/externalId lookup answered
 // straight from the stored document (Redis) is the same ListResponse as
 // the general list path gives for an equivalent filter.
 func TestLookupFastPathSameAnswer(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) cache.Store) {
-		e := newEnv(t, newStore, envOptions{})
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := newEnv(t, store, envOptions{})
 		id := str(e.must(201, "POST", "/Users", map[string]any{
 			"schemas": []string{userSchema, enterpriseSchema}, "userName": "fast@corp.example", "externalId": "fast-1",
 			"name":           map[string]any{"givenName": "Fa", "familyName": "St"},

@@ -10,8 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scim-bridge/scim-bridge/cache"
-	"github.com/scim-bridge/scim-bridge/cache/redisstore"
+	"github.com/scim-bridge/scim-bridge/internal/envtest"
 	"github.com/scim-bridge/scim-bridge/internal/redistest"
 )
 
@@ -90,13 +89,7 @@ func TestRedisOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxy := newCutProxy(t, u.Host)
-	e := newEnv(t, func(t *testing.T) cache.Store {
-		s, err := redisstore.New(redisstore.Config{URL: "redis://" + proxy.ln.Addr().String(), Prefix: redistest.Prefix(t)}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}, envOptions{})
+	e := newEnv(t, envtest.Redis, envOptions{redisURL: "redis://" + proxy.ln.Addr().String()})
 
 	lookup := "/Users?filter=" + url.QueryEscape(`userName eq "ada@corp.example"`)
 	newUser := func(name string) map[string]any {

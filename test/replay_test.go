@@ -78,7 +78,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scim-bridge/scim-bridge/cache"
+	"github.com/scim-bridge/scim-bridge/internal/envtest"
 	"github.com/scim-bridge/scim-bridge/upstream"
 )
 
@@ -187,13 +187,13 @@ type uipathGroup struct {
 // bridge per store and strategy.
 func TestReplayIdPTraffic(t *testing.T) {
 	fixtures := loadReplayFixtures(t)
-	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) cache.Store) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
 		for _, fx := range fixtures {
 			t.Run(strings.TrimSuffix(fx.file, ".json"), func(t *testing.T) {
 				t.Parallel()
 				for _, strategy := range fx.Options.strategies() {
 					t.Run(strategy, func(t *testing.T) {
-						e := newEnv(t, newStore, envOptions{
+						e := newEnv(t, store, envOptions{
 							strategy: strategy, deprovision: fx.Options.Deprovision, noAdopt: fx.Options.NoAdopt,
 						})
 						r := &replayer{t: t, e: e, fx: fx, vars: map[string]string{}}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/cache"
 	"github.com/scim-bridge/scim-bridge/cache/redisstore"
+	"github.com/scim-bridge/scim-bridge/internal/envtest"
 	"github.com/scim-bridge/scim-bridge/internal/redistest"
 	"github.com/scim-bridge/scim-bridge/mapping"
 	"github.com/scim-bridge/scim-bridge/scim"
@@ -24,14 +25,18 @@ import (
 func newReplicas(t *testing.T, n int, strategy string) []*env {
 	t.Helper()
 	url, prefix := redistest.URL(t), redistest.Prefix(t)
-	// A little latency widens the window in which unserialised changes interleave.
-	emu := emulator.New(emulator.Config{DisableRateLimits: true, Latency: 3 * time.Millisecond}, nil)
-	emuSrv := httptest.NewServer(emu)
-	t.Cleanup(emuSrv.Close)
-	id, secret := emu.Credentials()
+	te := envtest.New(t, envtest.Config{
+		// A little latency widens the window in which unserialised changes interleave.
+		Emulator: emulator.Config{DisableRateLimits: true, Latency: 3 * time.Millisecond},
+		Store:    envtest.NoStore, // each replica opens its own connection below
+		Quiet:    true,
+	})
+	emu := te.Emulator
+	clientCfg := te.ClientConfig
+	clientCfg.Sleep = nil // back off between retries as serve does
 	var out []*env
 	for range n {
-		client, err := upstream.New(upstream.Config{BaseURL: emuSrv.URL, ClientID: id, ClientSecret: secret, HTTPClient: emuSrv.Client()}, nil)
+		client, err := upstream.New(clientCfg, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,15 +57,10 @@ func newReplicas(t *testing.T, n int, strategy string) []*env {
 		srv := httptest.NewServer(h)
 		t.Cleanup(srv.Close)
 		out = append(out, &env{t: t, emu: emu, store: store, url: srv.URL + scim.BasePath, token: token,
-			client: srv.Client(), logs: &lockedWriter{w: &nopStringer{}}})
+			client: srv.Client(), logs: &envtest.LogBuffer{}})
 	}
 	return out
 }
-
-type nopStringer struct{}
-
-func (nopStringer) Write(p []byte) (int, error) { return len(p), nil }
-func (nopStringer) String() string              { return "" }
 
 // TestReplicasConcurrentChanges hammers the same group and users through two
 // bridges on one Redis; no update may be lost and no account duplicated.

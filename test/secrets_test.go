@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scim-bridge/scim-bridge/cache"
+	"github.com/scim-bridge/scim-bridge/internal/envtest"
 	"github.com/scim-bridge/scim-bridge/upstream/emulator"
 )
 
@@ -71,10 +71,10 @@ func leakFault(status int, secret, marker string) emulator.Fault {
 // no log line holds the client secret, the SCIM bearer token, a UiPath
 // access token or an Authorization header (STYLE.md §4).
 func TestNoSecretLeaks(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) cache.Store) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
 		var rb [12]byte
 		_, _ = rand.Read(rb[:])
-		e := newEnv(t, newStore, envOptions{emulator: emulator.Config{ClientSecret: "uipath-secret-" + hex.EncodeToString(rb[:])}})
+		e := newEnv(t, store, envOptions{emulator: emulator.Config{ClientSecret: "uipath-secret-" + hex.EncodeToString(rb[:])}})
 		minted := mintToken(t, e)
 
 		var seen []response

@@ -126,7 +126,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 
 	// Bad credentials, same logger.
 	bad, berr := upstream.New(upstream.Config{
-		BaseURL: e.srv.URL, ClientID: "emulator-client", ClientSecret: "wrong-" + secret,
+		BaseURL: e.url, ClientID: "emulator-client", ClientSecret: "wrong-" + secret,
 		HTTPClient: &http.Client{Transport: rt}, Sleep: e.cfg.Sleep,
 	}, slogTo(e.logs))
 	if berr != nil {

@@ -55,8 +55,7 @@ func TestLocalBudgetSlidingWindow(t *testing.T) {
 // is throttled by UiPath, and the client waited instead.
 func TestBudgetKeepsClientUnderUiPathLimits(t *testing.T) {
 	const window = 10 * time.Second
-	var e *env
-	e = newEnv(t, envOption{
+	e := newEnv(t, envOption{
 		emu: func(c *emulator.Config) {
 			c.DisableRateLimits = false
 			c.Limits = map[string]int{"PUT": 4, "GET": 1000}

@@ -9,12 +9,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/scim-bridge/scim-bridge/internal/envtest"
 	"github.com/scim-bridge/scim-bridge/upstream"
 	"github.com/scim-bridge/scim-bridge/upstream/emulator"
 )
@@ -39,35 +39,17 @@ func (c *clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // env is a client talking over real HTTP to a fresh emulator. By default
 // both share one fake clock, rate limits are off, and Sleep records its
 // waits and advances the clock instead of sleeping.
 type env struct {
 	t      *testing.T
 	emu    *emulator.Server
-	srv    *httptest.Server
+	url    string // the emulator's identity root
 	c      *upstream.Client
 	cfg    upstream.Config
 	clock  *clock
-	logs   *syncBuffer
+	logs   *envtest.LogBuffer
 	mu     sync.Mutex
 	sleeps []time.Duration
 }
@@ -80,40 +62,33 @@ type envOption struct {
 
 func newEnv(t *testing.T, opt envOption) *env {
 	t.Helper()
-	e := &env{t: t, clock: newClock(), logs: &syncBuffer{}}
+	e := &env{t: t, clock: newClock()}
 	ecfg := emulator.Config{DisableRateLimits: true, Now: e.clock.Now}
 	if opt.emu != nil {
 		opt.emu(&ecfg)
 	}
-	e.emu = emulator.New(ecfg, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})))
-	e.srv = httptest.NewServer(e.emu)
-	t.Cleanup(e.srv.Close)
-
-	id, secret := e.emu.Credentials()
-	e.cfg = upstream.Config{
-		BaseURL:      e.srv.URL,
-		ClientID:     id,
-		ClientSecret: secret,
-		HTTPClient:   e.srv.Client(),
-		Now:          e.clock.Now,
-		Sleep: func(ctx context.Context, d time.Duration) error {
-			e.mu.Lock()
-			e.sleeps = append(e.sleeps, d)
-			e.mu.Unlock()
-			e.clock.Advance(d)
-			return ctx.Err()
+	te := envtest.New(t, envtest.Config{
+		Emulator: ecfg,
+		Store:    envtest.NoStore,
+		Client: func(c *upstream.Config) {
+			c.Now = e.clock.Now
+			c.Sleep = func(ctx context.Context, d time.Duration) error {
+				e.mu.Lock()
+				e.sleeps = append(e.sleeps, d)
+				e.mu.Unlock()
+				e.clock.Advance(d)
+				return ctx.Err()
+			}
+			if opt.client != nil {
+				opt.client(c)
+			}
 		},
-	}
-	if opt.client != nil {
-		opt.client(&e.cfg)
-	}
-	logger := slog.New(slog.NewTextHandler(io.MultiWriter(t.Output(), e.logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
-	c, err := upstream.NewWithPageSize(e.cfg, logger, opt.pageSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	upstream.SetJitter(c, func() float64 { return 0 })
-	e.c = c
+		NewClient: func(cfg upstream.Config, logger *slog.Logger) (*upstream.Client, error) {
+			return upstream.NewWithPageSize(cfg, logger, opt.pageSize)
+		},
+	})
+	upstream.SetJitter(te.Client, func() float64 { return 0 })
+	e.emu, e.url, e.c, e.cfg, e.logs = te.Emulator, te.URL, te.Client, te.ClientConfig, te.Logs
 	return e
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/scim-bridge/scim-bridge/cache"
 )
@@ -61,7 +62,7 @@ func newStore(cfg Config, logger *slog.Logger, opts options) (*Store, error) {
 		return nil, fmt.Errorf("boltstore: create directory: %w", err)
 	}
 	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{Timeout: opts.openTimeout, NoSync: opts.noSync})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("boltstore: open %s: file is locked by another process (another scim-bridge running?): %w", cfg.Path, err)
 	}
 	if err != nil {

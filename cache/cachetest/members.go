@@ -49,7 +49,7 @@ func testUpdateMembers(t *testing.T, s cache.Store) {
 	// Update still sees, and can change, the whole member set.
 	if _, err := s.Update(ctx(t), cache.KindGroup, "g1", func(r cache.Record) (cache.Record, error) {
 		if !slices.Equal(r.Members, want.Members) {
-			return r, fmt.Errorf("Update fn got Members %q, want %q", r.Members, want.Members)
+			return r, fmt.Errorf("the update fn got Members %q, want %q", r.Members, want.Members)
 		}
 		r.Members = []string{"u1", "u7"}
 		return r, nil

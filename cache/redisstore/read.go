@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -179,7 +178,9 @@ func (s *Store) lookup(ctx context.Context, kind cache.Kind, index cache.Index, 
 	switch index {
 	case cache.IndexName:
 		key = s.keys.name(kind, value)
-		matches = func(r cache.Record) bool { return strings.ToLower(r.Name) == strings.ToLower(value) }
+		// The record must still be filed under key: its name folded as
+		// the index folds names (cache.IndexName: strings.ToLower).
+		matches = func(r cache.Record) bool { return s.keys.name(kind, r.Name) == key }
 	case cache.IndexExternalID:
 		key = s.keys.ext(kind, value)
 		matches = func(r cache.Record) bool { return r.ExternalID == value }

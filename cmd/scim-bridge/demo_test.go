@@ -8,35 +8,18 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/scim-bridge/scim-bridge/internal/envtest"
 )
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // startDemo runs the demo command until the test ends and returns what it
 // printed once it is ready.
 func startDemo(t *testing.T) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out, errOut := &syncBuffer{}, &syncBuffer{}
+	out, errOut := &envtest.LogBuffer{}, &envtest.LogBuffer{}
 	done := make(chan int, 1)
 	go func() { done <- demoCmd(ctx, []string{"-listen", "127.0.0.1:0", "-data", t.TempDir()}, out, errOut) }()
 	t.Cleanup(func() {

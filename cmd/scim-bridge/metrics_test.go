@@ -4,13 +4,13 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/scim-bridge/scim-bridge/internal/envtest"
 	"github.com/scim-bridge/scim-bridge/internal/redistest"
 	"github.com/scim-bridge/scim-bridge/upstream/emulator"
 )
@@ -21,16 +21,15 @@ import (
 // valid Prometheus exposition, counts exactly that traffic, and holds no
 // token, secret or user name.
 func TestServeMetrics(t *testing.T) {
-	emu := emulator.New(emulator.Config{ClientSecret: "emu-secret-" + randomToken()}, nil)
-	emuSrv := httptest.NewServer(emu)
-	t.Cleanup(emuSrv.Close)
+	te := envtest.New(t, envtest.Config{Emulator: emulator.Config{ClientSecret: "emu-secret-" + randomToken()}, Store: envtest.NoStore, Quiet: true})
+	emu := te.Emulator
 	addr := freeAddr(t)
 	token := "scim-token-" + randomToken()
 	clientID, secret := emu.Credentials()
 	setConfigEnv(t, map[string]string{
 		"LISTEN":               addr,
 		"TOKENS":               token,
-		"UIPATH_URL":           emuSrv.URL,
+		"UIPATH_URL":           te.URL,
 		"UIPATH_CLIENT_ID":     clientID,
 		"UIPATH_CLIENT_SECRET": secret,
 		"REDIS_URL":            redistest.URL(t),
@@ -38,7 +37,7 @@ func TestServeMetrics(t *testing.T) {
 		"LOG_LEVEL":            "warn",
 	})
 	ctx, cancel := context.WithCancel(t.Context())
-	var stdout, stderr syncBuffer
+	var stdout, stderr envtest.LogBuffer
 	done := make(chan int, 1)
 	go func() { done <- serveCmd(ctx, nil, &stdout, &stderr) }()
 	t.Cleanup(func() {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scim-bridge/scim-bridge/internal/envtest"
 	"github.com/scim-bridge/scim-bridge/upstream/emulator"
 )
 
@@ -52,10 +52,11 @@ func scimUser(userName string) string {
 		userName, userName)
 }
 
-// heldEmulator serves emu and can hold the next BulkCreate call before the
-// emulator sees it, so that a test knows a request is in flight.
+// heldEmulator serves the emulator (next) and can hold the next BulkCreate
+// call before the emulator sees it, so that a test knows a request is in
+// flight.
 type heldEmulator struct {
-	emu     *emulator.Server
+	next    http.Handler
 	armed   atomic.Bool
 	arrived chan struct{} // closed when the held call arrives
 	release chan struct{} // closed to let it through
@@ -66,7 +67,7 @@ func (h *heldEmulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		close(h.arrived)
 		<-h.release
 	}
-	h.emu.ServeHTTP(w, r)
+	h.next.ServeHTTP(w, r)
 }
 
 func hasUser(emu *emulator.Server, userName string) bool {
@@ -83,12 +84,16 @@ func hasUser(emu *emulator.Server, userName string) bool {
 // it comes up healthy and ready, provisions a user, and on cancellation
 // finishes the request in flight, exits 0 and stops listening.
 func TestServeLifecycle(t *testing.T) {
-	emu := emulator.New(emulator.Config{ClientSecret: "emu-secret-" + randomToken()}, nil)
-	held := &heldEmulator{emu: emu, arrived: make(chan struct{}), release: make(chan struct{})}
-	emuSrv := httptest.NewServer(held)
-	t.Cleanup(emuSrv.Close)
+	held := &heldEmulator{arrived: make(chan struct{}), release: make(chan struct{})}
+	te := envtest.New(t, envtest.Config{
+		Emulator: emulator.Config{ClientSecret: "emu-secret-" + randomToken()},
+		Wrap:     func(h http.Handler) http.Handler { held.next = h; return held },
+		Store:    envtest.NoStore,
+		Quiet:    true,
+	})
+	emu := te.Emulator
 	releaseOnce := sync.OnceFunc(func() { close(held.release) })
-	t.Cleanup(releaseOnce) // runs before emuSrv.Close, which waits for held calls
+	t.Cleanup(releaseOnce) // runs before the emulator's server closes, which waits for held calls
 
 	addr := freeAddr(t)
 	token := "scim-token-" + randomToken()
@@ -97,7 +102,7 @@ func TestServeLifecycle(t *testing.T) {
 	setConfigEnv(t, map[string]string{
 		"LISTEN":               addr,
 		"TOKENS":               token,
-		"UIPATH_URL":           emuSrv.URL,
+		"UIPATH_URL":           te.URL,
 		"UIPATH_CLIENT_ID":     clientID,
 		"UIPATH_CLIENT_SECRET": secret,
 		"DATA_DIR":             dataDir,
@@ -107,7 +112,7 @@ func TestServeLifecycle(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr envtest.LogBuffer
 	done := make(chan int, 1)
 	go func() { done <- serveCmd(ctx, nil, &stdout, &stderr) }()
 	exited := false

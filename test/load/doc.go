@@ -4,7 +4,8 @@
 // process (rate limits on, window compressed), and prints per phase the
 // SCIM requests, the upstream calls against the theoretical minimum, the
 // 429s UiPath sent (must be 0), SCIM latency, wall time against the
-// rate-limit floor, and the bridge's CPU and peak RSS.
+// rate-limit floor, and the bridge's CPU and peak RSS (read from /proc, so
+// on Linux only: elsewhere the report says "not measured").
 //
 // With -mode lookup it seeds the bridge's store directly and measures the
 // throughput of GET /Users?filter=userName eq "…", the request Okta and

@@ -179,7 +179,7 @@ func lookupMode(ctx context.Context, o options, bin, dir string, env map[string]
 	}
 
 	cores := func(d time.Duration) string {
-		return fmt.Sprintf("%.2fs (%.2f cores)", d.Seconds(), d.Seconds()/wall.Seconds())
+		return measured(fmt.Sprintf("%.2fs (%.2f cores)", d.Seconds(), d.Seconds()/wall.Seconds()))
 	}
 	redis := "-"
 	if redisCPU != nil {
@@ -187,10 +187,10 @@ func lookupMode(ctx context.Context, o options, bin, dir string, env map[string]
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "store\tusers\tconns\twall\trequests\treq/s\terrors\tp50\tp99\tbridge CPU\tbridge peak RSS\tharness CPU\tredis CPU\tUiPath calls\t")
-	fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d\t%.0f\t%d\t%s\t%s\t%s\t%.0fMB\t%s\t%s\t%d\t\n",
+	fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d\t%.0f\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n",
 		o.store, o.users, o.concurrency, secs(wall), n, float64(n)/wall.Seconds(), errs,
 		ms(percentile(lats, 0.5)), ms(percentile(lats, 0.99)),
-		cores(after.cpu-before.cpu), after.peakMB, cores(selfAfter.cpu-self.cpu), redis, upstreamCalls)
+		cores(after.cpu-before.cpu), measured(fmt.Sprintf("%.0fMB", after.peakMB)), cores(selfAfter.cpu-self.cpu), redis, upstreamCalls)
 	tw.Flush()
 	if firstErr != "" {
 		fmt.Printf("  first error: %s\n", firstErr)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -102,44 +100,25 @@ func (p *proc) stop(grace time.Duration) {
 	}
 }
 
-// usage is a snapshot of a process's CPU time and peak resident set.
+// usage is a snapshot of a process's CPU time and peak resident set, as
+// readUsage measures it: from /proc on Linux (procs_linux.go); elsewhere
+// it is not measured (procs_other.go) and reports say so.
 type usage struct {
 	cpu    time.Duration // utime + stime
 	peakMB float64       // VmHWM
 }
 
-// clockTicks is USER_HZ, 100 on every Linux the harness targets.
-const clockTicks = 100
+// notMeasured stands in a report for a figure readUsage cannot take on this
+// platform.
+const notMeasured = "not measured"
 
-// readUsage reads /proc/<pid>/stat and /proc/<pid>/status.
-func readUsage(pid int) (usage, error) {
-	var u usage
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return u, err
+// measured returns s, a figure from readUsage, or notMeasured where
+// readUsage cannot measure.
+func measured(s string) string {
+	if !usageMeasured {
+		return notMeasured
 	}
-	// Fields after the command name, which is in parentheses and may
-	// contain spaces: state is field 3, utime 14, stime 15.
-	rest := stat[bytes.LastIndexByte(stat, ')')+2:]
-	f := strings.Fields(string(rest))
-	if len(f) < 13 {
-		return u, fmt.Errorf("short /proc/%d/stat", pid)
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	u.cpu = time.Duration(ut+st) * time.Second / clockTicks
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return u, err
-	}
-	sc := bufio.NewScanner(bytes.NewReader(status))
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			u.peakMB = kb / 1024
-		}
-	}
-	return u, nil
+	return s
 }
 
 // bridgeProc is a `scim-bridge serve` process.

@@ -61,11 +61,12 @@ func printPhases(w io.Writer, o options, phases []phase, total bool) {
 		if p.globalMin >= 0 {
 			global = fmt.Sprint(p.globalMin)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d/%d\t%s\t%s\t%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%.2fs\t%.0fMB\t%.2fs\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d/%d\t%s\t%s\t%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 			p.name, perClass(p.st.requests, scimMethods), p.st.failed, p.st.retry429, p.st.retry503,
 			perClass(p.upstream, classes), perClass(p.minimum, classes), sum(p.expected), ratio, global, p.throttled,
 			ms(lat(0.5)), ms(lat(0.99)), secs(p.wall), secs(fl), wf,
-			p.bridge.cpu.Seconds(), p.bridge.peakMB, p.harnessCPU.Seconds())
+			measured(fmt.Sprintf("%.2fs", p.bridge.cpu.Seconds())), measured(fmt.Sprintf("%.0fMB", p.bridge.peakMB)),
+			measured(fmt.Sprintf("%.2fs", p.harnessCPU.Seconds())))
 	}
 	for _, p := range phases {
 		row(p, p.st.percentile)

@@ -79,7 +79,7 @@ func wrkLookups(ctx context.Context, o options, b *bridgeProc, base, token strin
 	redis := "-"
 	if redisCPU != nil {
 		d := redisCPU() - redisBefore
-		redis = fmt.Sprintf("%.2fs (%.2f cores)", d.Seconds(), d.Seconds()/wall.Seconds())
+		redis = measured(fmt.Sprintf("%.2fs (%.2f cores)", d.Seconds(), d.Seconds()/wall.Seconds()))
 	}
 	find := func(re *regexp.Regexp) string {
 		if m := re.FindSubmatch(out); m != nil {
@@ -104,9 +104,10 @@ func wrkLookups(ctx context.Context, o options, b *bridgeProc, base, token strin
 	}
 	cpu := after.cpu - before.cpu
 	fmt.Printf("  generator  store   users  conns  requests    req/s  errors   p50    p99  bridge CPU              bridge peak RSS  redis CPU\n")
-	fmt.Printf("  wrk        %s  %d  %d  %s  %s  %d  %s  %s  %.2fs (%.2f cores)  %.0fMB  %s\n",
+	fmt.Printf("  wrk        %s  %d  %d  %s  %s  %d  %s  %s  %s  %s  %s\n",
 		o.store, o.users, o.concurrency, find(wrkTotal), find(wrkRate), errs, find(wrkP50), find(wrkP99),
-		cpu.Seconds(), cpu.Seconds()/wall.Seconds(), after.peakMB, redis)
+		measured(fmt.Sprintf("%.2fs (%.2f cores)", cpu.Seconds(), cpu.Seconds()/wall.Seconds())),
+		measured(fmt.Sprintf("%.0fMB", after.peakMB)), redis)
 	if errs > 0 {
 		return fmt.Errorf("%d lookups failed:\n%s", errs, out)
 	}
