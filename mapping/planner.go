@@ -196,8 +196,7 @@ func hopcroftKarp(adj [][]int, nRight int) (matchL, matchR []int) {
 	}
 	// Iterative DFS along layered edges, so deep graphs cannot overflow.
 	it := make([]int, len(adj))
-	var dfs func(root int) bool
-	dfs = func(root int) bool {
+	dfs := func(root int) bool {
 		type frame struct{ u int }
 		stack := []frame{{root}}
 		path := []int{} // right vertices chosen at each level

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scim-bridge/scim-bridge/cache"
+	"github.com/scim-bridge/scim-bridge/internal/envtest"
 )
 
 // Tests for issue "Leavers stay out": requests that must never re-enable a
@@ -17,8 +17,8 @@ import (
 // an account. A PATCH that removes active, or replaces it with null, is
 // refused; a PUT that omits active leaves activation as it is.
 func TestDeactivatedStaysDeactivated(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) cache.Store) {
-		e := newEnv(t, newStore, envOptions{})
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := newEnv(t, store, envOptions{})
 		id := str(e.must(201, "POST", "/Users", map[string]any{
 			"schemas": []string{userSchema}, "userName": "leaver@corp.example",
 			"name": map[string]any{"givenName": "Lea", "familyName": "Ver"},
@@ -61,8 +61,8 @@ func TestDeactivatedStaysDeactivated(t *testing.T) {
 // TestAmbiguousCredentialsRefused: two Authorization headers are refused,
 // whichever comes first.
 func TestAmbiguousCredentialsRefused(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) cache.Store) {
-		e := newEnv(t, newStore, envOptions{})
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := newEnv(t, store, envOptions{})
 		for _, pair := range [][2]string{
 			{"Bearer " + e.token, "Bearer wrong-token"},
 			{"Bearer wrong-token", "Bearer " + e.token},
@@ -89,8 +89,8 @@ func TestAmbiguousCredentialsRefused(t *testing.T) {
 // TestHostileInputBounded: deeply nested or oversized filters, paths and
 // bodies are refused with a quick 400, and the bridge keeps serving.
 func TestHostileInputBounded(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func(t *testing.T) cache.Store) {
-		e := newEnv(t, newStore, envOptions{})
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := newEnv(t, store, envOptions{})
 		id := str(e.must(201, "POST", "/Users", map[string]any{"schemas": []string{userSchema}, "userName": "target@corp.example"}).body, "id")
 		deep := strings.Repeat("(", 100_000) + `userName eq "x"` + strings.Repeat(")", 100_000)
 		nested := func(n int) string { return strings.Repeat(`{"a":`, n) + "1" + strings.Repeat("}", n) }
