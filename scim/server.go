@@ -50,9 +50,33 @@ type Config struct {
 	// HTTPClient is used for OIDC discovery. Zero → a client with a 10s
 	// timeout.
 	HTTPClient *http.Client
-	// Metrics, when set, counts every SCIM request and is served,
-	// unauthenticated, at /metrics. Zero: no metrics and no /metrics.
-	Metrics *Metrics
+	// Observe, when set, is told about every request below BasePath once
+	// it is answered, for metrics. It is called on the request's goroutine,
+	// so it must be quick and safe for concurrent use. Zero: no
+	// observations.
+	Observe func(RequestObservation)
+}
+
+// RequestObservation describes one answered SCIM request (a request below
+// BasePath). Every label is drawn from a small fixed set, never from an
+// id, a userName or anything else a request carries, so it is safe as a
+// metric label. The zero value is no observation; Server never reports
+// one.
+type RequestObservation struct {
+	// IdP names the client from its User-Agent: "okta", "entra" or
+	// "other".
+	IdP string
+	// Method is the HTTP method if SCIM uses it (GET, POST, PUT, PATCH,
+	// DELETE, HEAD), else "other".
+	Method string
+	// Resource is the SCIM resource type or endpoint the path names
+	// (Users, Groups, ServiceProviderConfig, Schemas, ResourceTypes, Bulk,
+	// Me), else "other".
+	Resource string
+	// Code is the HTTP status answered (200 if the handler wrote none).
+	Code int
+	// Duration is the time from the request's arrival to its answer.
+	Duration time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -113,9 +137,6 @@ func (s *Server) routes() {
 		_, _ = io.WriteString(w, "ok\n")
 	}).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
-	if s.cfg.Metrics != nil {
-		r.Handle("/metrics", s.cfg.Metrics).Methods(http.MethodGet, http.MethodHead)
-	}
 
 	api := r.PathPrefix(BasePath).Subrouter()
 	api.Use(s.authenticate, s.limitBody, s.deadline)
@@ -169,8 +190,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasPrefix(r.URL.Path, BasePath) {
 			return
 		}
-		if s.cfg.Metrics != nil {
-			s.cfg.Metrics.observeRequest(idp, methodOf(r.Method), resourceOf(r.URL.Path), sw.code(), time.Since(start))
+		if s.cfg.Observe != nil {
+			s.cfg.Observe(RequestObservation{
+				IdP:      idp,
+				Method:   methodOf(r.Method),
+				Resource: resourceOf(r.URL.Path),
+				Code:     sw.code(),
+				Duration: time.Since(start),
+			})
 		}
 		if s.log.Enabled(ctx, slog.LevelInfo) {
 			s.log.InfoContext(ctx, "scim request", "method", r.Method, "path", r.URL.Path, "status", sw.code(),
@@ -275,6 +302,29 @@ func idpOf(ua string) string {
 		return "okta"
 	case strings.Contains(ua, "Azure"), strings.Contains(ua, "Microsoft"):
 		return "entra"
+	}
+	return "other"
+}
+
+// resourceOf names the SCIM resource type of a path below BasePath, from a
+// fixed set so that a metric label cannot grow with what clients send.
+func resourceOf(path string) string {
+	rest := strings.TrimPrefix(path, BasePath+"/")
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		rest = rest[:i]
+	}
+	switch rest {
+	case "Users", "Groups", "ServiceProviderConfig", "Schemas", "ResourceTypes", "Bulk", "Me":
+		return rest
+	}
+	return "other"
+}
+
+// methodOf keeps the method label to the methods SCIM uses.
+func methodOf(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodHead:
+		return m
 	}
 	return "other"
 }

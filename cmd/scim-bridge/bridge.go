@@ -41,9 +41,10 @@ func storeName(cfg config.Config) string {
 // bridge is an assembled bridge: store, UiPath client, core and HTTP
 // surface.
 type bridge struct {
-	store   cache.Store
-	client  *upstream.Client
-	handler *scim.Server
+	store  cache.Store
+	client *upstream.Client
+	// handler serves the SCIM server and, at /metrics, its metrics.
+	handler http.Handler
 }
 
 func (b *bridge) Close() error { return b.store.Close() }
@@ -54,22 +55,14 @@ func newBridge(cfg config.Config, httpClient *http.Client, log *slog.Logger) (*b
 		return nil, fmt.Errorf("open %s store: %w", storeName(cfg), err)
 	}
 	var budget upstream.Budget = upstream.NewLocalBudget(cfg.Budget, cfg.BudgetWindow, nil)
+	var lookupStats func() (lookups, pipelines int64) // Redis only
 	if rs, ok := store.(*redisstore.Store); ok {
 		// Replicas sharing the Redis share the budget: UiPath's limits are per
 		// organization, not per process.
 		budget = rs.Budget(cfg.Budget, cfg.BudgetWindow, upstream.BudgetPad(cfg.BudgetWindow))
+		lookupStats = rs.LookupStats
 	}
-	metrics := scim.NewMetrics(version)
-	if rs, ok := store.(*redisstore.Store); ok {
-		metrics.Counter("scim_bridge_redis_lookups_total", "Lookups sent to Redis.", func() float64 {
-			n, _ := rs.LookupStats()
-			return float64(n)
-		})
-		metrics.Counter("scim_bridge_redis_lookup_pipelines_total", "Pipelines the lookups were sent in (lookups / pipelines = mean batch).", func() float64 {
-			_, n := rs.LookupStats()
-			return float64(n)
-		})
-	}
+	metrics := newMetrics(version, lookupStats, log.With("component", "metrics"))
 	client, err := upstream.New(upstream.Config{
 		BaseURL:      cfg.UiPathURL,
 		TokenURL:     cfg.UiPathTokenURL,
@@ -104,7 +97,7 @@ func newBridge(cfg config.Config, httpClient *http.Client, log *slog.Logger) (*b
 		OIDCIssuer:   cfg.OIDCIssuer,
 		OIDCAudience: cfg.OIDCAudience,
 		MaxBodyBytes: cfg.MaxBodyBytes,
-		Metrics:      metrics,
+		Observe:      metrics.ObserveRequest,
 		Ready: func(ctx context.Context) error {
 			if err := store.Ping(ctx); err != nil {
 				return fmt.Errorf("store: %w", err)
@@ -119,7 +112,7 @@ func newBridge(cfg config.Config, httpClient *http.Client, log *slog.Logger) (*b
 		store.Close()
 		return nil, err
 	}
-	return &bridge{store: store, client: client, handler: handler}, nil
+	return &bridge{store: store, client: client, handler: withMetrics(metrics.Handler(), handler)}, nil
 }
 
 // newLogger builds the process logger from the configuration.

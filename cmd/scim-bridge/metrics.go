@@ -1,0 +1,168 @@
+package main
+
+import (
+	"log/slog"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/scim-bridge/scim-bridge/scim"
+	"github.com/scim-bridge/scim-bridge/upstream"
+)
+
+// metricsPath is where the bridge serves its metrics, unauthenticated, on
+// the SCIM listener.
+const metricsPath = "/metrics"
+
+// requestBuckets are the SCIM latency buckets, in seconds: from a store
+// lookup (a millisecond) to a PATCH that waited for UiPath's budget.
+var requestBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50}
+
+// upstreamBuckets are UiPath call latency buckets, in seconds.
+var upstreamBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
+
+// metrics counts what the bridge does, in a registry of its own (not
+// Prometheus's global one), and serves it in the Prometheus exposition
+// format. Labels are drawn from small fixed sets (IdP, method, resource
+// type, status, UiPath operation): never an id, a userName or anything
+// else a request carries. The zero value is not usable; use newMetrics.
+// All methods are safe for concurrent use.
+type metrics struct {
+	registry    *prometheus.Registry
+	requests    *prometheus.CounterVec   // idp, method, resource, code
+	requestDur  *prometheus.HistogramVec // method, resource
+	upstream    *prometheus.CounterVec   // op, method, code
+	upstreamDur *prometheus.HistogramVec // method
+	budgetWait  *prometheus.CounterVec   // method; seconds
+	exhausted   *prometheus.CounterVec   // method
+	handler     http.Handler
+}
+
+// newMetrics returns the metrics of a bridge of that version: the bridge's
+// own series, build info, and client_golang's Go and process collectors.
+// lookupStats, when not nil, reports the Redis store's lookups and the
+// pipelines they went out in (redisstore.Store.LookupStats); nil: the
+// store is not Redis and those series are left out. Errors serving a
+// scrape are logged to log.
+func newMetrics(version string, lookupStats func() (lookups, pipelines int64), log *slog.Logger) *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scim_bridge_scim_requests_total",
+			Help: "SCIM requests answered, by IdP, method, resource type and status.",
+		}, []string{"idp", "method", "resource", "code"}),
+		requestDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "scim_bridge_scim_request_duration_seconds",
+			Help:    "Time to answer a SCIM request.",
+			Buckets: requestBuckets,
+		}, []string{"method", "resource"}),
+		upstream: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scim_bridge_upstream_requests_total",
+			Help: "UiPath API calls sent, by operation, method and status (none: no response).",
+		}, []string{"op", "method", "code"}),
+		upstreamDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "scim_bridge_upstream_request_duration_seconds",
+			Help:    "Time a UiPath API call took, budget wait excluded.",
+			Buckets: upstreamBuckets,
+		}, []string{"method"}),
+		budgetWait: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scim_bridge_upstream_budget_wait_seconds_total",
+			Help: "Time UiPath calls waited for room in the client-side rate budget.",
+		}, []string{"method"}),
+		exhausted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scim_bridge_upstream_budget_exhausted_total",
+			Help: "UiPath calls not sent because the rate budget had no room in time (the IdP got 429).",
+		}, []string{"method"}),
+	}
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "scim_bridge_build_info",
+		Help:        "The running bridge's version.",
+		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
+	})
+	buildInfo.Set(1)
+	// A fresh registry and fixed, valid names: registering cannot fail
+	// unless this function is wrong, which every test of serve would show.
+	m.registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		buildInfo,
+		m.requests, m.requestDur, m.upstream, m.upstreamDur, m.budgetWait, m.exhausted,
+	)
+	if lookupStats != nil {
+		m.registry.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "scim_bridge_redis_lookups_total",
+				Help: "Lookups sent to Redis.",
+			}, func() float64 {
+				n, _ := lookupStats()
+				return float64(n)
+			}),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "scim_bridge_redis_lookup_pipelines_total",
+				Help: "Pipelines the lookups were sent in (lookups / pipelines = mean batch).",
+			}, func() float64 {
+				_, n := lookupStats()
+				return float64(n)
+			}),
+		)
+	}
+	m.handler = promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError),
+	})
+	return m
+}
+
+// ObserveRequest counts one SCIM request; it is meant for
+// scim.Config.Observe.
+func (m *metrics) ObserveRequest(o scim.RequestObservation) {
+	m.requests.WithLabelValues(o.IdP, o.Method, o.Resource, strconv.Itoa(o.Code)).Inc()
+	m.requestDur.WithLabelValues(o.Method, o.Resource).Observe(o.Duration.Seconds())
+}
+
+// ObserveUpstream counts one attempt at a UiPath call; it is meant for
+// upstream.Config.Observe. An attempt the budget refused counts as
+// exhausted, not as a request: nothing was sent.
+func (m *metrics) ObserveUpstream(o upstream.Observation) {
+	if o.BudgetWait > 0 {
+		m.budgetWait.WithLabelValues(o.Method).Add(o.BudgetWait.Seconds())
+	}
+	if o.BudgetExhausted {
+		m.exhausted.WithLabelValues(o.Method).Inc()
+		return
+	}
+	code := "none"
+	if o.Status != 0 {
+		code = strconv.Itoa(o.Status)
+	}
+	m.upstream.WithLabelValues(strings.ReplaceAll(o.Op, " ", "_"), o.Method, code).Inc()
+	m.upstreamDur.WithLabelValues(o.Method).Observe(o.Duration.Seconds())
+}
+
+// Handler returns the handler that serves every metric in the Prometheus
+// exposition format, to any method: withMetrics confines it to GET and
+// HEAD.
+func (m *metrics) Handler() http.Handler { return m.handler }
+
+// withMetrics serves metrics at metricsPath (GET and HEAD, no
+// authentication) and hands every other request to next, untouched: next
+// (the scim.Server) still sees every other path as it was sent, so it
+// names, cleans, counts and logs it itself.
+func withMetrics(metrics, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != metricsPath {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, r.Method+" is not supported on "+metricsPath, http.StatusMethodNotAllowed)
+			return
+		}
+		metrics.ServeHTTP(w, r)
+	})
+}
