@@ -3,66 +3,61 @@ package scim
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 
-	escim "github.com/elimity-com/scim"
-	"github.com/elimity-com/scim/optional"
-	"github.com/elimity-com/scim/schema"
+	"github.com/gorilla/mux"
 
 	"github.com/scim-bridge/scim-bridge/scimdoc"
 )
 
-var (
-	userSchema       = schema.CoreUserSchema()
-	enterpriseSchema = schema.ExtensionEnterpriseUser()
-	groupSchema      = schema.CoreGroupSchema()
-)
-
-// externalIDAttr is the common externalId attribute, which the core schemas
-// do not list (RFC 7643 §3.1).
-var externalIDAttr = schema.SimpleCoreAttribute(schema.SimpleStringParams(schema.StringParams{
-	CaseExact:  true,
-	Mutability: schema.AttributeMutabilityReadWrite(),
-	Name:       "externalId",
-	Uniqueness: schema.AttributeUniquenessNone(),
-}))
-
-func withExternalID(s schema.Schema) schema.Schema {
-	attrs := make([]schema.CoreAttribute, len(s.Attributes), len(s.Attributes)+1)
-	copy(attrs, s.Attributes)
-	s.Attributes = append(attrs, externalIDAttr)
-	return s
+// discovery serves /Schemas and /ResourceTypes (RFC 7644 §4), rendered from
+// scimdoc's schema definition: the same tables that validate bodies and
+// apply PATCH, filters and sorting, so what they say is what the bridge
+// does.
+type discovery struct {
+	schemas, resourceTypes []map[string]any
 }
 
-func resourceTypes() []escim.ResourceType {
-	return []escim.ResourceType{
-		{
-			ID: optional.NewString("User"), Name: "User", Endpoint: "/Users",
-			Description: optional.NewString("User Account"),
-			Schema:      userSchema,
-			SchemaExtensions: []escim.SchemaExtension{
-				{Schema: enterpriseSchema},
-			},
-		},
-		{
-			ID: optional.NewString("Group"), Name: "Group", Endpoint: "/Groups",
-			Description: optional.NewString("Group"),
-			Schema:      groupSchema,
-		},
+func newDiscovery(cfg Config) *discovery {
+	return &discovery{
+		schemas:       scimdoc.SchemaResources(cfg.BaseURL),
+		resourceTypes: scimdoc.ResourceTypeResources(cfg.BaseURL),
 	}
 }
 
-// newDiscovery serves /Schemas and /ResourceTypes through elimity (the
-// resource endpoints never reach it).
-func newDiscovery(cfg Config) (http.Handler, error) {
-	srv, err := escim.NewServer(&escim.ServerArgs{
-		ServiceProviderConfig: &escim.ServiceProviderConfig{MaxResults: cfg.MaxResults, SupportFiltering: true, SupportPatch: true},
-		ResourceTypes:         resourceTypes(),
-	})
+func (d *discovery) listSchemas(w http.ResponseWriter, r *http.Request) {
+	writeDiscovery(w, r, d.schemas)
+}
+
+func (d *discovery) listResourceTypes(w http.ResponseWriter, r *http.Request) {
+	writeDiscovery(w, r, d.resourceTypes)
+}
+
+// writeDiscovery answers a list of discovery resources, or the one named
+// by the {id} path variable (matched case-insensitively, as URNs are).
+func writeDiscovery(w http.ResponseWriter, r *http.Request, all []map[string]any) {
+	if id, ok := mux.Vars(r)["id"]; ok {
+		for _, res := range all {
+			if s, _ := res["id"].(string); strings.EqualFold(s, id) {
+				w.Header().Set("Content-Type", contentType)
+				_ = json.NewEncoder(w).Encode(res)
+				return
+			}
+		}
+		writeError(w, apiError{Status: http.StatusNotFound, Detail: "No such resource: " + id})
+		return
+	}
+	n := strconv.Itoa(len(all))
+	body, err := json.Marshal(all)
 	if err != nil {
-		return nil, err
+		writeError(w, apiError{Status: http.StatusInternalServerError, Detail: "Internal error; see the bridge log."})
+		return
 	}
-	return srv, nil
+	w.Header().Set("Content-Type", contentType)
+	_, _ = w.Write([]byte(`{"schemas":["` + listResponseSchema + `"],"totalResults":` + n + `,"startIndex":1,"itemsPerPage":` + n + `,"Resources":`))
+	_, _ = w.Write(body)
+	_, _ = w.Write([]byte("}\n"))
 }
 
 // serviceProviderConfig tells IdPs what the bridge supports (RFC 7643 §5).
@@ -84,64 +79,4 @@ func (s *Server) serviceProviderConfig(w http.ResponseWriter, _ *http.Request) {
 	}
 	w.Header().Set("Content-Type", contentType)
 	_ = json.NewEncoder(w).Encode(body)
-}
-
-// validate checks a POST/PUT body against the kind's schema.
-func validate(kind scimdoc.Kind, m map[string]any) (map[string]any, error) {
-	core, exts := withExternalID(userSchema), []schema.Schema{enterpriseSchema}
-	if kind == scimdoc.KindGroup {
-		core, exts = withExternalID(groupSchema), nil
-	}
-	scimdoc.NormalizeResource(m)
-	if !hasSchema(m, core.ID) {
-		return nil, scimdoc.Errorf(scimdoc.ScimTypeInvalidSyntax, "The \"schemas\" attribute must list %s.", core.ID)
-	}
-	attrs, serr := core.Validate(m)
-	if serr != nil {
-		return nil, scimdoc.Errorf(string(serr.ScimType), "%s", serr.Detail)
-	}
-	for _, ext := range exts {
-		for k, v := range m {
-			if !strings.EqualFold(k, ext.ID) || v == nil {
-				continue
-			}
-			extAttrs, serr := ext.ValidateExtension(v)
-			if serr != nil {
-				return nil, scimdoc.Errorf(string(serr.ScimType), "%s: %s", ext.ID, serr.Detail)
-			}
-			if len(extAttrs) > 0 {
-				attrs[ext.ID] = extAttrs
-			}
-		}
-	}
-	return jsonRoundTrip(attrs), nil
-}
-
-// jsonRoundTrip turns validated attributes (json.Number and friends) into
-// plain decoded JSON, the form the bridge core stores and patches.
-func jsonRoundTrip(m map[string]any) map[string]any {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return m
-	}
-	var out map[string]any
-	if json.Unmarshal(b, &out) != nil {
-		return m
-	}
-	return out
-}
-
-func hasSchema(m map[string]any, urn string) bool {
-	for k, v := range m {
-		if !strings.EqualFold(k, "schemas") {
-			continue
-		}
-		list, _ := v.([]any)
-		for _, s := range list {
-			if str, ok := s.(string); ok && strings.EqualFold(str, urn) {
-				return true
-			}
-		}
-	}
-	return false
 }

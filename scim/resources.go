@@ -69,7 +69,7 @@ func (h *resourceHandler) readResource(r *http.Request) (map[string]any, error) 
 	if err != nil {
 		return nil, err
 	}
-	return validate(h.rt.Kind, m)
+	return scimdoc.Validate(h.rt.Kind, m)
 }
 
 func (h *resourceHandler) create(w http.ResponseWriter, r *http.Request) {

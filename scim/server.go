@@ -106,7 +106,7 @@ type Server struct {
 	log       *slog.Logger
 	auth      *authenticator
 	router    *mux.Router
-	disc      http.Handler
+	disc      *discovery
 }
 
 // New returns the HTTP surface for the provisioner's resources, one
@@ -121,10 +121,7 @@ func New(cfg Config, resources []mapping.Resource, logger *slog.Logger) (*Server
 	if err != nil {
 		return nil, err
 	}
-	disc, err := newDiscovery(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("scim: discovery endpoints: %w", err)
-	}
+	disc := newDiscovery(cfg)
 	s := &Server{cfg: cfg, resources: resources, log: logger, auth: auth, disc: disc}
 	s.routes()
 	return s, nil
@@ -161,8 +158,13 @@ func (s *Server) routes() {
 			writeError(w, apiError{Status: http.StatusNotImplemented, Detail: path + " is not supported by this service provider (see /ServiceProviderConfig)."})
 		})
 	}
-	api.PathPrefix("/Schemas").Handler(http.StripPrefix("/scim", s.disc)).Methods(http.MethodGet)
-	api.PathPrefix("/ResourceTypes").Handler(http.StripPrefix("/scim", s.disc)).Methods(http.MethodGet)
+	api.HandleFunc("/Schemas", s.disc.listSchemas).Methods(http.MethodGet)
+	api.HandleFunc("/Schemas/{id}", s.disc.listSchemas).Methods(http.MethodGet)
+	api.HandleFunc("/ResourceTypes", s.disc.listResourceTypes).Methods(http.MethodGet)
+	api.HandleFunc("/ResourceTypes/{id}", s.disc.listResourceTypes).Methods(http.MethodGet)
+	for _, path := range []string{"/Schemas", "/Schemas/{id}", "/ResourceTypes", "/ResourceTypes/{id}"} {
+		api.HandleFunc(path, methodNotAllowed)
+	}
 	api.PathPrefix("/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiError{Status: http.StatusNotFound, Detail: "No such SCIM endpoint: " + r.URL.Path})
 	})

@@ -95,7 +95,10 @@ func TestServiceProviderConfig(t *testing.T) {
 func TestSchemasAndResourceTypes(t *testing.T) {
 	b := newBridge(t, bridgeOptions{})
 	r := b.must(t, http.StatusOK, http.MethodGet, "/Schemas", nil)
-	var schemas struct{ Resources []struct{ ID string } }
+	var schemas struct {
+		TotalResults, ItemsPerPage int
+		Resources                  []struct{ ID string }
+	}
 	if err := json.Unmarshal([]byte(r.raw), &schemas); err != nil {
 		t.Fatal(err)
 	}
@@ -103,13 +106,18 @@ func TestSchemasAndResourceTypes(t *testing.T) {
 	for _, s := range schemas.Resources {
 		ids = append(ids, s.ID)
 	}
-	// Elimity lists its own meta schemas (ResourceType, Schema, ...) too.
-	for _, want := range []string{userURN, enterpriseURN, groupURN} {
-		if !slices.Contains(ids, want) {
-			t.Errorf("/Schemas ids = %v, want %s among them", ids, want)
-		}
+	if want := []string{userURN, enterpriseURN, groupURN}; !slices.Equal(ids, want) {
+		t.Errorf("/Schemas ids = %v, want %v", ids, want)
 	}
-	b.must(t, http.StatusOK, http.MethodGet, "/Schemas/"+userURN, nil)
+	if schemas.ItemsPerPage != len(ids) || schemas.TotalResults != len(ids) {
+		t.Errorf("/Schemas itemsPerPage %d totalResults %d, want both %d", schemas.ItemsPerPage, schemas.TotalResults, len(ids))
+	}
+	one := b.must(t, http.StatusOK, http.MethodGet, "/Schemas/"+userURN, nil)
+	if !strings.Contains(one.raw, `"name":"userName"`) {
+		t.Errorf("/Schemas/{User} lacks userName: %s", one.raw)
+	}
+	b.must(t, http.StatusNotFound, http.MethodGet, "/Schemas/urn:nope", nil)
+	b.must(t, http.StatusOK, http.MethodGet, "/ResourceTypes/User", nil)
 
 	r = b.must(t, http.StatusOK, http.MethodGet, "/ResourceTypes", nil)
 	var types struct {

@@ -26,6 +26,7 @@ type Error struct {
 	Detail   string
 }
 
+// Error returns the scimType and detail, prefixed "scimdoc: ".
 func (e *Error) Error() string {
 	return "scimdoc: " + e.ScimType + ": " + e.Detail
 }

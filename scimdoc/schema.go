@@ -19,6 +19,8 @@ const (
 	KindGroup
 )
 
+// String returns the resource type name of k ("User", "Group"), or
+// "unknown".
 func (k Kind) String() string {
 	switch k {
 	case KindUser:
@@ -30,7 +32,7 @@ func (k Kind) String() string {
 }
 
 // AttrType is a SCIM attribute data type (RFC 7643 §2.3), limited to the
-// types the bridge's schemas use.
+// types the bridge's schemas use (no decimal or integer attribute exists).
 type AttrType int
 
 // Attribute types.
@@ -40,7 +42,25 @@ const (
 	AttrComplex
 	AttrReference
 	AttrDateTime
+	AttrBinary // base64 (RFC 7643 §2.3.6): x509Certificates.value
 )
+
+// String returns the RFC 7643 §2.3 keyword of the type ("dateTime").
+func (t AttrType) String() string {
+	switch t {
+	case AttrBoolean:
+		return "boolean"
+	case AttrComplex:
+		return "complex"
+	case AttrReference:
+		return "reference"
+	case AttrDateTime:
+		return "dateTime"
+	case AttrBinary:
+		return "binary"
+	}
+	return "string"
+}
 
 // Mutability is a SCIM attribute's mutability (RFC 7643 §7). The zero value
 // is MutabilityReadWrite.
@@ -54,15 +74,86 @@ const (
 	MutabilityWriteOnly
 )
 
-// Attr describes one attribute or sub-attribute. Attrs returned by this
-// package are shared tables and must not be modified.
+// String returns the RFC 7643 §7 keyword of the mutability ("readOnly").
+func (m Mutability) String() string {
+	switch m {
+	case MutabilityReadOnly:
+		return "readOnly"
+	case MutabilityImmutable:
+		return "immutable"
+	case MutabilityWriteOnly:
+		return "writeOnly"
+	}
+	return "readWrite"
+}
+
+// Returned says when an attribute appears in responses (RFC 7643 §7). The
+// zero value is ReturnedDefault.
+type Returned int
+
+// Returned values.
+const (
+	ReturnedDefault Returned = iota // returned unless excludedAttributes names it
+	ReturnedAlways                  // returned whatever the request asks
+	ReturnedNever                   // never returned (password)
+	ReturnedRequest                 // returned only when attributes names it
+)
+
+// String returns the RFC 7643 §7 keyword of the value ("always").
+func (r Returned) String() string {
+	switch r {
+	case ReturnedAlways:
+		return "always"
+	case ReturnedNever:
+		return "never"
+	case ReturnedRequest:
+		return "request"
+	}
+	return "default"
+}
+
+// Uniqueness says how the bridge enforces unique values of an attribute
+// (RFC 7643 §7). The zero value is UniquenessNone.
+type Uniqueness int
+
+// Uniqueness values.
+const (
+	UniquenessNone   Uniqueness = iota
+	UniquenessServer            // unique among the bridge's resources of a type
+	UniquenessGlobal
+)
+
+// String returns the RFC 7643 §7 keyword of the value ("server").
+func (u Uniqueness) String() string {
+	switch u {
+	case UniquenessServer:
+		return "server"
+	case UniquenessGlobal:
+		return "global"
+	}
+	return "none"
+}
+
+// Attr describes one attribute or sub-attribute with the characteristics of
+// RFC 7643 §7. It is the one definition the bridge has: body validation
+// (Validate), PATCH, filters, sorting and the /Schemas document
+// (SchemaResources) all read it. Attrs returned by this package are shared
+// tables and must not be modified.
 type Attr struct {
 	Name        string // canonical spelling
 	Type        AttrType
 	MultiValued bool
-	CaseExact   bool
-	Mutability  Mutability
-	SubAttrs    []*Attr // for AttrComplex
+	// Required attributes must be in every POST and PUT body (Validate
+	// enforces it, except on read-only attributes).
+	Required        bool
+	CaseExact       bool
+	Mutability      Mutability
+	Returned        Returned
+	Uniqueness      Uniqueness
+	Description     string
+	CanonicalValues []string // suggested values, e.g. emails.type
+	ReferenceTypes  []string // for AttrReference: "User", "external", "uri"
+	SubAttrs        []*Attr  // for AttrComplex
 	// Schema is the URN of the schema that defines a top-level attribute.
 	// Core attributes live at the top of a resource map, extension
 	// attributes in the map stored under the extension's URN. Empty for
@@ -75,11 +166,13 @@ func (a *Attr) Sub(name string) (*Attr, bool) {
 	return findAttr(a.SubAttrs, name)
 }
 
-// Schema is one schema's attribute table.
+// Schema is one schema's attribute table (RFC 7643 §7).
 type Schema struct {
-	URN       string
-	Extension bool // stored under URN in the resource map
-	Attrs     []*Attr
+	URN         string
+	Name        string // "User", "EnterpriseUser", "Group" (RFC 7643 §8.7.1)
+	Description string
+	Extension   bool // stored under URN in the resource map
+	Attrs       []*Attr
 }
 
 // Attr returns the attribute called name, matched case-insensitively.
@@ -201,91 +294,3 @@ func splitURN(kind Kind, name string) (*Schema, string, bool) {
 	}
 	return nil, "", false
 }
-
-func defString(name string) *Attr { return &Attr{Name: name, Type: AttrString} }
-
-func defExact(name string) *Attr { return &Attr{Name: name, Type: AttrString, CaseExact: true} }
-
-func defRef(name string) *Attr { return &Attr{Name: name, Type: AttrReference} }
-
-func defBool(name string) *Attr { return &Attr{Name: name, Type: AttrBoolean} }
-
-func defComplex(name string, subs ...*Attr) *Attr {
-	return &Attr{Name: name, Type: AttrComplex, SubAttrs: subs}
-}
-
-func defMulti(name string, subs ...*Attr) *Attr {
-	return &Attr{Name: name, Type: AttrComplex, MultiValued: true, SubAttrs: subs}
-}
-
-func defReadOnly(a *Attr) *Attr {
-	a.Mutability = MutabilityReadOnly
-	return a
-}
-
-// plural is the sub-attribute set of RFC 7643 §2.4 multi-valued attributes.
-func defPlural(name string) *Attr {
-	return defMulti(name, defString("value"), defString("display"), defString("type"), defBool("primary"))
-}
-
-func defMeta() *Attr {
-	return defReadOnly(defComplex("meta", defExact("resourceType"), &Attr{Name: "created", Type: AttrDateTime},
-		&Attr{Name: "lastModified", Type: AttrDateTime}, &Attr{Name: "location", Type: AttrReference, CaseExact: true}, defExact("version")))
-}
-
-func defSchema(urn string, attrs ...*Attr) []*Attr {
-	for _, a := range attrs {
-		a.Schema = urn
-	}
-	return attrs
-}
-
-// userSchema is RFC 7643 §4.1.
-var userSchema = &Schema{URN: UserSchemaURN, Attrs: defSchema(UserSchemaURN,
-	defReadOnly(defExact("id")),
-	defExact("externalId"),
-	defMeta(),
-	defString("userName"),
-	defComplex("name", defString("formatted"), defString("familyName"), defString("givenName"), defString("middleName"),
-		defString("honorificPrefix"), defString("honorificSuffix")),
-	defString("displayName"),
-	defString("nickName"),
-	defRef("profileUrl"),
-	defString("title"),
-	defString("userType"),
-	defString("preferredLanguage"),
-	defString("locale"),
-	defString("timezone"),
-	defBool("active"),
-	&Attr{Name: "password", Type: AttrString, Mutability: MutabilityWriteOnly},
-	defPlural("emails"),
-	defPlural("phoneNumbers"),
-	defPlural("ims"),
-	defMulti("photos", defRef("value"), defString("display"), defString("type"), defBool("primary")),
-	defMulti("addresses", defString("formatted"), defString("streetAddress"), defString("locality"), defString("region"),
-		defString("postalCode"), defString("country"), defString("type"), defBool("primary")),
-	defReadOnly(defMulti("groups", defExact("value"), defRef("$ref"), defString("display"), defString("type"))),
-	defPlural("entitlements"),
-	defPlural("roles"),
-	defPlural("x509Certificates"),
-)}
-
-// enterpriseSchema is RFC 7643 §4.3.
-var enterpriseSchema = &Schema{URN: EnterpriseUserSchemaURN, Extension: true, Attrs: defSchema(EnterpriseUserSchemaURN,
-	defString("employeeNumber"),
-	defString("costCenter"),
-	defString("organization"),
-	defString("division"),
-	defString("department"),
-	defComplex("manager", defExact("value"), defRef("$ref"), defString("displayName")),
-)}
-
-// groupSchema is RFC 7643 §4.2, with the display sub-attribute IdPs send
-// on members.
-var groupSchema = &Schema{URN: GroupSchemaURN, Attrs: defSchema(GroupSchemaURN,
-	defReadOnly(defExact("id")),
-	defExact("externalId"),
-	defMeta(),
-	defString("displayName"),
-	defMulti("members", defExact("value"), defRef("$ref"), defString("display"), defString("type")),
-)}

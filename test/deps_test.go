@@ -43,12 +43,12 @@ const testTree = "test"
 // confined maps a third-party module to the project packages allowed to
 // import it (STYLE.md §1: each library stays in one place).
 var confined = map[string][]string{
-	"github.com/redis/go-redis":   {"cache/redisstore", "internal/redistest"},
-	"go.etcd.io/bbolt":            {"cache/boltstore"},
-	"github.com/gorilla/mux":      {"scim"},
-	"github.com/coreos/go-oidc":   {"scim"},
-	"github.com/elimity-com/scim": {"scim", "mapping"},
-	"gopkg.in/yaml.v3":            {"config"},
+	"github.com/redis/go-redis":      {"cache/redisstore", "internal/redistest"},
+	"go.etcd.io/bbolt":               {"cache/boltstore"},
+	"github.com/gorilla/mux":         {"scim"},
+	"github.com/scim2/filter-parser": {"scimdoc"},
+	"github.com/coreos/go-oidc":      {"scim"},
+	"gopkg.in/yaml.v3":               {"config"},
 	// Metrics are assembled and served by the command; the packages below
 	// it report through hooks (scim.Config.Observe, upstream.Config.Observe).
 	"github.com/prometheus/client_golang": {"cmd/scim-bridge"},
@@ -237,7 +237,7 @@ func TestCheckDeps(t *testing.T) {
 				p("upstream/emulator", "upstream"),
 				p("scimdoc", "github.com/scim2/filter-parser/v2"),
 				p("mapping", "upstream", "cache", "scimdoc"),
-				p("scim", "mapping", "scimdoc", "scim/internal/auth", "github.com/gorilla/mux", "github.com/elimity-com/scim"),
+				p("scim", "mapping", "scimdoc", "scim/internal/auth", "github.com/gorilla/mux"),
 				p("scim/internal/auth", "github.com/coreos/go-oidc/v3/oidc"),
 				p("cmd/scim-bridge", "config", "scim", "mapping", "cache/redisstore", "cache/boltstore", "upstream/emulator",
 					"github.com/prometheus/client_golang/prometheus", "github.com/prometheus/client_golang/prometheus/promhttp"),
@@ -269,7 +269,7 @@ func TestCheckDeps(t *testing.T) {
 			pkgs: []pkg{
 				p("scim", "github.com/redis/go-redis/v9"),
 				p("cmd/scim-bridge", "gopkg.in/yaml.v3", "go.etcd.io/bbolt"),
-				p("upstream", "github.com/elimity-com/scim/errors", "github.com/elimity-com/scimx"),
+				p("upstream", "github.com/scim2/filter-parser/v2", "github.com/scim2/filter-parserx"),
 				p("mapping", "github.com/gorilla/mux"),
 				p("scim", "github.com/prometheus/client_golang/prometheus"),
 			},
@@ -279,7 +279,7 @@ func TestCheckDeps(t *testing.T) {
 				"mapping imports github.com/gorilla/mux: github.com/gorilla/mux may be imported only by scim (STYLE.md §1)",
 				"scim imports github.com/prometheus/client_golang/prometheus: github.com/prometheus/client_golang may be imported only by cmd/scim-bridge (STYLE.md §1)",
 				"scim imports github.com/redis/go-redis/v9: github.com/redis/go-redis may be imported only by cache/redisstore, internal/redistest (STYLE.md §1)",
-				"upstream imports github.com/elimity-com/scim/errors: github.com/elimity-com/scim may be imported only by scim, mapping (STYLE.md §1)",
+				"upstream imports github.com/scim2/filter-parser/v2: github.com/scim2/filter-parser may be imported only by scimdoc (STYLE.md §1)",
 			},
 		},
 		{
