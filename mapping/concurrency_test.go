@@ -2,6 +2,7 @@ package mapping_test
 
 import (
 	"fmt"
+	"github.com/scim-bridge/scim-bridge/internal/envtest"
 	"net/http"
 	"slices"
 	"sync"
@@ -40,11 +41,11 @@ func (e *env) replicas(n int, cfg mapping.Config) []*mapping.Provisioner {
 // none may undo another.
 func TestConcurrentMemberAdds(t *testing.T) {
 	const n = 8
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) cache.Store) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
 		for _, strategy := range []string{mapping.StrategyUser, mapping.StrategyGroup} {
 			t.Run(strategy, func(t *testing.T) {
 				cfg := mapping.Config{Strategy: strategy}
-				e := newEnv(t, envOptions{newStore: newStore, cfg: cfg})
+				e := newEnv(t, envOptions{store: store, cfg: cfg})
 				provs := []*mapping.Provisioner{e.prov}
 				if e.shared() {
 					provs = e.replicas(3, cfg)
@@ -92,8 +93,8 @@ func TestConcurrentMemberAdds(t *testing.T) {
 // exactly one wins; UiPath gets one account and the store one user.
 func TestConcurrentCreateSameUserName(t *testing.T) {
 	const n = 6
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) cache.Store) {
-		e := newEnv(t, envOptions{newStore: newStore})
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := newEnv(t, envOptions{store: store})
 		provs := []*mapping.Provisioner{e.prov}
 		if e.shared() {
 			provs = e.replicas(3, mapping.Config{})

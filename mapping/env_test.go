@@ -8,24 +8,17 @@ package mapping_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/scim-bridge/scim-bridge/cache"
-	"github.com/scim-bridge/scim-bridge/cache/boltstore"
-	"github.com/scim-bridge/scim-bridge/cache/redisstore"
-	"github.com/scim-bridge/scim-bridge/internal/redistest"
+	"github.com/scim-bridge/scim-bridge/internal/envtest"
 	"github.com/scim-bridge/scim-bridge/mapping"
 	"github.com/scim-bridge/scim-bridge/scimdoc"
 	"github.com/scim-bridge/scim-bridge/upstream"
@@ -35,8 +28,8 @@ import (
 // envOptions configures newEnv. The zero value is a bolt store and the
 // provisioner's defaults (strategy user, deprovision disable, no adoption).
 type envOptions struct {
-	// newStore makes the mapping store; nil means bolt in t.TempDir().
-	newStore func(t *testing.T) cache.Store
+	// store selects the mapping store; zero means bolt in t.TempDir().
+	store envtest.Store
 	// cfg configures the provisioner.
 	cfg mapping.Config
 }
@@ -57,61 +50,28 @@ type env struct {
 	ids map[string]string
 }
 
-// newEnv assembles an env; t.Cleanup tears it down.
+// newEnv assembles an env on the shared test environment (emulator over
+// HTTP, the real client, a real store); t.Cleanup tears it down.
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	emu := emulator.New(emulator.Config{DisableRateLimits: true}, log.With("component", "emulator"))
 	w := &wire{}
-	srv := httptest.NewServer(w.wrap(emu))
-	t.Cleanup(srv.Close)
-	id, secret := emu.Credentials()
-	client, err := upstream.New(upstream.Config{
-		BaseURL: srv.URL, ClientID: id, ClientSecret: secret, HTTPClient: srv.Client(),
-		// Retries happen at once: these tests check what is retried and
-		// what is reported, not how long the client waits.
-		Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() },
-	}, log.With("component", "upstream"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	newStore := o.newStore
-	if newStore == nil {
-		newStore = newBoltStore
-	}
-	store := newStore(t)
-	prov, err := mapping.New(o.cfg, client, store, log.With("component", "mapping"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{t: t, emu: emu, prov: prov, users: prov.Users(), groups: prov.Groups(), store: store, wire: w, up: client}
-}
-
-func newBoltStore(t *testing.T) cache.Store {
-	s, err := boltstore.New(boltstore.Config{Path: filepath.Join(t.TempDir(), "bridge.db")}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
-// forEachStore runs f on the embedded store and on Redis. The Redis
-// subtest starts one private redis-server (or uses the one redistest is
-// pointed at); every store made from it gets its own key prefix.
-func forEachStore(t *testing.T, f func(t *testing.T, newStore func(t *testing.T) cache.Store)) {
-	t.Run("bolt", func(t *testing.T) { f(t, newBoltStore) })
-	t.Run("redis", func(t *testing.T) {
-		url := redistest.URL(t)
-		f(t, func(t *testing.T) cache.Store {
-			s, err := redisstore.New(redisstore.Config{URL: url, Prefix: redistest.Prefix(t)}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
-		})
+	te := envtest.New(t, envtest.Config{
+		Emulator: emulator.Config{DisableRateLimits: true},
+		Wrap:     w.wrap,
+		Store:    o.store,
 	})
+	prov, err := mapping.New(o.cfg, te.Client, te.Store, te.Logger.With("component", "mapping"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, emu: te.Emulator, prov: prov, users: prov.Users(), groups: prov.Groups(), store: te.Store, wire: w, up: te.Client}
+}
+
+// forEachStore runs f on the embedded store and on Redis.
+func forEachStore(t *testing.T, f func(t *testing.T, store envtest.Store)) {
+	for _, s := range []envtest.Store{envtest.Bolt, envtest.Redis} {
+		t.Run(s.String(), func(t *testing.T) { f(t, s) })
+	}
 }
 
 // wire records the API write calls (not GETs, not token calls) that reach

@@ -1,6 +1,7 @@
 package mapping_test
 
 import (
+	"github.com/scim-bridge/scim-bridge/internal/envtest"
 	"net/http"
 	"reflect"
 	"slices"
@@ -52,11 +53,11 @@ func TestGroupCreate(t *testing.T) {
 				}
 			}},
 	}
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) cache.Store) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				e := newEnv(t, envOptions{newStore: newStore, cfg: tt.cfg})
+				e := newEnv(t, envOptions{store: store, cfg: tt.cfg})
 				e.users3()
 				if tt.setup != nil {
 					tt.setup(e)
@@ -146,11 +147,11 @@ func TestGroupCreateRefused(t *testing.T) {
 			},
 			doc: func(e *env) string { return groupJSON("Engineers", e.ids["ada"]) }},
 	}
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) cache.Store) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				e := newEnv(t, envOptions{newStore: newStore, cfg: mapping.Config{AdoptExisting: tt.adopt}})
+				e := newEnv(t, envOptions{store: store, cfg: mapping.Config{AdoptExisting: tt.adopt}})
 				e.users3()
 				if tt.setup != nil {
 					tt.setup(e)
@@ -179,8 +180,8 @@ func TestGroupCreateRefused(t *testing.T) {
 // and adds the requested members; members it had are left alone (they were
 // not put there by the IdP) and are not recorded.
 func TestGroupAdopt(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) cache.Store) {
-		e := newEnv(t, envOptions{newStore: newStore, cfg: mapping.Config{AdoptExisting: true}})
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := newEnv(t, envOptions{store: store, cfg: mapping.Config{AdoptExisting: true}})
 		e.users3()
 		seeded := e.emu.SeedGroup("Engineers")
 		outsider := e.emu.SeedUser(upstream.User{UserName: "local.admin", GroupIDs: []string{seeded.ID}})
@@ -241,11 +242,11 @@ func TestGroupPatchMembers(t *testing.T) {
 		{strategy: mapping.StrategyUser, form: "member already there", ops: `[{"op":"add","path":"members","value":[{"value":"{bob}"}]}]`,
 			wantMember: []string{"ada", "bob"}},
 	}
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) cache.Store) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
 		for _, tt := range tests {
 			t.Run(tt.strategy+"/"+tt.form, func(t *testing.T) {
 				t.Parallel()
-				e := newEnv(t, envOptions{newStore: newStore, cfg: mapping.Config{Strategy: tt.strategy}})
+				e := newEnv(t, envOptions{store: store, cfg: mapping.Config{Strategy: tt.strategy}})
 				e.users3()
 				e.ids["dave"] = e.mustUser("dave").ID
 				g := e.mustGroup("Engineers", e.idsOf("ada", "bob")...)

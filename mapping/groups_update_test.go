@@ -2,6 +2,7 @@ package mapping_test
 
 import (
 	"encoding/json"
+	"github.com/scim-bridge/scim-bridge/internal/envtest"
 	"net/http"
 	"reflect"
 	"slices"
@@ -68,11 +69,11 @@ func TestGroupRenameAndReplace(t *testing.T) {
 		{name: "no displayName", strategy: mapping.StrategyUser, doc: groupJSON(""),
 			wantErr: "invalid", wantName: "Engineers", wantMembers: []string{"ada", "bob"}},
 	}
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) cache.Store) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				e := newEnv(t, envOptions{newStore: newStore, cfg: mapping.Config{Strategy: tt.strategy}})
+				e := newEnv(t, envOptions{store: store, cfg: mapping.Config{Strategy: tt.strategy}})
 				e.users3()
 				g := e.mustGroup("Engineers", e.idsOf("ada", "bob")...)
 				if tt.setup != nil {
@@ -144,11 +145,11 @@ func TestGroupDelete(t *testing.T) {
 		{name: "UiPath unavailable", fault: &emulator.Fault{Method: http.MethodDelete, PathContains: "/Group/", Status: 500, Times: -1},
 			wantErr: "unavailable"},
 	}
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) cache.Store) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				e := newEnv(t, envOptions{newStore: newStore})
+				e := newEnv(t, envOptions{store: store})
 				e.users3()
 				g := e.mustGroup("Engineers", e.idsOf("ada", "bob")...)
 				if tt.fault != nil {
@@ -191,8 +192,8 @@ func TestGroupDelete(t *testing.T) {
 
 // TestGroupIfMatch: PATCH and PUT of a group check If-Match like a user's.
 func TestGroupIfMatch(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) cache.Store) {
-		e := newEnv(t, envOptions{newStore: newStore})
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := newEnv(t, envOptions{store: store})
 		e.users3()
 		g := e.mustGroup("Engineers", e.ids["ada"])
 		addBob := ops(t, patchBody(e.expand(`[{"op":"add","path":"members","value":[{"value":"{bob}"}]}]`)))

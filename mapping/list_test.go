@@ -2,6 +2,7 @@ package mapping_test
 
 import (
 	"fmt"
+	"github.com/scim-bridge/scim-bridge/internal/envtest"
 	"net/http"
 	"reflect"
 	"slices"
@@ -9,7 +10,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/scim-bridge/scim-bridge/cache"
 	"github.com/scim-bridge/scim-bridge/mapping"
 	"github.com/scim-bridge/scim-bridge/scimdoc"
 )
@@ -20,9 +20,9 @@ import (
 //	bob                   in Engineers
 //	carol title Analyst   in Analysts
 //	dave
-func listEnv(t *testing.T, newStore func(*testing.T) cache.Store) *env {
+func listEnv(t *testing.T, store envtest.Store) *env {
 	t.Helper()
-	e := newEnv(t, envOptions{newStore: newStore})
+	e := newEnv(t, envOptions{store: store})
 	e.ids = map[string]string{}
 	for _, u := range []struct{ name, title string }{{"ada", "Engineer"}, {"bob", ""}, {"carol", "Analyst"}, {"dave", ""}} {
 		raw := userJSON(u.name+"@corp.example", u.name, "Test", "ext-"+u.name)
@@ -82,8 +82,8 @@ func TestList(t *testing.T) {
 		{name: "groups: sorted", groups: true, sortBy: "displayName", count: 100, want: []string{"Analysts", "Engineers"}, wantTotal: 2},
 		{name: "groups: all", groups: true, count: 1, want: []string{"Engineers"}, wantTotal: 2},
 	}
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) cache.Store) {
-		e := listEnv(t, newStore)
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := listEnv(t, store)
 		e.resetCalls()
 		names := map[string]string{}
 		for n, id := range e.ids {
@@ -145,8 +145,8 @@ func TestList(t *testing.T) {
 // TestListReadsNoUiPath: lists and reads are answered from the store; a
 // single read names the user's groups, a list does not.
 func TestListReadsNoUiPath(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) cache.Store) {
-		e := listEnv(t, newStore)
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := listEnv(t, store)
 		e.resetCalls()
 		it, err := e.users.Get(t.Context(), e.ids["ada"])
 		if err != nil {
@@ -189,8 +189,8 @@ func TestListReadsNoUiPath(t *testing.T) {
 // wherever the page boundaries fall.
 func TestListAcrossScanPages(t *testing.T) {
 	const n = 520 // more than one scan page
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) cache.Store) {
-		e := newEnv(t, envOptions{newStore: newStore})
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := newEnv(t, envOptions{store: store})
 		// Concurrent creates share the embedded store's fsyncs.
 		sem := make(chan struct{}, 32)
 		var wg sync.WaitGroup

@@ -1,6 +1,7 @@
 package mapping_test
 
 import (
+	"github.com/scim-bridge/scim-bridge/internal/envtest"
 	"net/http"
 	"slices"
 	"strings"
@@ -59,11 +60,11 @@ func TestPartialMembershipFailure(t *testing.T) {
 			wantFailed: []string{"carol", "dave", "erin"}, wantAfter: []string{"ada", "bob"},
 			wantRetryGroupPUT: 1, wantFinal: []string{"ada", "bob", "carol", "dave", "erin"}},
 	}
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) cache.Store) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				e := newEnv(t, envOptions{newStore: newStore, cfg: mapping.Config{Strategy: tt.strategy}})
+				e := newEnv(t, envOptions{store: store, cfg: mapping.Config{Strategy: tt.strategy}})
 				e.users3()
 				e.ids["dave"] = e.mustUser("dave").ID
 				e.ids["erin"] = e.mustUser("erin").ID
@@ -127,10 +128,10 @@ func TestPartialMembershipFailure(t *testing.T) {
 // the member changes with it under the group strategy, so nothing of the
 // request is recorded.
 func TestRenameFailureChangesNothing(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) cache.Store) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
 		for _, strategy := range []string{mapping.StrategyUser, mapping.StrategyGroup} {
 			t.Run(strategy, func(t *testing.T) {
-				e := newEnv(t, envOptions{newStore: newStore, cfg: mapping.Config{Strategy: strategy}})
+				e := newEnv(t, envOptions{store: store, cfg: mapping.Config{Strategy: strategy}})
 				e.users3()
 				g := e.mustGroup("Engineers", e.ids["ada"])
 				e.emu.Inject(emulator.Fault{Method: http.MethodPut, PathContains: "/Group/", Status: 503, Times: -1})

@@ -2,6 +2,7 @@ package mapping_test
 
 import (
 	"errors"
+	"github.com/scim-bridge/scim-bridge/internal/envtest"
 	"net/http"
 	"reflect"
 	"testing"
@@ -57,11 +58,11 @@ func TestUserCreate(t *testing.T) {
 			want:    &upView{UserName: adaUp.UserName, Email: adaUp.Email, Name: "Ada", Surname: "Lovelace", DisplayName: "Ada Lovelace"},
 			wantPUT: map[string]any{"isActive": false}},
 	}
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) cache.Store) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				e := newEnv(t, envOptions{newStore: newStore, cfg: tt.cfg})
+				e := newEnv(t, envOptions{store: store, cfg: tt.cfg})
 				if tt.fault != nil {
 					e.emu.Inject(*tt.fault)
 				}
@@ -150,11 +151,11 @@ func TestUserCreateRefused(t *testing.T) {
 			doc:     userJSON("ada@corp.example", "Ada", "L", "x"),
 			wantErr: "unavailable"},
 	}
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) cache.Store) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				e := newEnv(t, envOptions{newStore: newStore, cfg: mapping.Config{AdoptExisting: tt.adopt}})
+				e := newEnv(t, envOptions{store: store, cfg: mapping.Config{AdoptExisting: tt.adopt}})
 				if tt.setup != nil {
 					tt.setup(e)
 				}
@@ -204,11 +205,11 @@ func TestUserAdopt(t *testing.T) {
 			want:    upView{UserName: "a.lovelace", Email: "ada@corp.example", Name: "Ada", Surname: "Lovelace", DisplayName: "Ada Lovelace", IsActive: true},
 			wantPUT: nil},
 	}
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) cache.Store) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				e := newEnv(t, envOptions{newStore: newStore, cfg: mapping.Config{AdoptExisting: true}})
+				e := newEnv(t, envOptions{store: store, cfg: mapping.Config{AdoptExisting: true}})
 				seeded := e.emu.SeedUser(tt.seed)
 				it, err := e.users.Create(t.Context(), doc(t, ada))
 				if err != nil {
@@ -254,11 +255,11 @@ func TestUserReactivateByCreate(t *testing.T) {
 		{name: "disable policy", deprovision: mapping.DeprovisionDisable, wantCreates: 1},
 		{name: "delete policy recreates the account", deprovision: mapping.DeprovisionDelete, wantCreates: 2},
 	}
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) cache.Store) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				e := newEnv(t, envOptions{newStore: newStore, cfg: mapping.Config{Deprovision: tt.deprovision}})
+				e := newEnv(t, envOptions{store: store, cfg: mapping.Config{Deprovision: tt.deprovision}})
 				ada := e.mustUser("ada")
 				g := e.mustGroup("Engineers", ada.ID)
 				if _, err := e.users.Patch(t.Context(), ada.ID, ops(t, patchBody(`[{"op":"replace","value":{"active":false}}]`)), ""); err != nil {
@@ -313,7 +314,7 @@ func TestNewRejectsUnknownPolicies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := mapping.New(tt.cfg, nil, newBoltStore(t), nil)
+			p, err := mapping.New(tt.cfg, nil, envtest.New(t, envtest.Config{Quiet: true}).Store, nil)
 			if (err != nil) != tt.wantErr || (p == nil) != tt.wantErr {
 				t.Errorf("New = %v, %v; want error %v", p, err, tt.wantErr)
 			}
@@ -343,12 +344,12 @@ func TestUnknownID(t *testing.T) {
 		}},
 		{"delete", func(e *env, r mapping.Resource) error { return r.Delete(e.t.Context(), id, "") }},
 	}
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) cache.Store) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
 		for _, kind := range []string{"users", "groups"} {
 			for _, v := range verbs {
 				t.Run(kind+"/"+v.name, func(t *testing.T) {
 					t.Parallel()
-					e := newEnv(t, envOptions{newStore: newStore})
+					e := newEnv(t, envOptions{store: store})
 					r := e.users
 					if kind == "groups" {
 						r = e.groups

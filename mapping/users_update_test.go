@@ -1,6 +1,7 @@
 package mapping_test
 
 import (
+	"github.com/scim-bridge/scim-bridge/internal/envtest"
 	"net/http"
 	"reflect"
 	"slices"
@@ -32,11 +33,11 @@ type updateCase struct {
 
 func runUserUpdates(t *testing.T, tests []updateCase) {
 	t.Helper()
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) cache.Store) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				e := newEnv(t, envOptions{newStore: newStore})
+				e := newEnv(t, envOptions{store: store})
 				ada, err := e.users.Create(t.Context(), doc(t, adaJSON))
 				if err != nil {
 					t.Fatal(err)
@@ -153,8 +154,8 @@ func TestUserPatch(t *testing.T) {
 // TestUserPatchNoChangeKeepsVersion: an operation that changes nothing does
 // not write the store either, so the ETag the IdP holds stays valid.
 func TestUserPatchNoChangeKeepsVersion(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) cache.Store) {
-		e := newEnv(t, envOptions{newStore: newStore})
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := newEnv(t, envOptions{store: store})
 		ada := e.mustUser("ada")
 		it, err := e.users.Patch(t.Context(), ada.ID, ops(t, patchBody(`[{"op":"replace","value":{"active":true,"name.givenName":"Ada"}}]`)), ada.Version)
 		if err != nil {
@@ -205,12 +206,12 @@ func TestUserIfMatch(t *testing.T) {
 		{"current version without W/", func(string) string { return `"1"` }, ""},
 		{"any version", func(string) string { return "*" }, ""},
 	}
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) cache.Store) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
 		for _, v := range verbs {
 			for _, c := range conds {
 				t.Run(v.name+"/"+c.name, func(t *testing.T) {
 					t.Parallel()
-					e := newEnv(t, envOptions{newStore: newStore})
+					e := newEnv(t, envOptions{store: store})
 					ada, err := e.users.Create(t.Context(), doc(t, adaJSON))
 					if err != nil {
 						t.Fatal(err)
@@ -249,11 +250,11 @@ func TestUserDelete(t *testing.T) {
 		{name: "UiPath unavailable", fault: &emulator.Fault{Method: http.MethodDelete, PathContains: "/User/", Status: 503, Times: -1},
 			wantErr: "unavailable"},
 	}
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) cache.Store) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				e := newEnv(t, envOptions{newStore: newStore})
+				e := newEnv(t, envOptions{store: store})
 				ada, bob := e.mustUser("ada"), e.mustUser("bob")
 				g1 := e.mustGroup("Engineers", ada.ID, bob.ID)
 				g2 := e.mustGroup("Analysts", ada.ID)
@@ -307,8 +308,8 @@ func TestUserDelete(t *testing.T) {
 // changes meanwhile touch only the store; reactivation recreates the
 // account under the same id, in the groups it has then.
 func TestUserDeprovisionDelete(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) cache.Store) {
-		e := newEnv(t, envOptions{newStore: newStore, cfg: mapping.Config{Deprovision: mapping.DeprovisionDelete}})
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := newEnv(t, envOptions{store: store, cfg: mapping.Config{Deprovision: mapping.DeprovisionDelete}})
 		ctx := t.Context()
 		ada, bob := e.mustUser("ada"), e.mustUser("bob")
 		eng := e.mustGroup("Engineers", ada.ID, bob.ID)
@@ -427,11 +428,11 @@ func TestUserDeprovisionFailures(t *testing.T) {
 			fault:       emulator.Fault{Method: http.MethodPost, PathContains: "BulkCreate", Status: 504, AfterApply: true},
 			wantAccount: true},
 	}
-	forEachStore(t, func(t *testing.T, newStore func(*testing.T) cache.Store) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				e := newEnv(t, envOptions{newStore: newStore, cfg: mapping.Config{Deprovision: mapping.DeprovisionDelete}})
+				e := newEnv(t, envOptions{store: store, cfg: mapping.Config{Deprovision: mapping.DeprovisionDelete}})
 				ada := e.mustUser("ada")
 				if tt.deactivated {
 					if _, err := e.users.Patch(t.Context(), ada.ID, ops(t, deactivate), ""); err != nil {
