@@ -7,16 +7,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/scim-bridge/scim-bridge/cache/boltstore"
 	"github.com/scim-bridge/scim-bridge/internal/envtest"
 	"github.com/scim-bridge/scim-bridge/mapping"
 	"github.com/scim-bridge/scim-bridge/scim"
-	"github.com/scim-bridge/scim-bridge/upstream"
 	"github.com/scim-bridge/scim-bridge/upstream/emulator"
 )
 
@@ -50,33 +47,14 @@ type bridgeOptions struct {
 	quiet    bool // discard logs (benchmarks)
 }
 
-// newBridge assembles a bridge; everything is closed by tb.Cleanup.
+// newBridge assembles a bridge on the shared test environment; everything
+// is closed by tb.Cleanup.
 func newBridge(tb testing.TB, o bridgeOptions) *bridge {
 	tb.Helper()
-	logs := &envtest.LogBuffer{}
-	var log *slog.Logger
-	if o.quiet {
-		log = slog.New(slog.DiscardHandler)
-	} else {
-		// Wrapped as cmd wraps the process logger.
-		log = slog.New(scim.LogHandler(slog.NewTextHandler(io.MultiWriter(tb.Output(), logs), &slog.HandlerOptions{Level: slog.LevelDebug})))
-	}
-	emu := emulator.New(o.emulator, log.With("component", "emulator"))
-	emuSrv := httptest.NewServer(emu)
-	tb.Cleanup(emuSrv.Close)
-	id, secret := emu.Credentials()
-	up, err := upstream.New(upstream.Config{
-		BaseURL: emuSrv.URL, ClientID: id, ClientSecret: secret, HTTPClient: emuSrv.Client(),
-	}, log.With("component", "upstream"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	store, err := boltstore.New(boltstore.Config{Path: filepath.Join(tb.TempDir(), "bridge.db")}, log.With("component", "store"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { store.Close() })
-	prov, err := mapping.New(mapping.Config{AdoptExisting: true}, up, store, log.With("component", "mapping"))
+	te := envtest.New(tb, envtest.Config{Emulator: o.emulator, Quiet: o.quiet})
+	// Wrapped as cmd wraps the process logger.
+	log := slog.New(scim.LogHandler(te.Logger.Handler()))
+	prov, err := mapping.New(mapping.Config{AdoptExisting: true}, te.Client, te.Store, log.With("component", "mapping"))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -90,7 +68,7 @@ func newBridge(tb testing.TB, o bridgeOptions) *bridge {
 	}
 	hs := httptest.NewServer(srv)
 	tb.Cleanup(hs.Close)
-	return &bridge{srv: srv, prov: prov, emu: emu, url: hs.URL, client: hs.Client(), logs: logs}
+	return &bridge{srv: srv, prov: prov, emu: te.Emulator, url: hs.URL, client: hs.Client(), logs: te.Logs}
 }
 
 // response is an answer from the bridge.

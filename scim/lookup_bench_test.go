@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
+	"github.com/scim-bridge/scim-bridge/internal/envtest"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -20,7 +20,6 @@ import (
 	"github.com/scim-bridge/scim-bridge/internal/redistest"
 	"github.com/scim-bridge/scim-bridge/mapping"
 	"github.com/scim-bridge/scim-bridge/scim"
-	"github.com/scim-bridge/scim-bridge/upstream"
 	"github.com/scim-bridge/scim-bridge/upstream/emulator"
 )
 
@@ -47,16 +46,9 @@ func BenchmarkFilterLookupRedis(b *testing.B) {
 	})
 	seedUsers(b, store, lookupBenchUsers)
 
-	emu := emulator.New(emulator.Config{DisableRateLimits: true}, nil)
-	emuSrv := httptest.NewServer(emu)
-	b.Cleanup(emuSrv.Close)
-	id, secret := emu.Credentials()
-	up, err := upstream.New(upstream.Config{BaseURL: emuSrv.URL, ClientID: id, ClientSecret: secret, HTTPClient: emuSrv.Client()}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	prov, err := mapping.New(mapping.Config{AdoptExisting: true}, up, store, log)
+	te := envtest.New(b, envtest.Config{Emulator: emulator.Config{DisableRateLimits: true}, Store: envtest.NoStore, Quiet: true})
+	log := te.Logger
+	prov, err := mapping.New(mapping.Config{AdoptExisting: true}, te.Client, store, log)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,5 +1,3 @@
-// Command scim-bridge provisions users and groups from an identity provider
-// (Okta, Microsoft Entra ID) into a UiPath organization over SCIM 2.0.
 package main
 
 import (
