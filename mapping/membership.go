@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 
@@ -94,18 +95,31 @@ func (p *Provisioner) runPlan(ctx context.Context, plan groupPlan) planOutcome {
 		}
 	}
 	if gc := plan.groupCall; gc != nil {
-		n := len(gc.add) + len(gc.remove)
-		out.total += n
-		_, err := p.up.UpdateGroup(ctx, plan.groupID, plan.name, gc.add, gc.remove)
+		out.total += len(gc.add) + len(gc.remove)
+		remove := gc.remove
+		_, err := p.up.UpdateGroup(ctx, plan.groupID, plan.name, gc.add, remove)
+		if err != nil && !upstream.IsRetryable(err) && len(remove) > 0 {
+			// UiPath refuses a whole PUT /Group that names a user it no
+			// longer has. Such a removal already holds: take those users
+			// out and send the rest again.
+			if gone := p.vanished(ctx, remove); len(gone) > 0 {
+				out.removed = append(out.removed, gone...)
+				remove = slices.DeleteFunc(slices.Clone(remove), func(id string) bool { return slices.Contains(gone, id) })
+				err = nil
+				if len(gc.add) > 0 || len(remove) > 0 || gc.rename {
+					_, err = p.up.UpdateGroup(ctx, plan.groupID, plan.name, gc.add, remove)
+				}
+			}
+		}
 		switch {
 		case err != nil && gc.rename:
 			out.renameErr = err
 			return out
 		case err != nil:
-			fail(append(slices.Clone(gc.add), gc.remove...), err)
+			fail(append(slices.Clone(gc.add), remove...), err)
 		default:
 			out.added = append(out.added, gc.add...)
-			out.removed = append(out.removed, gc.remove...)
+			out.removed = append(out.removed, remove...)
 		}
 	}
 	if len(plan.userCalls) == 0 {
@@ -131,9 +145,14 @@ func (p *Provisioner) runPlan(ctx context.Context, plan groupPlan) planOutcome {
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
+			case err != nil && !uc.add && errors.Is(err, upstream.ErrNotFound):
+				// The account is gone from UiPath: it is in no group, so
+				// the removal holds.
+				p.log.InfoContext(ctx, "membership removal: the account no longer exists in UiPath", "scim_id", uc.userID, "group", plan.groupID)
+				out.removed = append(out.removed, uc.userID)
 			case err != nil:
 				fail([]string{uc.userID}, err)
-				p.log.Warn("membership change failed", "scim_id", uc.userID, "group", plan.groupID, "error", err)
+				p.log.WarnContext(ctx, "membership change failed", "scim_id", uc.userID, "group", plan.groupID, "error", err)
 			case uc.add:
 				out.added = append(out.added, uc.userID)
 			default:
@@ -143,4 +162,27 @@ func (p *Provisioner) runPlan(ctx context.Context, plan groupPlan) planOutcome {
 	}
 	wg.Wait()
 	return out
+}
+
+// maxVanishedProbes bounds the GETs spent finding which users of a refused
+// PUT /Group no longer exist in UiPath (GETs are UiPath's scarcest budget,
+// 300 per 5 minutes); a larger refusal is reported as it is.
+const maxVanishedProbes = 20
+
+// vanished returns the ids among ids whose UiPath account no longer
+// exists, or nil when there are too many to ask about.
+func (p *Provisioner) vanished(ctx context.Context, ids []string) []string {
+	if len(ids) > maxVanishedProbes {
+		return nil
+	}
+	var gone []string
+	for _, id := range ids {
+		if _, err := p.up.GetUser(ctx, id); errors.Is(err, upstream.ErrNotFound) {
+			gone = append(gone, id)
+		}
+	}
+	if len(gone) > 0 {
+		p.log.InfoContext(ctx, "membership removal: accounts no longer exist in UiPath", "accounts", len(gone))
+	}
+	return gone
 }

@@ -154,3 +154,64 @@ func TestRenameFailureChangesNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestRemoveMemberWhoseAccountVanished: an admin deletes bob's account in
+// UiPath; the IdP then removes bob from a group and adds carol. Bob is no
+// longer a member anywhere, so the removal is already true in UiPath: the
+// request should succeed and the store should forget bob's membership.
+//
+// withAccounts keeps such ids "because a removal of a forgotten user is
+// harmless upstream", but UiPath answers 404 to PUT /User/{bob} and 400 to a
+// PUT /Group whose directoryUserIDsToRemove names an unknown user. Under
+// strategy user the request fails (CodeInternal) and bob stays in the store
+// for good; under group and auto the whole PUT /Group fails, so carol's
+// addition fails with it, and every later change that removes bob fails too.
+func TestRemoveMemberWhoseAccountVanished(t *testing.T) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		for _, strategy := range []string{mapping.StrategyUser, mapping.StrategyGroup, mapping.StrategyAuto} {
+			t.Run(strategy, func(t *testing.T) {
+				e := newEnv(t, envOptions{store: store, cfg: mapping.Config{Strategy: strategy}})
+				e.users3()
+				g := e.mustGroup("Engineers", e.idsOf("ada", "bob")...)
+				if err := e.up.DeleteUser(t.Context(), e.ids["bob"]); err != nil {
+					t.Fatal(err)
+				}
+				_, err := e.groups.Patch(t.Context(), g.ID, ops(t, patchBody(e.expand(
+					`[{"op":"remove","path":"members[value eq \"{bob}\"]"},{"op":"add","path":"members","value":[{"value":"{carol}"}]}]`))), "")
+				if err != nil {
+					t.Errorf("Patch: %v", err)
+				}
+				want := e.idsOf("ada", "carol")
+				if rec, _ := e.record(cache.KindGroup, g.ID); !slices.Equal(rec.Members, want) {
+					t.Errorf("store members %v, want ada and carol", rec.Members)
+				}
+				if got := e.emu.GroupMemberIDs(g.ID); !slices.Equal(got, want) {
+					t.Errorf("UiPath members %v, want ada and carol", got)
+				}
+			})
+		}
+	})
+}
+
+// TestDeactivateUserWhoseAccountVanished: the account was deleted directly
+// in UiPath; the IdP's deactivation finds the goal already holds and
+// succeeds, instead of failing on every retry.
+func TestDeactivateUserWhoseAccountVanished(t *testing.T) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := newEnv(t, envOptions{store: store})
+		u := e.mustUser("dora")
+		if err := e.up.DeleteUser(t.Context(), u.ID); err != nil {
+			t.Fatal(err)
+		}
+		it, err := e.users.Patch(t.Context(), u.ID, ops(t, patchBody(`[{"op":"Replace","path":"active","value":"False"}]`)), "")
+		if err != nil {
+			t.Fatalf("deactivation of a vanished account: %v", err)
+		}
+		if attrs := attrsOf(t, it); attrs["active"] != false {
+			t.Errorf("stored active = %v, want false", attrs["active"])
+		}
+		if _, ok := e.emu.User(u.ID); ok {
+			t.Error("the deactivation recreated the account")
+		}
+	})
+}

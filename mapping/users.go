@@ -347,7 +347,14 @@ func (p *Provisioner) applyProfile(ctx context.Context, rec cache.Record, oldPro
 		return true, nil
 	}
 	if upd, changed := prof.updateFrom(oldProf); changed {
-		if err := p.up.UpdateUser(ctx, rec.ID, upd); err != nil {
+		err := p.up.UpdateUser(ctx, rec.ID, upd)
+		if err != nil && !prof.Active && errors.Is(err, upstream.ErrNotFound) {
+			// Deleted directly in UiPath: a deactivation already holds.
+			// (Recreating it for other changes is reconciliation's job.)
+			p.log.WarnContext(ctx, "deactivation: the account no longer exists in UiPath; nothing to disable", "scim_id", rec.ID)
+			return false, nil
+		}
+		if err != nil {
 			return false, refusal(fmt.Errorf("update user %s: %w", rec.ID, err))
 		}
 	}

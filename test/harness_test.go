@@ -31,6 +31,9 @@ type env struct {
 	emuURL  string
 	secret  string
 	bridgeH http.Handler
+	// uipath is a client of the emulator, for changes made in UiPath
+	// behind the bridge's back (an admin deleting an account).
+	uipath *upstream.Client
 }
 
 type envOptions struct {
@@ -86,7 +89,7 @@ func newEnv(t *testing.T, store envtest.Store, o envOptions) *env {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &env{t: t, emu: te.Emulator, store: te.Store, url: srv.URL + scim.BasePath, token: token, logs: te.Logs,
-		client: srv.Client(), emuURL: te.URL, secret: te.ClientConfig.ClientSecret, bridgeH: h}
+		client: srv.Client(), emuURL: te.URL, secret: te.ClientConfig.ClientSecret, bridgeH: h, uipath: te.Client}
 }
 
 // response is a SCIM answer.

@@ -119,6 +119,35 @@ func TestHostileInputBounded(t *testing.T) {
 	})
 }
 
+// TestOutOfBandDeletion: a user deleted directly in UiPath. Deactivating
+// them and removing them from a group already hold, so both succeed, and
+// the store forgets the membership (they answered 500 on every retry).
+func TestOutOfBandDeletion(t *testing.T) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		for _, strategy := range []string{"user", "group", "auto"} {
+			t.Run(strategy, func(t *testing.T) {
+				e := newEnv(t, store, envOptions{strategy: strategy})
+				gone := str(e.must(201, "POST", "/Users", map[string]any{"schemas": []string{userSchema}, "userName": "gone@corp.example"}).body, "id")
+				stays := str(e.must(201, "POST", "/Users", map[string]any{"schemas": []string{userSchema}, "userName": "stays@corp.example"}).body, "id")
+				gid := str(e.must(201, "POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": "Team",
+					"members": []any{map[string]any{"value": gone}, map[string]any{"value": stays}}}).body, "id")
+				if err := e.uipath.DeleteUser(t.Context(), gone); err != nil {
+					t.Fatal(err)
+				}
+				e.must(200, "PATCH", "/Users/"+gone, patchOp(`{"op":"Replace","path":"active","value":"False"}`))
+				e.must(204, "PATCH", "/Groups/"+gid, patchOp(`{"op":"remove","path":"members[value eq \"`+gone+`\"]"}`))
+				members := memberValues(e.must(200, "GET", "/Groups/"+gid, nil).body)
+				if len(members) != 1 || members[0] != stays {
+					t.Errorf("store members %v, want only %s", members, stays)
+				}
+				if got := e.emu.GroupMemberIDs(gid); len(got) != 1 || got[0] != stays {
+					t.Errorf("UiPath members %v, want only %s", got, stays)
+				}
+			})
+		}
+	})
+}
+
 func patchOp(ops ...string) string {
 	return `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[` + strings.Join(ops, ",") + `]}`
 }
