@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/scim-bridge/scim-bridge/cache"
 	"github.com/scim-bridge/scim-bridge/mapping"
@@ -126,6 +127,54 @@ func TestConcurrentCreateSameUserName(t *testing.T) {
 		}
 		if page, err := e.users.List(t.Context(), mapping.ListRequest{}); err != nil || page.Total != 1 {
 			t.Errorf("store holds %d users (%v), want 1", page.Total, err)
+		}
+	})
+}
+
+// TestDeleteUserRacesGroupAdd: one replica deletes users while another adds
+// them to a group. Whatever the interleaving, the store's group never lists
+// a user the store no longer has, and UiPath's group equals the store's.
+func TestDeleteUserRacesGroupAdd(t *testing.T) {
+	const n = 6
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		for _, strategy := range []string{mapping.StrategyUser, mapping.StrategyGroup} {
+			t.Run(strategy, func(t *testing.T) {
+				cfg := mapping.Config{Strategy: strategy}
+				// Latency on every UiPath call puts the delete inside the
+				// add's window between its member check and its store write.
+				e := newEnv(t, envOptions{store: store, cfg: cfg, latency: 15 * time.Millisecond})
+				provs := []*mapping.Provisioner{e.prov, e.prov}
+				if e.shared() {
+					provs = e.replicas(2, cfg)
+				}
+				g := e.mustGroup("Leavers")
+				var ids []string
+				for i := range n {
+					ids = append(ids, e.mustUser(fmt.Sprintf("racer%d", i)).ID)
+				}
+				var wg sync.WaitGroup
+				for _, id := range ids {
+					wg.Add(2)
+					go func() {
+						defer wg.Done()
+						_ = provs[0].Users().Delete(t.Context(), id, "")
+					}()
+					go func() {
+						defer wg.Done()
+						_, _ = provs[1].Groups().Patch(t.Context(), g.ID, ops(t, patchBody(`[{"op":"add","path":"members","value":[{"value":"`+id+`"}]}]`)), "")
+					}()
+				}
+				wg.Wait()
+				rec, _ := e.record(cache.KindGroup, g.ID)
+				for _, m := range rec.Members {
+					if _, ok := e.record(cache.KindUser, m); !ok {
+						t.Errorf("the store's group lists %s, a user the store no longer has", m)
+					}
+				}
+				if got := e.emu.GroupMemberIDs(g.ID); !slices.Equal(got, rec.Members) && !(len(got) == 0 && len(rec.Members) == 0) {
+					t.Errorf("UiPath members %v, store members %v", got, rec.Members)
+				}
+			})
 		}
 	})
 }

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/scim-bridge/scim-bridge/cache"
 	"github.com/scim-bridge/scim-bridge/internal/envtest"
@@ -32,6 +33,8 @@ type envOptions struct {
 	store envtest.Store
 	// cfg configures the provisioner.
 	cfg mapping.Config
+	// latency is added to every UiPath call (to widen race windows).
+	latency time.Duration
 }
 
 // env is one provisioner with everything it talks to.
@@ -56,7 +59,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
 	w := &wire{}
 	te := envtest.New(t, envtest.Config{
-		Emulator: emulator.Config{DisableRateLimits: true},
+		Emulator: emulator.Config{DisableRateLimits: true, Latency: o.latency},
 		Wrap:     w.wrap,
 		Store:    o.store,
 	})

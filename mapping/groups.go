@@ -250,6 +250,11 @@ func (p *Provisioner) commitGroup(ctx context.Context, rec cache.Record, res map
 		return rec, fmt.Errorf("store group %s: %w", rec.ID, err)
 	}
 	stored.Members = applyDelta(rec.Members, confirmedAdd, confirmedRemove)
+	if len(confirmedAdd) > 0 {
+		if stored, err = p.forgetDeletedMembers(ctx, stored, confirmedAdd); err != nil {
+			return stored, err
+		}
+	}
 	if out.failed > 0 {
 		slices.Sort(out.failedIDs)
 		err := &partialError{failedUsers: out.failedIDs, failed: out.failed, total: out.total, retryable: out.retryable, err: out.firstErr}
@@ -257,6 +262,39 @@ func (p *Provisioner) commitGroup(ctx context.Context, rec cache.Record, res map
 		return stored, err
 	}
 	return stored, nil
+}
+
+// forgetDeletedMembers checks, after the group was written, that the users
+// just added still exist: a user deleted meanwhile (by another request, on
+// any replica) is dropped from the group again. The user's deletion removed
+// its UiPath account, and with it the UiPath membership, so only the store
+// needs the change. Together with the second pass in deleteUser this keeps
+// every group's members a subset of the store's users.
+func (p *Provisioner) forgetDeletedMembers(ctx context.Context, stored cache.Record, added map[string]bool) (cache.Record, error) {
+	var gone []string
+	for id := range added {
+		_, err := p.store.Get(ctx, cache.KindUser, id)
+		switch {
+		case errors.Is(err, cache.ErrNotFound):
+			gone = append(gone, id)
+		case err != nil:
+			return stored, fmt.Errorf("look up member %s: %w", id, err)
+		}
+	}
+	if len(gone) == 0 {
+		return stored, nil
+	}
+	slices.Sort(gone)
+	p.log.WarnContext(ctx, "members deleted while being added: dropped from the group", "scim_id", stored.ID, "members", len(gone))
+	rctx, cancel := recordCtx(ctx)
+	defer cancel()
+	members := stored.Members
+	rec, err := p.store.UpdateMembers(rctx, stored.ID, nil, gone, nil)
+	if err != nil {
+		return stored, fmt.Errorf("drop deleted members from group %s: %w", stored.ID, err)
+	}
+	rec.Members = slices.DeleteFunc(slices.Clone(members), func(id string) bool { _, found := slices.BinarySearch(gone, id); return found })
+	return rec, nil
 }
 
 // checkMembers verifies every id is a user provisioned through the bridge

@@ -361,6 +361,30 @@ func (p *Provisioner) applyProfile(ctx context.Context, rec cache.Record, oldPro
 	return false, nil
 }
 
+// dropFromGroups removes a user from every group the store lists it in.
+func (p *Provisioner) dropFromGroups(ctx context.Context, id string) error {
+	groups, err := p.store.GroupsOf(ctx, id)
+	if err != nil {
+		return fmt.Errorf("groups of %s: %w", id, err)
+	}
+	for _, g := range groups {
+		// Take the group's lock like any other change to it, so that many
+		// leavers of one big group queue instead of racing its record.
+		unlockGroup, err := p.lock(ctx, "group:"+g)
+		if err != nil {
+			return err
+		}
+		rctx, cancel := recordCtx(ctx)
+		_, err = p.store.UpdateMembers(rctx, g, nil, []string{id}, nil)
+		cancel()
+		unlockGroup()
+		if err != nil && !errors.Is(err, cache.ErrNotFound) {
+			return fmt.Errorf("drop %s from group %s: %w", id, g, err)
+		}
+	}
+	return nil
+}
+
 // upstreamGroupIDs keeps the group ids that still exist in the store.
 func (p *Provisioner) upstreamGroupIDs(ctx context.Context, ids []string) []string {
 	var out []string
@@ -392,27 +416,18 @@ func (p *Provisioner) deleteUser(ctx context.Context, id, ifMatch string) error 
 			return fmt.Errorf("delete user %s: %w", id, err)
 		}
 	}
-	groups, err := p.store.GroupsOf(ctx, id)
-	if err != nil {
-		return fmt.Errorf("groups of %s: %w", id, err)
-	}
-	for _, g := range groups {
-		// Take the group's lock like any other change to it, so that many
-		// leavers of one big group queue instead of racing its record.
-		unlockGroup, err := p.lock(ctx, "group:"+g)
-		if err != nil {
-			return err
-		}
-		rctx, cancel := recordCtx(ctx)
-		_, err = p.store.UpdateMembers(rctx, g, nil, []string{id}, nil)
-		cancel()
-		unlockGroup()
-		if err != nil && !errors.Is(err, cache.ErrNotFound) {
-			return fmt.Errorf("drop %s from group %s: %w", id, g, err)
-		}
+	if err := p.dropFromGroups(ctx, id); err != nil {
+		return err
 	}
 	if err := p.store.Delete(ctx, cache.KindUser, id); err != nil && !errors.Is(err, cache.ErrNotFound) {
 		return fmt.Errorf("forget user %s: %w", id, err)
+	}
+	// A group change on another replica may have added the user between
+	// the first pass and the delete; once the record is gone, any later
+	// add sees it gone (commitGroup checks again after writing), so a
+	// second pass leaves no group listing a user the store lacks.
+	if err := p.dropFromGroups(ctx, id); err != nil {
+		return err
 	}
 	p.log.InfoContext(ctx, "user deleted", "scim_id", id)
 	return nil

@@ -1,8 +1,10 @@
 package test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -146,6 +148,44 @@ func TestOutOfBandDeletion(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestReplicasDeleteRacesGroupAdd: one replica deletes users while another
+// adds them to a group (it answered [204, 400, 500] and left the store's
+// group listing two deleted users that UiPath's did not have). Whatever the
+// interleaving, every member the bridge lists exists, and UiPath agrees.
+func TestReplicasDeleteRacesGroupAdd(t *testing.T) {
+	for _, strategy := range []string{"user", "auto"} {
+		t.Run(strategy, func(t *testing.T) {
+			rs := newReplicas(t, 2, strategy)
+			a, b := rs[0], rs[1]
+			gid := str(a.must(201, "POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": "Churn"}).body, "id")
+			for round := range 3 {
+				const n = 8
+				users := make([]string, n)
+				for i := range n {
+					users[i] = str(a.must(201, "POST", "/Users", newUserBody(fmt.Sprintf("churn%d-%d@corp.example", round, i))).body, "id")
+				}
+				parallel(2*n, func(k int) {
+					id := users[k/2]
+					if k%2 == 0 {
+						a.do("DELETE", "/Users/"+id, nil)
+						return
+					}
+					b.do("PATCH", "/Groups/"+gid, patchOp(`{"op":"add","path":"members","value":[{"value":"`+id+`"}]}`))
+				})
+				members := memberValues(a.must(200, "GET", "/Groups/"+gid, nil).body)
+				for _, m := range members {
+					if r := a.do("GET", "/Users/"+m, nil); r.status != 200 {
+						t.Errorf("round %d: the group lists %s, which GET answers %d", round, m, r.status)
+					}
+				}
+				if got := a.emu.GroupMemberIDs(gid); !slices.Equal(sorted(got), sorted(members)) {
+					t.Errorf("round %d: UiPath members %v, bridge members %v", round, got, members)
+				}
+			}
+		})
+	}
 }
 
 func patchOp(ops ...string) string {
