@@ -27,7 +27,7 @@ func TestClassify(t *testing.T) {
 		err            error
 		wantCode       Code
 		wantScimType   string
-		wantDetail     string // substring; "" means only the leak check applies
+		wantDetail     string // exact; "" means only the leak check applies
 		wantRetryAfter time.Duration
 	}{
 		{name: "mapping error passes through", err: fmt.Errorf("ctx: %w", uniqueness("userName %q taken", "ada")),
@@ -38,15 +38,15 @@ func TestClassify(t *testing.T) {
 			wantCode: CodeMutability, wantScimType: scimdoc.ScimTypeMutability, wantDetail: "id is read-only"},
 		{name: "partial membership, throttled, with hint",
 			err:      &partialError{failedUsers: []string{"u1", "u2"}, failed: 2, total: 5, retryable: true, err: fmt.Errorf("add member: %w", throttled)},
-			wantCode: CodeThrottled, wantDetail: "2 of 5 membership changes could not be applied in UiPath yet (members u1, u2)", wantRetryAfter: 1500 * time.Millisecond},
+			wantCode: CodeThrottled, wantDetail: "2 of 5 membership changes could not be applied in UiPath yet (members u1, u2); the rest were saved. Retry the request.", wantRetryAfter: 1500 * time.Millisecond},
 		{name: "partial membership, retryable, no hint",
 			err:      &partialError{failed: 1, total: 3, retryable: true, err: cause},
 			wantCode: CodeUnavailable, wantRetryAfter: defaultRetryAfter},
 		{name: "partial membership refused",
-			err:      &partialError{failed: 1, total: 3, err: &upstream.Error{Op: "add member", StatusCode: http.StatusBadRequest, Detail: secret}},
-			wantCode: CodeInternal, wantDetail: "were refused by UiPath"},
+			err:      &partialError{failedUsers: []string{"u9"}, failed: 1, total: 3, err: &upstream.Error{Op: "add member", StatusCode: http.StatusBadRequest, Detail: secret}},
+			wantCode: CodeInternal, wantDetail: "1 of 3 membership changes were refused by UiPath (members u9); the rest were saved. See the bridge log."},
 		{name: "upstream throttling", err: fmt.Errorf("create user: %w", throttled),
-			wantCode: CodeThrottled, wantDetail: "UiPath's rate limit for this organization is reached", wantRetryAfter: 1500 * time.Millisecond},
+			wantCode: CodeThrottled, wantDetail: "UiPath's rate limit for this organization is reached; retry after Retry-After.", wantRetryAfter: 1500 * time.Millisecond},
 		{name: "upstream transport failure without hint", err: &upstream.Error{Op: "get user", Retryable: true, Err: cause},
 			wantCode: CodeUnavailable, wantRetryAfter: defaultRetryAfter},
 		{name: "upstream timeout keeps its hint", err: &upstream.Error{Op: "get user", Retryable: true, RetryAfter: 5 * time.Second, Err: context.DeadlineExceeded},
@@ -54,7 +54,7 @@ func TestClassify(t *testing.T) {
 		{name: "upstream refusal", err: &upstream.Error{Op: "update user", StatusCode: http.StatusBadRequest, Detail: "field X invalid: " + secret},
 			wantCode: CodeInternal, wantDetail: "UiPath refused the change; see the bridge log."},
 		{name: "store unavailable", err: fmt.Errorf("get: %w", cache.ErrUnavailable),
-			wantCode: CodeUnavailable, wantDetail: "mapping store is unavailable", wantRetryAfter: storeRetryAfter},
+			wantCode: CodeUnavailable, wantDetail: "The bridge's mapping store is unavailable; retry later.", wantRetryAfter: storeRetryAfter},
 		{name: "deadline", err: fmt.Errorf("list users: %w", context.DeadlineExceeded),
 			wantCode: CodeUnavailable, wantDetail: "The request timed out; retry later.", wantRetryAfter: defaultRetryAfter},
 		{name: "anything else", err: fmt.Errorf("bolt: open %s: %w", "/var/lib/"+secret, errors.New("permission denied")),
@@ -71,8 +71,8 @@ func TestClassify(t *testing.T) {
 			if got.Code != tt.wantCode || got.ScimType != tt.wantScimType || got.RetryAfter != tt.wantRetryAfter {
 				t.Errorf("classify = %v %q retry %v, want %v %q retry %v", got.Code, got.ScimType, got.RetryAfter, tt.wantCode, tt.wantScimType, tt.wantRetryAfter)
 			}
-			if got.Detail == "" || !strings.Contains(got.Detail, tt.wantDetail) {
-				t.Errorf("Detail = %q, want it to contain %q", got.Detail, tt.wantDetail)
+			if got.Detail == "" || (tt.wantDetail != "" && got.Detail != tt.wantDetail) {
+				t.Errorf("Detail = %q, want %q", got.Detail, tt.wantDetail)
 			}
 			if strings.Contains(got.Detail, secret) {
 				t.Errorf("Detail %q leaks the cause", got.Detail)

@@ -40,26 +40,38 @@ func (p *Provisioner) list(ctx context.Context, kind cache.Kind, req ListRequest
 		return ListResult{Total: page.Total, Items: items}, err
 	}
 	res := ListResult{Items: []Item{}}
+	err := p.scan(ctx, kind, func(items []Item) error {
+		part, err := p.filterItems(items, ListRequest{Filter: req.Filter, Offset: req.Offset - res.Total, Count: req.Count - len(res.Items)})
+		res.Total += part.Total
+		res.Items = append(res.Items, part.Items...)
+		return err
+	})
+	if err != nil {
+		return ListResult{}, err
+	}
+	return res, nil
+}
+
+// scan reads every record of a kind, a store page at a time, and hands
+// each page to each as list items.
+func (p *Provisioner) scan(ctx context.Context, kind cache.Kind, each func([]Item) error) error {
 	for offset := 0; ; offset += scanPage {
 		if err := ctx.Err(); err != nil {
-			return ListResult{}, err
+			return err
 		}
 		page, err := p.store.List(ctx, kind, offset, scanPage)
 		if err != nil {
-			return ListResult{}, fmt.Errorf("list %ss: %w", kind, err)
+			return fmt.Errorf("list %ss: %w", kind, err)
 		}
 		items, err := p.listItems(ctx, page.Records)
 		if err != nil {
-			return ListResult{}, err
+			return err
 		}
-		part, err := p.filterItems(items, ListRequest{Filter: req.Filter, Offset: req.Offset - res.Total, Count: req.Count - len(res.Items)})
-		if err != nil {
-			return ListResult{}, err
+		if err := each(items); err != nil {
+			return err
 		}
-		res.Total += part.Total
-		res.Items = append(res.Items, part.Items...)
 		if len(page.Records) < scanPage {
-			return res, nil
+			return nil
 		}
 	}
 }
@@ -136,7 +148,7 @@ func matches(it Item, f *scimdoc.Filter, indexed bool) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return f.Match(it.withCommon(attrs)), nil
+	return f.Match(it.WithCommon(attrs)), nil
 }
 
 // filterItems keeps the items that match, counts them, and returns the ones
@@ -170,33 +182,23 @@ func (p *Provisioner) listSorted(ctx context.Context, kind cache.Kind, req ListR
 		order int
 	}
 	var rows []row
-	for offset := 0; ; offset += scanPage {
-		if err := ctx.Err(); err != nil {
-			return ListResult{}, err
-		}
-		page, err := p.store.List(ctx, kind, offset, scanPage)
-		if err != nil {
-			return ListResult{}, fmt.Errorf("list %ss: %w", kind, err)
-		}
-		items, err := p.listItems(ctx, page.Records)
-		if err != nil {
-			return ListResult{}, err
-		}
+	err := p.scan(ctx, kind, func(items []Item) error {
 		for _, it := range items {
 			attrs, err := it.Attrs()
 			if err != nil {
-				return ListResult{}, err
+				return err
 			}
-			full := it.withCommon(attrs)
+			full := it.WithCommon(attrs)
 			if req.Filter != nil && !req.Filter.Match(full) {
 				continue
 			}
 			k, has := req.Sort.Key(full)
 			rows = append(rows, row{item: it, key: k, has: has, order: len(rows)})
 		}
-		if len(page.Records) < scanPage {
-			break
-		}
+		return nil
+	})
+	if err != nil {
+		return ListResult{}, err
 	}
 	desc := req.Sort.Descending()
 	slices.SortStableFunc(rows, func(a, b row) int {

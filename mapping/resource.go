@@ -89,10 +89,11 @@ func (it Item) Attrs() (map[string]any, error) {
 	return res, nil
 }
 
-// withCommon returns attrs plus the common attributes (id, externalId,
-// meta) a filter or sort may test (RFC 7643 §3.1).
-func (it Item) withCommon(attrs map[string]any) map[string]any {
-	m := make(map[string]any, len(attrs)+3)
+// WithCommon returns a copy of attrs plus the common attributes (RFC 7643
+// §3.1): id, externalId and meta (without location). Filters and sorting
+// test it; the HTTP layer adds schemas and meta.location to answer with it.
+func (it Item) WithCommon(attrs map[string]any) map[string]any {
+	m := make(map[string]any, len(attrs)+4)
 	for k, v := range attrs {
 		m[k] = v
 	}
@@ -100,13 +101,19 @@ func (it Item) withCommon(attrs map[string]any) map[string]any {
 	if it.ExternalID != "" {
 		m["externalId"] = it.ExternalID
 	}
-	m["meta"] = map[string]any{
+	m["meta"] = it.meta()
+	return m
+}
+
+// meta returns the item's meta attribute (RFC 7643 §3.1) without location,
+// which only the HTTP layer knows.
+func (it Item) meta() map[string]any {
+	return map[string]any{
 		"resourceType": it.Kind.String(),
 		"created":      it.Created.UTC().Format(time.RFC3339Nano),
 		"lastModified": it.Modified.UTC().Format(time.RFC3339Nano),
 		"version":      it.Version,
 	}
-	return m
 }
 
 // itemOf makes an Item from a store record.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/gorilla/mux"
 
@@ -154,14 +153,7 @@ func (h *resourceHandler) location(id string) string {
 // representation is the full SCIM JSON of an item (RFC 7643 §3): its
 // attributes plus id, externalId, schemas and meta.
 func (h *resourceHandler) representation(it mapping.Item, attrs map[string]any) map[string]any {
-	out := make(map[string]any, len(attrs)+4)
-	for k, v := range attrs {
-		out[k] = v
-	}
-	out["id"] = it.ID
-	if it.ExternalID != "" {
-		out["externalId"] = it.ExternalID
-	}
+	out := it.WithCommon(attrs)
 	schemas := []string{h.rt.Schema.URN}
 	for _, e := range h.rt.Extensions {
 		if _, ok := attrs[e.URN]; ok {
@@ -169,13 +161,7 @@ func (h *resourceHandler) representation(it mapping.Item, attrs map[string]any) 
 		}
 	}
 	out["schemas"] = schemas
-	out["meta"] = map[string]any{
-		"resourceType": h.rt.Name,
-		"created":      it.Created.UTC().Format(time.RFC3339Nano),
-		"lastModified": it.Modified.UTC().Format(time.RFC3339Nano),
-		"version":      it.Version,
-		"location":     h.location(it.ID),
-	}
+	out["meta"].(map[string]any)["location"] = h.location(it.ID)
 	return out
 }
 

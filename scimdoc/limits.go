@@ -1,6 +1,6 @@
 package scimdoc
 
-import "fmt"
+import "strings"
 
 // Bounds on what a client may send. Every parser of client input that
 // recurses (filters, attribute paths, JSON documents) is bounded by these,
@@ -29,24 +29,8 @@ func checkExpr(what, raw string, maxLen int, scimType string) error {
 	if len(raw) > maxLen {
 		return Errorf(scimType, "the %s is %d bytes long; the limit is %d", what, len(raw), maxLen)
 	}
-	depth, inString, escaped := 0, false, false
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		switch {
-		case escaped:
-			escaped = false
-		case inString && c == '\\':
-			escaped = true
-		case c == '"':
-			inString = !inString
-		case inString:
-		case c == '(' || c == '[':
-			if depth++; depth > MaxNesting {
-				return Errorf(scimType, "the %s nests parentheses or brackets more than %d deep", what, MaxNesting)
-			}
-		case c == ')' || c == ']':
-			depth--
-		}
+	if nestsDeeper(raw, "([", ")]", MaxNesting) {
+		return Errorf(scimType, "the %s nests parentheses or brackets more than %d deep", what, MaxNesting)
 	}
 	return nil
 }
@@ -55,8 +39,20 @@ func checkExpr(what, raw string, maxLen int, scimType string) error {
 // objects and arrays deeper than MaxJSONDepth. It only counts; whether the
 // document is valid JSON is for the decoder to say.
 func CheckJSONDepth(body []byte) error {
+	if nestsDeeper(body, "{[", "}]", MaxJSONDepth) {
+		return Errorf(ScimTypeInvalidSyntax, "the JSON document nests objects and arrays more than %d deep", MaxJSONDepth)
+	}
+	return nil
+}
+
+// nestsDeeper reports whether the opening characters in opens nest deeper
+// than limit in s, counting none inside double-quoted strings (a backslash
+// escapes the next character there). Filters, paths and JSON share that
+// string syntax.
+func nestsDeeper[T string | []byte](s T, opens, closes string, limit int) bool {
 	depth, inString, escaped := 0, false, false
-	for _, c := range body {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		switch {
 		case escaped:
 			escaped = false
@@ -65,13 +61,13 @@ func CheckJSONDepth(body []byte) error {
 		case c == '"':
 			inString = !inString
 		case inString:
-		case c == '{' || c == '[':
-			if depth++; depth > MaxJSONDepth {
-				return Errorf(ScimTypeInvalidSyntax, "%s", fmt.Sprintf("the JSON document nests objects and arrays more than %d deep", MaxJSONDepth))
+		case strings.IndexByte(opens, c) >= 0:
+			if depth++; depth > limit {
+				return true
 			}
-		case c == '}' || c == ']':
+		case strings.IndexByte(closes, c) >= 0:
 			depth--
 		}
 	}
-	return nil
+	return false
 }

@@ -25,7 +25,7 @@ func TestDeactivatedStaysDeactivated(t *testing.T) {
 			"schemas": []string{userSchema}, "userName": "leaver@corp.example",
 			"name": map[string]any{"givenName": "Lea", "familyName": "Ver"},
 		}).body, "id")
-		e.must(200, "PATCH", "/Users/"+id, patchOp(`{"op":"replace","value":{"active":false}}`))
+		e.must(200, "PATCH", "/Users/"+id, patchBody(map[string]any{"op": "replace", "value": map[string]any{"active": false}}))
 		inactive := func(step string) {
 			t.Helper()
 			if u, ok := e.emu.User(id); !ok || u.IsActive {
@@ -37,11 +37,11 @@ func TestDeactivatedStaysDeactivated(t *testing.T) {
 		}
 		inactive("deactivated")
 
-		scimError(t, e.do("PATCH", "/Users/"+id, patchOp(`{"op":"remove","path":"active"}`)), 400, "invalidValue")
+		scimError(t, e.do("PATCH", "/Users/"+id, patchBody(map[string]any{"op": "remove", "path": "active"})), 400, "invalidValue")
 		inactive("PATCH remove active")
-		scimError(t, e.do("PATCH", "/Users/"+id, patchOp(`{"op":"replace","path":"active","value":null}`)), 400, "invalidValue")
+		scimError(t, e.do("PATCH", "/Users/"+id, patchBody(map[string]any{"op": "replace", "path": "active", "value": nil})), 400, "invalidValue")
 		inactive("PATCH replace active null")
-		scimError(t, e.do("PATCH", "/Users/"+id, patchOp(`{"op":"Replace","value":{"active":null}}`)), 400, "invalidValue")
+		scimError(t, e.do("PATCH", "/Users/"+id, patchBody(map[string]any{"op": "Replace", "value": map[string]any{"active": nil}})), 400, "invalidValue")
 		inactive("path-less PATCH active null")
 
 		e.must(200, "PUT", "/Users/"+id, map[string]any{
@@ -53,7 +53,7 @@ func TestDeactivatedStaysDeactivated(t *testing.T) {
 			t.Errorf("the PUT's other changes were not applied: surname %v", u.Surname)
 		}
 
-		e.must(200, "PATCH", "/Users/"+id, patchOp(`{"op":"Replace","path":"active","value":"True"}`))
+		e.must(200, "PATCH", "/Users/"+id, patchBody(map[string]any{"op": "Replace", "path": "active", "value": "True"}))
 		if u, _ := e.emu.User(id); !u.IsActive {
 			t.Fatal("an explicit active True did not reactivate the account")
 		}
@@ -103,9 +103,9 @@ func TestHostileInputBounded(t *testing.T) {
 		}{
 			{"filter of 100,000 nested parentheses", "GET", "/Users?filter=" + url.QueryEscape(deep), nil, "invalidFilter"},
 			{"filter over the length bound", "GET", "/Users?filter=" + url.QueryEscape(`userName eq "`+strings.Repeat("x", 20_000)+`"`), nil, "invalidFilter"},
-			{"search with a nested filter", "POST", "/Users/.search", `{"filter":` + jsonString(deep) + `}`, "invalidFilter"},
+			{"search with a nested filter", "POST", "/Users/.search", map[string]any{"filter": deep}, "invalidFilter"},
 			{"PATCH path with nested value filters", "PATCH", "/Users/" + id,
-				patchOp(`{"op":"remove","path":` + jsonString("emails["+strings.Repeat("(", 5_000)+`type eq "work"`+strings.Repeat(")", 5_000)+"]") + `}`), "invalidPath"},
+				patchBody(map[string]any{"op": "remove", "path": "emails[" + strings.Repeat("(", 5_000) + `type eq "work"` + strings.Repeat(")", 5_000) + "]"}), "invalidPath"},
 			{"sortBy over the length bound", "GET", "/Users?sortBy=" + strings.Repeat("a", 5_000), nil, "invalidValue"},
 			{"deeply nested POST body", "POST", "/Users", `{"schemas":["` + userSchema + `"],"userName":"deep@corp.example","x":` + nested(5_000) + `}`, "invalidSyntax"},
 			{"deeply nested PATCH value", "PATCH", "/Users/" + id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"title","value":` + nested(5_000) + `}]}`, "invalidSyntax"},
@@ -136,8 +136,8 @@ func TestOutOfBandDeletion(t *testing.T) {
 				if err := e.uipath.DeleteUser(t.Context(), gone); err != nil {
 					t.Fatal(err)
 				}
-				e.must(200, "PATCH", "/Users/"+gone, patchOp(`{"op":"Replace","path":"active","value":"False"}`))
-				e.must(204, "PATCH", "/Groups/"+gid, patchOp(`{"op":"remove","path":"members[value eq \"`+gone+`\"]"}`))
+				e.must(200, "PATCH", "/Users/"+gone, patchBody(map[string]any{"op": "Replace", "path": "active", "value": "False"}))
+				e.must(204, "PATCH", "/Groups/"+gid, patchBody(map[string]any{"op": "remove", "path": `members[value eq "` + gone + `"]`}))
 				members := memberValues(e.must(200, "GET", "/Groups/"+gid, nil).body)
 				if len(members) != 1 || members[0] != stays {
 					t.Errorf("store members %v, want only %s", members, stays)
@@ -172,7 +172,7 @@ func TestReplicasDeleteRacesGroupAdd(t *testing.T) {
 						a.do("DELETE", "/Users/"+id, nil)
 						return
 					}
-					b.do("PATCH", "/Groups/"+gid, patchOp(`{"op":"add","path":"members","value":[{"value":"`+id+`"}]}`))
+					b.do("PATCH", "/Groups/"+gid, patchBody(map[string]any{"op": "add", "path": "members", "value": []any{map[string]any{"value": id}}}))
 				})
 				members := memberValues(a.must(200, "GET", "/Groups/"+gid, nil).body)
 				for _, m := range members {
@@ -186,22 +186,4 @@ func TestReplicasDeleteRacesGroupAdd(t *testing.T) {
 			}
 		})
 	}
-}
-
-func patchOp(ops ...string) string {
-	return `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[` + strings.Join(ops, ",") + `]}`
-}
-
-func jsonString(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch r {
-		case '"', '\\':
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	b.WriteByte('"')
-	return b.String()
 }
