@@ -31,6 +31,15 @@ type Fault struct {
 	// AfterApply applies the call to state first and then sends the fault
 	// answer, simulating a response lost after the change was made.
 	AfterApply bool
+	// Late holds the call for Delay and then applies it even when the
+	// client has stopped waiting: a slow server finishing work whose
+	// answer nobody reads. A client that times out cannot tell whether,
+	// or when, the change happens; a later call may land before it.
+	Late bool
+	// Drop closes the connection instead of answering (after applying
+	// the call when AfterApply is set): the client sees a transport
+	// error, never a status.
+	Drop bool
 }
 
 type faultRec struct {
@@ -84,6 +93,10 @@ func (s *Server) takeFault(method, path string) *Fault {
 }
 
 func writeFault(w http.ResponseWriter, f *Fault) {
+	if f.Drop {
+		dropConn(w)
+		return
+	}
 	if f.RetryAfter > 0 {
 		w.Header().Set("Retry-After", retryAfterSeconds(f.RetryAfter))
 	}
@@ -131,4 +144,22 @@ func (b *bufferWriter) copyTo(w http.ResponseWriter) {
 	}
 	w.WriteHeader(b.status)
 	_, _ = w.Write(b.body.Bytes())
+}
+
+// StatusDropped is the status the request log records for a call whose
+// connection a Drop fault closed.
+const StatusDropped = 444
+
+// dropConn closes the client's connection without writing an answer.
+func dropConn(w http.ResponseWriter) {
+	if sw, ok := w.(*statusWriter); ok {
+		sw.status = StatusDropped
+	}
+	if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		_ = c.Close()
+		return
+	}
+	// HTTP/2 or a wrapped writer: abort the handler, which resets the
+	// stream without an answer.
+	panic(http.ErrAbortHandler)
 }

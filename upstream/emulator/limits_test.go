@@ -1,9 +1,13 @@
 package emulator
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -160,6 +164,47 @@ func TestFaults(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		t.Error("delayed call never ended")
+	})
+	t.Run("drop closes the connection, applied or not", func(t *testing.T) {
+		before := len(h.srv.Users())
+		for _, applied := range []bool{false, true} {
+			h.srv.Inject(Fault{Method: "POST", PathContains: "BulkCreate", Drop: true, AfterApply: applied})
+			body, _ := json.Marshal(bulk(pid, map[string]any{"userName": "dropped-" + strconv.FormatBool(applied)}))
+			r, _ := http.NewRequestWithContext(t.Context(), "POST", h.url+"/api/User/BulkCreate", bytes.NewReader(body))
+			r.Header.Set("Authorization", "Bearer "+h.tok)
+			r.Header.Set("Content-Type", "application/json")
+			if resp, err := http.DefaultClient.Do(r); err == nil {
+				resp.Body.Close()
+				t.Fatalf("applied=%v: got status %d, want a transport error", applied, resp.StatusCode)
+			}
+			if reqs := h.srv.Requests(); reqs[len(reqs)-1].Status != StatusDropped {
+				t.Errorf("applied=%v: logged status %d", applied, reqs[len(reqs)-1].Status)
+			}
+		}
+		if n := len(h.srv.Users()) - before; n != 1 {
+			t.Errorf("%d users created, want the AfterApply one only", n)
+		}
+	})
+	t.Run("late applies after the client gave up", func(t *testing.T) {
+		id := h.srv.Users()[0].ID
+		h.srv.Inject(Fault{Method: "DELETE", Late: true, Delay: 150 * time.Millisecond})
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+		defer cancel()
+		r, _ := http.NewRequestWithContext(ctx, "DELETE", h.url+"/api/User/"+id, nil)
+		r.Header.Set("Authorization", "Bearer "+h.tok)
+		if _, err := http.DefaultClient.Do(r); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err %v", err)
+		}
+		if !slices.ContainsFunc(h.srv.Users(), func(u upstream.User) bool { return u.ID == id }) {
+			t.Fatal("applied before its delay")
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for slices.ContainsFunc(h.srv.Users(), func(u upstream.User) bool { return u.ID == id }) {
+			if time.Now().After(deadline) {
+				t.Fatal("a late call was never applied")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	})
 	t.Run("token endpoint only when named", func(t *testing.T) {
 		h.srv.Inject(Fault{Status: 500})

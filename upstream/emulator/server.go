@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"context"
 	"crypto/rand"
 	"log/slog"
 	"net/http"
@@ -213,11 +214,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.dispatch(w, r, api)
 		return
 	}
+	if f.Late {
+		// Applied after Delay whether or not anyone still waits for it.
+		time.Sleep(f.Delay)
+		s.dispatch(w, r.WithContext(context.WithoutCancel(r.Context())), api)
+		return
+	}
 	if !f.AfterApply {
 		if f.Delay > 0 && !sleepCtx(r, f.Delay) {
 			return
 		}
-		if f.Status != 0 {
+		if f.Status != 0 || f.Drop {
 			writeFault(w, f)
 			return
 		}
@@ -230,7 +237,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if f.Delay > 0 && !sleepCtx(r, f.Delay) {
 		return
 	}
-	if f.Status != 0 {
+	if f.Status != 0 || f.Drop {
 		writeFault(w, f)
 		return
 	}
@@ -386,6 +393,9 @@ func (w *statusWriter) WriteHeader(code int) {
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection (Drop faults).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
