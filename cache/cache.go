@@ -75,6 +75,26 @@ type Record struct {
 	Version int64 `json:"version"`
 }
 
+// Doubt says that UiPath may hold something other than what the store says
+// for one resource: a write was sent whose outcome is unknown (a timeout, a
+// dropped connection, a 5xx), and UiPath may still apply it, even after a
+// later write. The bridge reads such a resource back from UiPath before it
+// trusts it, and checks it again at Due; a doubt lives in the store, so
+// it survives a restart and is shared by replicas.
+type Doubt struct {
+	Kind Kind
+	ID   string
+	// Since is when the latest write with an unknown outcome ended.
+	Since time.Time
+	// Due is when the resource should next be checked against UiPath.
+	Due time.Time
+	// Owned says the bridge created or deleted the UiPath object under
+	// this id: when the store has no record of it, UiPath must not have
+	// it either. Without it, an object unknown to the store is left alone
+	// (it may be an account the bridge never owned).
+	Owned bool
+}
+
 // Page is one page of List results.
 type Page struct {
 	Records []Record
@@ -130,6 +150,19 @@ type Store interface {
 	// GroupsOf returns the ids of the groups whose Members contain userID,
 	// sorted. A user in no group (or unknown) yields an empty slice.
 	GroupsOf(ctx context.Context, userID string) ([]string, error)
+	// AddDoubt records that a resource's UiPath state is in doubt, merging
+	// with a doubt already recorded for it: the later Since, the earlier
+	// Due, Owned if either is. Times are kept to the millisecond.
+	AddDoubt(ctx context.Context, d Doubt) error
+	// GetDoubt returns the doubt recorded for a resource, if any.
+	GetDoubt(ctx context.Context, kind Kind, id string) (Doubt, bool, error)
+	// DueDoubts returns up to limit doubts whose Due is at or before t,
+	// earliest first (limit <= 0: all of them).
+	DueDoubts(ctx context.Context, t time.Time, limit int) ([]Doubt, error)
+	// ResolveDoubt acts on d only if no later doubt was recorded since d was
+	// read (the stored Since still equals d.Since): with a zero next the
+	// doubt is removed, otherwise it stays, due at next. It is atomic.
+	ResolveDoubt(ctx context.Context, d Doubt, next time.Time) error
 	// Ping reports whether the backend is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the backend's resources.

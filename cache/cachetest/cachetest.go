@@ -69,6 +69,9 @@ func Run(t *testing.T, newStore func(t *testing.T) cache.Store) {
 		{"ParallelMembers", testParallelMembers},
 		{"ParallelCreateSameName", testParallelCreateSameName},
 		{"ParallelRename", testParallelRename},
+		// doubt.go
+		{"Doubts", testDoubts},
+		{"ResolveDoubt", testResolveDoubt},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
