@@ -114,6 +114,7 @@ type outcome struct {
 	err      *Error
 	tokenErr bool   // err came from the token endpoint
 	access   string // the token the attempt used
+	sent     bool   // the request went to the transport: UiPath may have seen it
 }
 
 // do runs r with the retry, re-authentication and deadline rules described
@@ -131,6 +132,7 @@ func (c *Client) do(ctx context.Context, r request) (int, error) {
 	mayHaveApplied := false // an earlier attempt's outcome is unknown
 	for attempt := 1; ; {
 		o := c.try(ctx, r, payload, attempt)
+		noteAttempt(ctx, r.method, o)
 		if o.err == nil {
 			return o.status, nil
 		}
@@ -245,6 +247,7 @@ func (c *Client) try(ctx context.Context, r request, payload []byte, attempt int
 	}
 
 	start := time.Now()
+	o.sent = true
 	resp, err := c.cfg.HTTPClient.Do(req)
 	obs := Observation{Op: r.op, Method: r.method, BudgetWait: budgetWait}
 	if err != nil {

@@ -273,3 +273,55 @@ func TestCallerCancellationStopsRetries(t *testing.T) {
 		t.Errorf("%d attempts with a cancelled context", n)
 	}
 }
+
+// TestUncertainOutcomesTracked: a write attempt that ended without a known
+// outcome (dropped, timed out, 5xx) is reported even when a retry then
+// succeeded; refusals, throttling, reads and successes are not.
+func TestUncertainOutcomesTracked(t *testing.T) {
+	e := newEnv(t, envOption{client: func(c *upstream.Config) { c.Timeout = 100 * time.Millisecond }})
+	u := e.seedUser("a@example.com", "a@example.com")
+	off := false
+	cases := []struct {
+		name      string
+		fault     *emulator.Fault
+		call      func(ctx context.Context) error
+		uncertain bool
+	}{
+		{"clean write", nil, func(ctx context.Context) error { return e.c.UpdateUser(ctx, u.ID, upstream.UserUpdate{IsActive: &off}) }, false},
+		{"dropped then retried", &emulator.Fault{Method: http.MethodPut, Drop: true},
+			func(ctx context.Context) error { return e.c.UpdateUser(ctx, u.ID, upstream.UserUpdate{IsActive: &off}) }, true},
+		{"applied, answer lost", &emulator.Fault{Method: http.MethodPut, Status: http.StatusBadGateway, AfterApply: true},
+			func(ctx context.Context) error { return e.c.UpdateUser(ctx, u.ID, upstream.UserUpdate{IsActive: &off}) }, true},
+		{"timed out, lands late", &emulator.Fault{Method: http.MethodPut, Late: true, Delay: 300 * time.Millisecond},
+			func(ctx context.Context) error { return e.c.UpdateUser(ctx, u.ID, upstream.UserUpdate{IsActive: &off}) }, true},
+		{"throttled", &emulator.Fault{Method: http.MethodPut, Status: http.StatusTooManyRequests},
+			func(ctx context.Context) error { return e.c.UpdateUser(ctx, u.ID, upstream.UserUpdate{IsActive: &off}) }, false},
+		{"refused", nil, func(ctx context.Context) error { return e.c.UpdateUser(ctx, newGUID(), upstream.UserUpdate{IsActive: &off}) }, false},
+		{"read failed", &emulator.Fault{Method: http.MethodGet, Status: http.StatusInternalServerError, Times: -1},
+			func(ctx context.Context) error { _, err := e.c.GetUser(ctx, u.ID); return err }, false},
+		{"create timed out", &emulator.Fault{Method: http.MethodPost, PathContains: "BulkCreate", Delay: time.Second},
+			func(ctx context.Context) error {
+				_, err := e.c.CreateUser(ctx, upstream.NewUser{ID: newGUID(), UserName: "late@example.com"}, nil)
+				return err
+			}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e.emu.ClearFaults()
+			if tc.fault != nil {
+				e.emu.Inject(*tc.fault)
+			}
+			ctx, unc := upstream.TrackUncertain(t.Context())
+			_ = tc.call(ctx)
+			if unc.Any() != tc.uncertain {
+				t.Errorf("uncertain = %v (%d attempts), want %v", unc.Any(), unc.Count(), tc.uncertain)
+			}
+		})
+	}
+	// Without tracking nothing is recorded, and nothing breaks.
+	e.emu.ClearFaults()
+	e.emu.Inject(emulator.Fault{Method: http.MethodPut, Drop: true})
+	if err := e.c.UpdateUser(t.Context(), u.ID, upstream.UserUpdate{IsActive: &off}); err != nil {
+		t.Errorf("untracked retried write: %v", err)
+	}
+}
