@@ -296,7 +296,9 @@ func TestUncertainOutcomesTracked(t *testing.T) {
 			func(ctx context.Context) error { return e.c.UpdateUser(ctx, u.ID, upstream.UserUpdate{IsActive: &off}) }, true},
 		{"throttled", &emulator.Fault{Method: http.MethodPut, Status: http.StatusTooManyRequests},
 			func(ctx context.Context) error { return e.c.UpdateUser(ctx, u.ID, upstream.UserUpdate{IsActive: &off}) }, false},
-		{"refused", nil, func(ctx context.Context) error { return e.c.UpdateUser(ctx, newGUID(), upstream.UserUpdate{IsActive: &off}) }, false},
+		{"refused", nil, func(ctx context.Context) error {
+			return e.c.UpdateUser(ctx, newGUID(), upstream.UserUpdate{IsActive: &off})
+		}, false},
 		{"read failed", &emulator.Fault{Method: http.MethodGet, Status: http.StatusInternalServerError, Times: -1},
 			func(ctx context.Context) error { _, err := e.c.GetUser(ctx, u.ID); return err }, false},
 		{"create timed out", &emulator.Fault{Method: http.MethodPost, PathContains: "BulkCreate", Delay: time.Second},
