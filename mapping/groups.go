@@ -53,6 +53,8 @@ func (p *Provisioner) createGroup(ctx context.Context, attrs map[string]any) (ca
 
 	id := p.cfg.NewID()
 	adopted := false
+	ctx, unc := upstream.TrackUncertain(ctx)
+	defer func() { p.noteDoubt(ctx, cache.KindGroup, id, !adopted, unc) }()
 	_, err = p.up.CreateGroup(ctx, id, name, upMembers)
 	var uerr *upstream.Error
 	switch {
@@ -61,11 +63,11 @@ func (p *Provisioner) createGroup(ctx context.Context, attrs map[string]any) (ca
 		if !p.cfg.AdoptExisting {
 			return cache.Record{}, uniqueness("UiPath already has a group named %q", name)
 		}
-		id, err = p.adoptGroup(ctx, name, upMembers)
+		adoptedID, err := p.adoptGroup(ctx, name, upMembers)
 		if err != nil {
 			return cache.Record{}, err
 		}
-		adopted = true
+		id, adopted = adoptedID, true
 	case upstream.IsRetryable(err):
 		if _, gerr := p.up.GetGroup(ctx, id); gerr != nil {
 			return cache.Record{}, fmt.Errorf("create group: %w", err)
@@ -162,8 +164,14 @@ func (p *Provisioner) patchGroup(ctx context.Context, id string, ops []scimdoc.P
 		return rec, err
 	}
 	next, members, changed, err := scimdoc.PatchGroup(res, rec.Members, ops)
-	if err != nil || !changed {
+	if err != nil {
 		return rec, err
+	}
+	if !changed {
+		// As for users: a repeat restates the group when UiPath is in doubt.
+		if doubt, err := p.inDoubt(ctx, cache.KindGroup, id); err != nil || !doubt {
+			return rec, err
+		}
 	}
 	return p.commitGroup(ctx, rec, scimdoc.Clean(next), members)
 }
@@ -183,6 +191,8 @@ func (p *Provisioner) loadGroup(ctx context.Context, id, ifMatch string) (cache.
 // commitGroup carries a group's new name and member set to UiPath, then
 // records in the store exactly what UiPath confirmed.
 func (p *Provisioner) commitGroup(ctx context.Context, rec cache.Record, res map[string]any, members []string) (cache.Record, error) {
+	ctx, unc := upstream.TrackUncertain(ctx)
+	defer p.noteDoubt(ctx, cache.KindGroup, rec.ID, false, unc)
 	name, err := groupName(res)
 	if err != nil {
 		return rec, err
@@ -206,6 +216,19 @@ func (p *Provisioner) commitGroup(ctx context.Context, rec cache.Record, res map
 		return rec, err
 	}
 	upRemoves := p.withAccounts(ctx, removes)
+	doubt, err := p.inDoubt(ctx, cache.KindGroup, rec.ID)
+	if err != nil {
+		return rec, err
+	}
+	if doubt {
+		// UiPath may hold a late change: plan against what it has.
+		add, remove, err := p.memberDrift(ctx, rec.ID, members)
+		if err != nil {
+			p.log.WarnContext(ctx, "group in doubt and its members cannot be read back: sending the requested change only", "scim_id", rec.ID, "error", err)
+		} else {
+			upAdds, upRemoves = add, remove
+		}
+	}
 
 	body, err := json.Marshal(res)
 	if err != nil {
@@ -344,6 +367,8 @@ func (p *Provisioner) deleteGroup(ctx context.Context, id, ifMatch string) error
 	if err := checkIfMatch(rec, ifMatch); err != nil {
 		return err
 	}
+	ctx, unc := upstream.TrackUncertain(ctx)
+	defer p.noteDoubt(ctx, cache.KindGroup, id, true, unc)
 	if err := p.up.DeleteGroup(ctx, id); err != nil && !errors.Is(err, upstream.ErrNotFound) {
 		return fmt.Errorf("delete group %s: %w", id, err)
 	}

@@ -71,6 +71,14 @@ type Config struct {
 	// well inside their own deadline, long enough that a renewal every 5s
 	// survives a slow Redis.
 	LockTTL time.Duration
+	// LateWriteWindow is how long after a write with an unknown outcome
+	// UiPath may still apply it; a resource in doubt is checked once more
+	// after it. Zero → 2 minutes.
+	LateWriteWindow time.Duration
+	// FirstCheck is how soon after a write with an unknown outcome the
+	// resource is first checked against UiPath (capped at
+	// LateWriteWindow). Zero → 5 seconds.
+	FirstCheck time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -89,6 +97,13 @@ func (c Config) withDefaults() Config {
 	if c.LockTTL <= 0 {
 		c.LockTTL = 15 * time.Second
 	}
+	if c.LateWriteWindow <= 0 {
+		c.LateWriteWindow = defaultLateWriteWindow
+	}
+	if c.FirstCheck <= 0 {
+		c.FirstCheck = defaultFirstCheck
+	}
+	c.FirstCheck = min(c.FirstCheck, c.LateWriteWindow)
 	if c.NewID == nil {
 		c.NewID = func() string { return uuid.NewString() }
 	}

@@ -59,16 +59,22 @@ func (p *Provisioner) createUser(ctx context.Context, attrs map[string]any) (cac
 		return cache.Record{}, err
 	}
 
-	id := p.cfg.NewID()
+	newID := p.cfg.NewID()
+	id := newID
 	deprovisioned := false
 	adopted := false
+	ctx, unc := upstream.TrackUncertain(ctx)
+	// An account made under our own id is ours: if the store ends up
+	// without it, UiPath must not keep it either.
+	defer func() { p.noteDoubt(ctx, cache.KindUser, id, !adopted, unc) }()
 	if !prof.Active && p.cfg.Deprovision == DeprovisionDelete {
 		// An inactive user under the delete policy has no UiPath account
 		// until it is activated.
 		deprovisioned = true
 	} else {
-		id, adopted, err = p.createUpstreamUser(ctx, id, prof)
+		id, adopted, err = p.createUpstreamUser(ctx, newID, prof)
 		if err != nil {
+			id = newID
 			return cache.Record{}, err
 		}
 	}
@@ -194,6 +200,9 @@ func (p *Provisioner) createUpstreamUser(ctx context.Context, id string, prof pr
 		if err := p.up.UpdateUser(ctx, id, upstream.UserUpdate{IsActive: &inactive}); err != nil {
 			return "", false, fmt.Errorf("deactivate new user %s: %w", id, err)
 		}
+		if !p.confirmInactive(ctx, id) {
+			p.addDoubt(ctx, cache.KindUser, id, true, 0)
+		}
 	}
 	return id, false, nil
 }
@@ -246,8 +255,15 @@ func (p *Provisioner) patchUser(ctx context.Context, id string, ops []scimdoc.Pa
 		return rec, err
 	}
 	changed, err := scimdoc.ApplyPatch(res, ops, scimdoc.KindUser)
-	if err != nil || !changed {
+	if err != nil {
 		return rec, err
+	}
+	if !changed {
+		// Nothing changes in the store; but when UiPath is in doubt, the
+		// IdP's repeat is the moment to restate what the store holds.
+		if doubt, err := p.inDoubt(ctx, cache.KindUser, id); err != nil || !doubt {
+			return rec, err
+		}
 	}
 	return p.commitUser(ctx, rec, oldProf, scimdoc.Clean(res))
 }
@@ -273,6 +289,8 @@ func (p *Provisioner) loadUser(ctx context.Context, id, ifMatch string) (cache.R
 
 // commitUser carries a user's new attributes to UiPath, then to the store.
 func (p *Provisioner) commitUser(ctx context.Context, rec cache.Record, oldProf profile, res map[string]any) (cache.Record, error) {
+	ctx, unc := upstream.TrackUncertain(ctx)
+	defer p.noteDoubt(ctx, cache.KindUser, rec.ID, false, unc)
 	scimdoc.KeepActivation(res, oldProf.Active)
 	prof, err := profileOf(res)
 	if err != nil {
@@ -288,7 +306,11 @@ func (p *Provisioner) commitUser(ctx context.Context, rec cache.Record, oldProf 
 			return rec, err
 		}
 	}
-	deprovisioned, err := p.applyProfile(ctx, rec, oldProf, prof)
+	doubt, err := p.inDoubt(ctx, cache.KindUser, rec.ID)
+	if err != nil {
+		return rec, err
+	}
+	deprovisioned, err := p.applyProfile(ctx, rec, oldProf, prof, doubt)
 	if err != nil {
 		return rec, err
 	}
@@ -318,7 +340,8 @@ func (p *Provisioner) commitUser(ctx context.Context, rec cache.Record, oldProf 
 
 // applyProfile makes UiPath match prof, following the deprovisioning
 // policy, and returns whether the account is now deleted by that policy.
-func (p *Provisioner) applyProfile(ctx context.Context, rec cache.Record, oldProf, prof profile) (bool, error) {
+// With doubt, UiPath may not hold oldProf: the whole profile is sent.
+func (p *Provisioner) applyProfile(ctx context.Context, rec cache.Record, oldProf, prof profile, doubt bool) (bool, error) {
 	if rec.Deprovisioned {
 		if !prof.Active {
 			return true, nil
@@ -339,14 +362,22 @@ func (p *Provisioner) applyProfile(ctx context.Context, rec cache.Record, oldPro
 		p.log.InfoContext(ctx, "user reactivated: account recreated", "scim_id", rec.ID)
 		return false, nil
 	}
-	if oldProf.Active && !prof.Active && p.cfg.Deprovision == DeprovisionDelete {
+	if (oldProf.Active || doubt) && !prof.Active && p.cfg.Deprovision == DeprovisionDelete {
 		if err := p.up.DeleteUser(ctx, rec.ID); err != nil && !errors.Is(err, upstream.ErrNotFound) {
 			return false, fmt.Errorf("delete deactivated user %s: %w", rec.ID, err)
+		}
+		if !p.confirmGone(ctx, rec.ID) {
+			p.addDoubt(ctx, cache.KindUser, rec.ID, false, 0)
 		}
 		p.log.InfoContext(ctx, "user deactivated: account deleted by policy", "scim_id", rec.ID)
 		return true, nil
 	}
-	if upd, changed := prof.updateFrom(oldProf); changed {
+	base := oldProf
+	if doubt {
+		// Restate every field, and isActive, whatever UiPath holds now.
+		base = profile{Active: !prof.Active}
+	}
+	if upd, changed := prof.updateFrom(base); changed {
 		err := p.up.UpdateUser(ctx, rec.ID, upd)
 		if err != nil && !prof.Active && errors.Is(err, upstream.ErrNotFound) {
 			// Deleted directly in UiPath: a deactivation already holds.
@@ -356,6 +387,11 @@ func (p *Provisioner) applyProfile(ctx context.Context, rec cache.Record, oldPro
 		}
 		if err != nil {
 			return false, refusal(fmt.Errorf("update user %s: %w", rec.ID, err))
+		}
+		// A deactivation counts once UiPath shows it: an earlier write
+		// landing late could have undone it.
+		if !prof.Active && !p.confirmInactive(ctx, rec.ID) {
+			p.addDoubt(ctx, cache.KindUser, rec.ID, false, 0)
 		}
 	}
 	return false, nil
@@ -411,9 +447,14 @@ func (p *Provisioner) deleteUser(ctx context.Context, id, ifMatch string) error 
 	if err := checkIfMatch(rec, ifMatch); err != nil {
 		return err
 	}
+	ctx, unc := upstream.TrackUncertain(ctx)
+	defer p.noteDoubt(ctx, cache.KindUser, id, true, unc)
 	if !rec.Deprovisioned {
 		if err := p.up.DeleteUser(ctx, id); err != nil && !errors.Is(err, upstream.ErrNotFound) {
 			return fmt.Errorf("delete user %s: %w", id, err)
+		}
+		if !p.confirmGone(ctx, id) {
+			p.addDoubt(ctx, cache.KindUser, id, true, 0)
 		}
 	}
 	if err := p.dropFromGroups(ctx, id); err != nil {

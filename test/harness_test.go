@@ -50,6 +50,13 @@ type envOptions struct {
 	// redisURL, for the Redis store, is the Redis to use instead of
 	// internal/redistest's.
 	redisURL string
+	// clientTimeout bounds each UiPath attempt (default: the client's).
+	clientTimeout time.Duration
+	// lateWriteWindow and firstCheck time the checks of resources whose
+	// UiPath write had an unknown outcome (default: the provisioner's).
+	lateWriteWindow, firstCheck time.Duration
+	// noSettler leaves out the background pass that checks those resources.
+	noSettler bool
 }
 
 // storeKinds are the backends every end-to-end flow runs against.
@@ -69,6 +76,9 @@ func newEnv(t *testing.T, store envtest.Store, o envOptions) *env {
 		Client: func(c *upstream.Config) {
 			c.Budget = budgetOf(o)
 			c.MaxBudgetWait = o.budgetWait
+			if o.clientTimeout > 0 {
+				c.Timeout = o.clientTimeout
+			}
 		},
 		Store:    store,
 		RedisURL: o.redisURL,
@@ -77,9 +87,14 @@ func newEnv(t *testing.T, store envtest.Store, o envOptions) *env {
 	log := te.Logger
 	prov, err := mapping.New(mapping.Config{
 		Strategy: o.strategy, Deprovision: o.deprovision, AdoptExisting: !o.noAdopt,
+		LateWriteWindow: o.lateWriteWindow, FirstCheck: o.firstCheck,
 	}, te.Client, te.Store, log.With("component", "mapping"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !o.noSettler {
+		// As serve does, at a test's pace; it stops when the test ends.
+		go prov.RunSettler(t.Context(), 50*time.Millisecond, nil)
 	}
 	token := "test-token-" + strings.Repeat("x", 20)
 	h, err := scim.New(scim.Config{Tokens: []string{token}, MaxBodyBytes: o.maxBody}, []mapping.Resource{prov.Users(), prov.Groups()}, log.With("component", "scim"))

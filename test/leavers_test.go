@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/internal/envtest"
+	"github.com/scim-bridge/scim-bridge/upstream/emulator"
 )
 
 // Tests for issue "Leavers stay out": requests that must never re-enable a
@@ -155,7 +156,7 @@ func TestOutOfBandDeletion(t *testing.T) {
 // group listing two deleted users that UiPath's did not have). Whatever the
 // interleaving, every member the bridge lists exists, and UiPath agrees.
 func TestReplicasDeleteRacesGroupAdd(t *testing.T) {
-	for _, strategy := range []string{"user", "auto"} {
+	for _, strategy := range []string{"user", "group"} {
 		t.Run(strategy, func(t *testing.T) {
 			rs := newReplicas(t, 2, strategy)
 			a, b := rs[0], rs[1]
@@ -186,4 +187,159 @@ func TestReplicasDeleteRacesGroupAdd(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lateWriteOptions: UiPath attempts time out after 300 ms, and a resource
+// whose write had an unknown outcome is checked after 300 ms and again
+// after 3 s (the window in which a late write may still land).
+func lateWriteOptions(strategy string, settler bool) envOptions {
+	return envOptions{strategy: strategy, clientTimeout: 300 * time.Millisecond,
+		firstCheck: 300 * time.Millisecond, lateWriteWindow: 3 * time.Second, noSettler: !settler}
+}
+
+// lateFault holds a UiPath write past the bridge's deadline and applies it
+// 1.5 s later, when the bridge has long moved on.
+func lateFault(method, path string) emulator.Fault {
+	return emulator.Fault{Method: method, PathContains: path, Late: true, Delay: 1500 * time.Millisecond}
+}
+
+// waitLanded waits until the emulator has logged n calls of method to a
+// path containing part: a late call enters the log when it is applied.
+func (e *env) waitLanded(method, part string, n int) {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := 0
+		for _, r := range e.emu.Requests() {
+			if r.Method == method && strings.Contains(r.Path, part) {
+				got++
+			}
+		}
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("only %d %s calls to %s landed, want %d", got, method, part, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// eventually polls cond for up to 10 s and fails with what it last said.
+func eventually(t *testing.T, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: never happened; last %s", what, state)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// TestLateActivationCannotUndoDeactivation (defect 3): an active=true whose
+// first attempt timed out (UiPath applies it after the deactivation that
+// followed) must not leave the leaver active. The IdP's repeat of the
+// deactivation restates it, and without any repeat the bridge finds and
+// repairs the account itself.
+func TestLateActivationCannotUndoDeactivation(t *testing.T) {
+	for _, repeat := range []bool{true, false} {
+		name := "bridge repairs"
+		if repeat {
+			name = "IdP repeats"
+		}
+		t.Run(name, func(t *testing.T) {
+			forEachStore(t, func(t *testing.T, store envtest.Store) {
+				e := newEnv(t, store, lateWriteOptions("", !repeat))
+				id := str(e.must(201, "POST", "/Users", newUserBody("leaver@corp.example", "active", false)).body, "id")
+				e.emu.Inject(lateFault("PUT", id))
+				activate := patchBody(map[string]any{"op": "replace", "path": "active", "value": true})
+				deactivate := patchBody(map[string]any{"op": "Replace", "path": "active", "value": "False"})
+				e.must(200, "PATCH", "/Users/"+id, activate) // the retry answered; the first attempt is still on its way
+				e.must(200, "PATCH", "/Users/"+id, deactivate)
+				e.waitLanded("PUT", id, 4) // create's deactivation, both activation attempts, the deactivation
+				if repeat {
+					e.must(200, "PATCH", "/Users/"+id, deactivate)
+					if u, _ := e.emu.User(id); u.IsActive {
+						t.Fatal("the IdP's repeated deactivation answered 200 and left the leaver active in UiPath")
+					}
+					return
+				}
+				eventually(t, "the leaver deactivated again in UiPath", func() (bool, string) {
+					u, ok := e.emu.User(id)
+					return ok && !u.IsActive, fmt.Sprintf("isActive=%v", u.IsActive)
+				})
+				if got := e.must(200, "GET", "/Users/"+id, nil).body["active"]; got != false {
+					t.Errorf("GET shows active %v", got)
+				}
+			})
+		})
+	}
+}
+
+// TestLateMemberAddCannotOutliveRemoval (defect 3): a member add whose
+// first attempt timed out lands after the removal that followed; the
+// bridge reads the group back and removes the member again, so UiPath
+// and the store agree.
+func TestLateMemberAddCannotOutliveRemoval(t *testing.T) {
+	for _, strategy := range []string{"user", "group"} {
+		t.Run(strategy, func(t *testing.T) {
+			forEachStore(t, func(t *testing.T, store envtest.Store) {
+				e := newEnv(t, store, lateWriteOptions(strategy, true))
+				uid := str(e.must(201, "POST", "/Users", newUserBody("mover@corp.example")).body, "id")
+				gid := str(e.must(201, "POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": "Finance"}).body, "id")
+				path := "/Group/" + gid // group: one PUT /Group carries the member
+				if strategy == "user" {
+					path = "/User/" + uid
+				}
+				e.emu.Inject(lateFault("PUT", path))
+				member := []any{map[string]any{"value": uid}}
+				e.must(204, "PATCH", "/Groups/"+gid, patchBody(map[string]any{"op": "add", "path": "members", "value": member}))
+				e.must(204, "PATCH", "/Groups/"+gid, patchBody(map[string]any{"op": "remove", "path": `members[value eq "` + uid + `"]`}))
+				e.waitLanded("PUT", path, 3)
+				eventually(t, "UiPath's group without the removed member", func() (bool, string) {
+					ms := e.emu.GroupMemberIDs(gid)
+					return !slices.Contains(ms, uid), fmt.Sprintf("UiPath members %v", ms)
+				})
+				if got := memberValues(e.must(200, "GET", "/Groups/"+gid, nil).body); len(got) != 0 {
+					t.Errorf("store members %v, want none", got)
+				}
+				// After the late-write window the doubt is resolved: nothing
+				// is left to check, and UiPath still agrees.
+				eventually(t, "the doubt resolved", func() (bool, string) {
+					due, err := e.store.DueDoubts(t.Context(), time.Now().Add(time.Hour), 0)
+					return err == nil && len(due) == 0, fmt.Sprintf("%d doubts (%v)", len(due), err)
+				})
+				if ms := e.emu.GroupMemberIDs(gid); slices.Contains(ms, uid) {
+					t.Errorf("UiPath members %v after the window", ms)
+				}
+			})
+		})
+	}
+}
+
+// TestDeactivationAndDeletionReadBack (defect 3): UiPath answers a
+// deactivation or a deletion with success without it taking effect (as
+// when an earlier write lands on top of it); the bridge reads the account
+// back within the request and applies the change again, so the answer the
+// IdP gets is true the moment it gets it.
+func TestDeactivationAndDeletionReadBack(t *testing.T) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := newEnv(t, store, envOptions{noSettler: true})
+		id := str(e.must(201, "POST", "/Users", newUserBody("quiet@corp.example")).body, "id")
+		e.emu.Inject(emulator.Fault{Method: "PUT", PathContains: id, Status: 200}) // answered, not applied
+		e.must(200, "PATCH", "/Users/"+id, patchBody(map[string]any{"op": "replace", "path": "active", "value": false}))
+		if u, _ := e.emu.User(id); u.IsActive {
+			t.Fatal("the deactivation answered 200 while UiPath still shows the account active")
+		}
+		e.emu.Inject(emulator.Fault{Method: "DELETE", PathContains: id, Status: 204})
+		e.must(204, "DELETE", "/Users/"+id, nil)
+		if _, ok := e.emu.User(id); ok {
+			t.Fatal("the deletion answered 204 while UiPath still has the account")
+		}
+	})
 }

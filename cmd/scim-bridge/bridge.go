@@ -45,7 +45,14 @@ type bridge struct {
 	client *upstream.Client
 	// handler serves the SCIM server and, at /metrics, its metrics.
 	handler http.Handler
+	// background runs, until ctx ends, the work the bridge does besides
+	// answering requests: checking resources whose UiPath write had an
+	// unknown outcome.
+	background func(ctx context.Context)
 }
+
+// settleEvery is how often serve checks resources whose doubt is due.
+const settleEvery = 2 * time.Second
 
 func (b *bridge) Close() error { return b.store.Close() }
 
@@ -112,7 +119,8 @@ func newBridge(cfg config.Config, httpClient *http.Client, log *slog.Logger) (*b
 		store.Close()
 		return nil, err
 	}
-	return &bridge{store: store, client: client, handler: withMetrics(metrics.Handler(), handler)}, nil
+	background := func(ctx context.Context) { prov.RunSettler(ctx, settleEvery, metrics.ObserveSettle) }
+	return &bridge{store: store, client: client, handler: withMetrics(metrics.Handler(), handler), background: background}, nil
 }
 
 // newLogger builds the process logger from the configuration.

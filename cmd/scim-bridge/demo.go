@@ -82,6 +82,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "scim-bridge demo: %v (try -listen 127.0.0.1:0)\n", err)
 		return 1
 	}
+	go b.background(ctx)
 	base := "http://" + ln.Addr().String() + "/scim/v2"
 	fmt.Fprintf(stdout, demoText, base, token, emuURL)
 	if err := serveUntilDone(ctx, ln, b.handler, 5*time.Second, log); err != nil {

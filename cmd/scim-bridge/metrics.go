@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/scim-bridge/scim-bridge/mapping"
 	"github.com/scim-bridge/scim-bridge/scim"
 	"github.com/scim-bridge/scim-bridge/upstream"
 )
@@ -40,6 +41,7 @@ type metrics struct {
 	upstreamDur *prometheus.HistogramVec // method
 	budgetWait  *prometheus.CounterVec   // method; seconds
 	exhausted   *prometheus.CounterVec   // method
+	settle      *prometheus.CounterVec   // result
 	handler     http.Handler
 }
 
@@ -78,6 +80,10 @@ func newMetrics(version string, lookupStats func() (lookups, pipelines int64), l
 			Name: "scim_bridge_upstream_budget_exhausted_total",
 			Help: "UiPath calls not sent because the rate budget had no room in time (the IdP got 429).",
 		}, []string{"method"}),
+		settle: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scim_bridge_doubt_checks_total",
+			Help: "Checks of resources whose UiPath write had an unknown outcome, by result (ok, repaired, failed, abandoned).",
+		}, []string{"result"}),
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "scim_bridge_build_info",
@@ -91,8 +97,11 @@ func newMetrics(version string, lookupStats func() (lookups, pipelines int64), l
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		buildInfo,
-		m.requests, m.requestDur, m.upstream, m.upstreamDur, m.budgetWait, m.exhausted,
+		m.requests, m.requestDur, m.upstream, m.upstreamDur, m.budgetWait, m.exhausted, m.settle,
 	)
+	for _, r := range []string{"ok", "repaired", "failed", "abandoned"} {
+		m.settle.WithLabelValues(r) // present at 0, so alerts see the series
+	}
 	if lookupStats != nil {
 		m.registry.MustRegister(
 			prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -115,6 +124,15 @@ func newMetrics(version string, lookupStats func() (lookups, pipelines int64), l
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError),
 	})
 	return m
+}
+
+// ObserveSettle counts one pass of the provisioner's doubt checks; it is
+// meant for mapping.Provisioner.RunSettler.
+func (m *metrics) ObserveSettle(r mapping.SettleReport, _ error) {
+	m.settle.WithLabelValues("ok").Add(float64(r.Checked - r.Repaired))
+	m.settle.WithLabelValues("repaired").Add(float64(r.Repaired))
+	m.settle.WithLabelValues("failed").Add(float64(r.Failed))
+	m.settle.WithLabelValues("abandoned").Add(float64(r.Abandoned))
 }
 
 // ObserveRequest counts one SCIM request; it is meant for

@@ -40,6 +40,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		log.Error("listen", "addr", cfg.Listen, "error", err)
 		return 1
 	}
+	go b.background(ctx)
 	log.Info("scim-bridge serving", "version", version, "addr", ln.Addr().String(), "store", storeName(cfg),
 		"membership_strategy", cfg.MembershipStrategy, "deprovision", cfg.Deprovision)
 	if err := serveUntilDone(ctx, ln, b.handler, cfg.ShutdownTimeout, log); err != nil {
