@@ -82,6 +82,11 @@ type Config struct {
 	// UpstreamTimeout bounds each call to UiPath (SCIM_BRIDGE_UIPATH_TIMEOUT,
 	// default 30s).
 	UpstreamTimeout time.Duration
+	// LateWriteWindow is how long after a UiPath write with an unknown
+	// outcome (a timeout, a dropped connection) UiPath may still apply it;
+	// the resource is checked again once it has passed
+	// (SCIM_BRIDGE_UIPATH_LATE_WRITE_WINDOW, default 2m).
+	LateWriteWindow time.Duration
 	// MaxBodyBytes caps the size of a SCIM request body
 	// (SCIM_BRIDGE_MAX_BODY_BYTES, default 8 MiB).
 	MaxBodyBytes int64
@@ -120,6 +125,7 @@ func defaults() Config {
 		Budget:             budget,
 		BudgetWindow:       5 * time.Minute,
 		UpstreamTimeout:    30 * time.Second,
+		LateWriteWindow:    2 * time.Minute,
 		MaxBodyBytes:       8 << 20,
 		AdoptExisting:      true,
 		LogLevel:           "info",

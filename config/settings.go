@@ -160,6 +160,7 @@ var settings = []setting{
 	},
 	duration("uipath_budget_window", func(c *Config) *time.Duration { return &c.BudgetWindow }),
 	duration("uipath_timeout", func(c *Config) *time.Duration { return &c.UpstreamTimeout }),
+	duration("uipath_late_write_window", func(c *Config) *time.Duration { return &c.LateWriteWindow }),
 	{
 		key: "max_body_bytes",
 		parse: func(c *Config, v string) error {

@@ -109,6 +109,7 @@ func (c Config) Validate() error {
 	}
 	checkPositive("UIPATH_BUDGET_WINDOW", c.BudgetWindow)
 	checkPositive("UIPATH_TIMEOUT", c.UpstreamTimeout)
+	checkPositive("UIPATH_LATE_WRITE_WINDOW", c.LateWriteWindow)
 	checkPositive("SHUTDOWN_TIMEOUT", c.ShutdownTimeout)
 	if c.MaxBodyBytes <= 0 {
 		fail("MAX_BODY_BYTES", "%d: must be positive", c.MaxBodyBytes)

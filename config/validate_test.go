@@ -64,6 +64,7 @@ func TestValidate(t *testing.T) {
 				`SCIM_BRIDGE_UIPATH_BUDGET: unknown method "HEAD"`,
 				"SCIM_BRIDGE_UIPATH_BUDGET_WINDOW: 0s: must be positive",
 				"SCIM_BRIDGE_UIPATH_TIMEOUT: 0s: must be positive",
+				"SCIM_BRIDGE_UIPATH_LATE_WRITE_WINDOW: 0s: must be positive",
 				"SCIM_BRIDGE_SHUTDOWN_TIMEOUT: 0s: must be positive",
 				"SCIM_BRIDGE_MAX_BODY_BYTES: 0: must be positive",
 			},
