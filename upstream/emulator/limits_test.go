@@ -165,6 +165,37 @@ func TestFaults(t *testing.T) {
 		}
 		t.Error("delayed call never ended")
 	})
+	t.Run("delay of a call with a body honours the client's context", func(t *testing.T) {
+		// net/http notices a client that went away only once the body has
+		// been read: a delayed PUT must still be dropped, not applied late.
+		id := h.srv.SeedUser(upstream.User{UserName: "slow", IsActive: true}).ID
+		h.srv.Inject(Fault{Method: "PUT", Delay: 300 * time.Millisecond})
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Millisecond)
+		defer cancel()
+		r, _ := http.NewRequestWithContext(ctx, "PUT", h.url+"/api/User/"+id, strings.NewReader(`{"isActive":false}`))
+		r.Header.Set("Authorization", "Bearer "+h.tok)
+		r.Header.Set("Content-Type", "application/json")
+		if _, err := http.DefaultClient.Do(r); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err %v", err)
+		}
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			reqs := h.srv.Requests()
+			if last := reqs[len(reqs)-1]; last.Method == "PUT" {
+				if last.Status != 499 {
+					t.Errorf("logged status %d, want 499", last.Status)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("delayed call never ended")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if u, _ := h.srv.User(id); !u.IsActive {
+			t.Error("the delayed call was applied after its client went away")
+		}
+	})
 	t.Run("drop closes the connection, applied or not", func(t *testing.T) {
 		before := len(h.srv.Users())
 		for _, applied := range []bool{false, true} {

@@ -1,8 +1,10 @@
 package emulator
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"io"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -206,10 +208,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	api := isAPIPath(r.URL.Path)
-	if api && s.cfg.Latency > 0 && !sleepCtx(r, s.cfg.Latency) {
-		return
+	if api && s.cfg.Latency > 0 {
+		readBodyFirst(r)
+		if !sleepCtx(r, s.cfg.Latency) {
+			return
+		}
 	}
 	f := s.takeFault(r.Method, r.URL.Path)
+	if f != nil && f.Delay > 0 && !f.Late {
+		readBodyFirst(r)
+	}
 	if f == nil {
 		s.dispatch(w, r, api)
 		return
@@ -404,8 +412,38 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
+// readBodyFirst reads the request body into memory, where the handler
+// then finds it. net/http cancels r.Context() when the client goes away
+// only once the body has been read to its end: without this, a delayed
+// call with a body would sleep out its delay and then be applied although
+// its client had long given up.
+func readBodyFirst(r *http.Request) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	readers := []io.Reader{bytes.NewReader(data)}
+	switch {
+	case err != nil:
+		readers = append(readers, errReader{err})
+	case len(data) > maxBody:
+		readers = append(readers, r.Body) // too large: the handler refuses it
+	}
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(readers...), r.Body}
+}
+
+// errReader fails every read with err.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
 // sleepCtx sleeps for d unless the request is cancelled first; it reports
 // whether the full duration elapsed. Delays are real time, not Config.Now.
+// The request body must have been read (readBodyFirst), or a client that
+// goes away is not noticed.
 func sleepCtx(r *http.Request, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
