@@ -244,10 +244,10 @@ func (p *Provisioner) settleUser(ctx context.Context, d cache.Doubt) (settleResu
 	}
 	actual, err := p.up.GetUser(ctx, d.ID)
 	if errors.Is(err, upstream.ErrNotFound) {
-		if !missing && !rec.Deprovisioned {
-			p.log.WarnContext(ctx, "settle: account missing in UiPath; reconciliation recreates it", "scim_id", d.ID)
+		if missing || rec.Deprovisioned {
+			return settleOK, nil
 		}
-		return settleOK, nil
+		return p.recreateUser(ctx, rec)
 	}
 	if err != nil {
 		return settleOK, err
@@ -299,10 +299,15 @@ func (p *Provisioner) settleGroup(ctx context.Context, d cache.Doubt) (settleRes
 	}
 	g, err := p.up.GetGroup(ctx, d.ID)
 	if errors.Is(err, upstream.ErrNotFound) {
-		if !missing {
-			p.log.WarnContext(ctx, "settle: group missing in UiPath; reconciliation recreates it", "scim_id", d.ID)
+		if missing {
+			return settleOK, nil
 		}
-		return settleOK, nil
+		// A late delete landed on a group the IdP still has.
+		p.log.WarnContext(ctx, "settle: group missing in UiPath: recreating it with its members", "scim_id", d.ID)
+		if _, err := p.up.CreateGroup(ctx, rec.ID, rec.Name, p.withAccounts(ctx, rec.Members)); err != nil {
+			return settleOK, err
+		}
+		return settleRepaired, nil
 	}
 	if err != nil {
 		return settleOK, err
@@ -323,6 +328,31 @@ func (p *Provisioner) settleGroup(ctx context.Context, d cache.Doubt) (settleRes
 	}
 	p.log.WarnContext(ctx, "settle: UiPath group differs from the store: restoring it", "scim_id", d.ID, "add", len(add), "remove", len(remove))
 	if _, err := p.up.UpdateGroup(ctx, d.ID, rec.Name, add, remove); err != nil {
+		return settleOK, err
+	}
+	return settleRepaired, nil
+}
+
+// recreateUser puts back, under the same id and with its groups, an active
+// user whose account UiPath lost while the user was in doubt (a late
+// delete, from the delete policy, landing after a reactivation). A user the
+// store has inactive is left without an account: it has no access either
+// way.
+func (p *Provisioner) recreateUser(ctx context.Context, rec cache.Record) (settleResult, error) {
+	res, err := decodeResource(rec)
+	if err != nil {
+		return settleOK, err
+	}
+	want, err := profileOf(res)
+	if err != nil || !want.Active {
+		return settleOK, err
+	}
+	groups, err := p.store.GroupsOf(ctx, rec.ID)
+	if err != nil {
+		return settleOK, err
+	}
+	p.log.WarnContext(ctx, "settle: active user's account missing in UiPath: recreating it", "scim_id", rec.ID, "groups", len(groups))
+	if _, err := p.up.CreateUser(ctx, want.newUser(rec.ID), p.upstreamGroupIDs(ctx, groups)); err != nil {
 		return settleOK, err
 	}
 	return settleRepaired, nil
