@@ -1,7 +1,6 @@
 package test
 
 import (
-	"flag"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -31,38 +30,6 @@ import (
 // active, no membership the store and UiPath disagree on.
 //
 // Cases are named op/fault/scenario, e.g. put-user/late/deactivate-okta.
-
-// awaitingUncertainWrites lists the cases that fail today because a UiPath
-// write whose outcome the bridge could not know (the call timed out and
-// landed later, or its answer was lost) is overtaken by a later, opposite
-// write: defect 3 of issue #9, fixed by the settle step being added in
-// package mapping (see settleOf). Each is skipped with its reason; run
-// with -matrix.awaiting to run them anyway. Remove the list once that
-// fix lands.
-var awaitingUncertainWrites = map[string]string{
-	// A re-activation that the bridge could not confirm, then a deactivation.
-	"put-user/late/reactivate-then-leave":      "the re-activation's PUT /User timed out and lands after the deactivation: the leaver is active in UiPath",
-	"put-user/late/reactivate-superseded":      "the re-activation's PUT /User timed out and lands after it was withdrawn: the leaver is active in UiPath",
-	"put-user/lost-5xx/reactivate-superseded":  "the re-activation was applied but its answer lost, so the store kept active=false and the deactivation that follows changes nothing: the leaver is active in UiPath",
-	"put-user/lost-drop/reactivate-superseded": "the re-activation was applied but its answer lost, so the store kept active=false and the deactivation that follows changes nothing: the leaver is active in UiPath",
-	// A member added without confirmation, then removed.
-	"put-user/late/add-then-remove":      "the add's PUT /User timed out and lands after the removal: UiPath keeps a membership the store dropped",
-	"put-user/late/add-superseded":       "the add's PUT /User timed out and lands after the removal: UiPath keeps a membership the store never had",
-	"put-user/lost-5xx/add-superseded":   "the add's PUT /User was applied but its answer lost, so the store never recorded it and the removal changes nothing: UiPath keeps the membership",
-	"put-user/lost-drop/add-superseded":  "the add's PUT /User was applied but its answer lost, so the store never recorded it and the removal changes nothing: UiPath keeps the membership",
-	"put-group/late/add-then-remove":     "the add's PUT /Group timed out and lands after the removal: UiPath keeps a membership the store dropped",
-	"put-group/late/add-superseded":      "the add's PUT /Group timed out and lands after the removal: UiPath keeps a membership the store never had",
-	"put-group/lost-5xx/add-superseded":  "the add's PUT /Group was applied but its answer lost, so the store never recorded it and the removal changes nothing: UiPath keeps the membership",
-	"put-group/lost-drop/add-superseded": "the add's PUT /Group was applied but its answer lost, so the store never recorded it and the removal changes nothing: UiPath keeps the membership",
-	// A rename overtaken by the rename back.
-	"put-group/late/rename-and-back": "the rename's PUT /Group timed out and lands after the rename back: UiPath has the group under the abandoned name",
-	// The same defect on the calls of the delete policy (a POST and a
-	// DELETE rather than a PUT): the settle step must cover them too.
-	"create-user/late/recreate-then-leave": "delete policy: the re-activation's recreate (POST /User/BulkCreate) timed out and lands after the deactivation, which found no account to delete: the leaver has an active UiPath account",
-	"delete-user/late/leave-then-rejoin":   "delete policy: the deactivation's DELETE /User timed out and lands after the re-activation recreated the account: an active user has no UiPath account",
-}
-
-var runAwaiting = flag.Bool("matrix.awaiting", false, "run the fault-matrix cases listed in awaitingUncertainWrites instead of skipping them")
 
 // Timing of the matrix. The client gives each attempt attemptTimeout; a
 // delayed call answers after faultDelay, well past the client's three
@@ -537,10 +504,6 @@ type mrun struct {
 
 // runMatrixCase runs one case and records what it cost in st.
 func runMatrixCase(t *testing.T, store envtest.Store, redisURL string, c matrixCase, st *caseStats) {
-	reason, awaiting := awaitingUncertainWrites[c.name]
-	if awaiting && !*runAwaiting {
-		t.Skip("awaiting the settle step for uncertain writes (issue #9, defect 3): " + reason)
-	}
 	o := c.sc.opts
 	o.redisURL = redisURL
 	o.client = func(cfg *upstream.Config) { cfg.Timeout = attemptTimeout }
@@ -590,9 +553,6 @@ func runMatrixCase(t *testing.T, store envtest.Store, redisURL string, c matrixC
 	}
 	t.Logf("IdP: %d requests, %d retries; UiPath: %d calls, %d of them %s", st.idpRequests, st.idpRetries, st.calls, st.opCalls, c.op.name)
 	if !hit {
-		if c.op.atSettle && e.settle == nil {
-			t.Skipf("nothing calls %s %s yet: only the settle step would, and it is not wired (settleOf)", c.op.method, c.op.name)
-		}
 		t.Fatalf("the scenario never called %s: the faults were not exercised", c.op.name)
 	}
 	r.checkState(c.sc.want, o.deprovision == "delete")

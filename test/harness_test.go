@@ -2,6 +2,7 @@ package test
 
 import (
 	"bytes"
+	"fmt"
 	"context"
 	"encoding/json"
 	"io"
@@ -130,17 +131,32 @@ func newEnv(t *testing.T, store envtest.Store, o envOptions) *env {
 	t.Cleanup(srv.Close)
 	return &env{t: t, emu: te.Emulator, store: te.Store, url: srv.URL + scim.BasePath, token: token, logs: te.Logs,
 		client: srv.Client(), emuURL: te.URL, secret: te.ClientConfig.ClientSecret, bridgeH: h, uipath: te.Client,
-		inflight: inflight, settle: settleOf(prov)}
+		inflight: inflight, settle: settleOf(prov, te.Store)}
 }
 
 // settleOf returns the repair step that quiesce runs after late calls
-// have landed: (*mapping.Provisioner).Settle, which repairs the resources
-// whose UiPath write had an unknown outcome (issue #9, being added in
-// package mapping). Until it exists there is none. To wire it, make the
-// body:
-//
-//	return func(ctx context.Context) error { _, err := prov.Settle(ctx); return err }
-func settleOf(*mapping.Provisioner) func(context.Context) error { return nil }
+// have landed: (*mapping.Provisioner).Settle, which checks the resources
+// whose UiPath write had an unknown outcome. A test does not wait out the
+// late-write window: every doubt is made due at once, as it will be once
+// the window has passed.
+func settleOf(prov *mapping.Provisioner, store cache.Store) func(context.Context) error {
+	return func(ctx context.Context) error {
+		doubts, err := store.DueDoubts(ctx, time.Now().Add(24*time.Hour), 0)
+		if err != nil {
+			return err
+		}
+		for _, d := range doubts {
+			if err := store.ResolveDoubt(ctx, d, time.Now().Add(-time.Millisecond)); err != nil {
+				return err
+			}
+		}
+		rep, err := prov.Settle(ctx)
+		if err == nil && rep.Failed > 0 {
+			err = fmt.Errorf("settle: %d checks failed", rep.Failed)
+		}
+		return err
+	}
+}
 
 // quiesceTimeout bounds how long quiesce waits for the emulator to finish
 // the calls it is still serving.
