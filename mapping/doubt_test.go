@@ -176,3 +176,44 @@ func TestSettleFailureRetried(t *testing.T) {
 		t.Fatalf("report after UiPath recovered %+v", rep)
 	}
 }
+
+// TestSettleRecreates: while in doubt, an object UiPath lost that the store
+// still holds was removed by a late delete: an active user comes back with
+// its groups, a group with its members; an inactive user stays without an
+// account.
+func TestSettleRecreates(t *testing.T) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := newEnv(t, envOptions{store: store})
+		ctx := t.Context()
+		ada, bob := e.mustUser("ada"), e.mustUser("bob")
+		g := e.mustGroup("Finance", ada.ID)
+		if _, err := e.users.Patch(ctx, bob.ID, ops(t, patchBody(`[{"op":"replace","path":"active","value":false}]`)), ""); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{ada.ID, bob.ID} {
+			if err := e.up.DeleteUser(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			e.doubt(cache.KindUser, id, false, time.Now())
+		}
+		if rep := e.settle(); rep != (mapping.SettleReport{Checked: 2, Repaired: 1}) {
+			t.Errorf("users: report %+v, want ada recreated and bob left", rep)
+		}
+		if u, ok := e.emu.User(ada.ID); !ok || !u.IsActive || !slices.Contains(u.GroupIDs, g.ID) {
+			t.Errorf("ada: exists %v, active %v, groups %v; want recreated in Finance", ok, u.IsActive, u.GroupIDs)
+		}
+		if _, ok := e.emu.User(bob.ID); ok {
+			t.Error("an inactive user's account was recreated")
+		}
+		if err := e.up.DeleteGroup(ctx, g.ID); err != nil {
+			t.Fatal(err)
+		}
+		e.doubt(cache.KindGroup, g.ID, false, time.Now())
+		if rep := e.settle(); rep != (mapping.SettleReport{Checked: 1, Repaired: 1}) {
+			t.Errorf("group: report %+v", rep)
+		}
+		if ug, ok := e.emu.Group(g.ID); !ok || ug.Name != "Finance" || !slices.Equal(e.emu.GroupMemberIDs(g.ID), []string{ada.ID}) {
+			t.Errorf("group: exists %v, name %q, members %v; want Finance with ada", ok, ug.Name, e.emu.GroupMemberIDs(g.ID))
+		}
+	})
+}
