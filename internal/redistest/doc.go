@@ -6,6 +6,10 @@
 // Otherwise the test is skipped with the reason, except under CI=true, where
 // a missing Redis fails the test.
 //
+// Start gives a test a redis-server of its own that it can Kill and Restart
+// (empty, on the same port), e.g. a master and a replica (--replicaof), and
+// StartSentinel a Sentinel monitoring one: for tests of Redis failures.
+//
 // Tests share a Redis they did not start, so they must never flush it: each
 // test keeps its keys under its own Prefix and deletes only those.
 //
