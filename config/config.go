@@ -55,8 +55,11 @@ type Config struct {
 	// access token's prt_id claim.
 	UiPathPartitionID string
 	// RedisURL is the redis://, rediss:// or unix:// URL of the shared
-	// mapping store (SCIM_BRIDGE_REDIS_URL). It may carry a password, hence
-	// Secret. Empty selects the embedded store in DataDir.
+	// mapping store (SCIM_BRIDGE_REDIS_URL). With a master_name query
+	// parameter it names Redis Sentinels rather than Redis: the host and
+	// every addr parameter are Sentinels, and the bridge follows the master
+	// they elect. It may carry a password, hence Secret. Empty selects the
+	// embedded store in DataDir.
 	RedisURL Secret
 	// RedisPrefix starts every Redis key the bridge writes
 	// (SCIM_BRIDGE_REDIS_PREFIX, default "scim-bridge").

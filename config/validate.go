@@ -152,6 +152,11 @@ func checkRedisURL(s string) error {
 		if u.Host == "" {
 			return errors.New("no host")
 		}
+		// master_name selects Redis Sentinel: the host and every addr
+		// parameter are Sentinels.
+		if q := u.Query(); q.Has("master_name") && q.Get("master_name") == "" {
+			return errors.New("master_name is empty (the name of the master the Sentinels monitor)")
+		}
 	case "unix":
 		if u.Path == "" {
 			return errors.New("no socket path")

@@ -42,6 +42,12 @@ func TestValidate(t *testing.T) {
 			},
 		},
 		{
+			name: "valid with Redis Sentinel",
+			change: func(c *Config) {
+				c.RedisURL = "redis://:sentinel-pw@sentinel1:26379/0?master_name=mymaster&addr=sentinel2:26379&password=pw"
+			},
+		},
+		{
 			name: "every problem at once",
 			change: func(c *Config) {
 				*c = Config{OIDCAudience: "aud", Budget: map[string]int{"GET": 0, "HEAD": 5}, UiPathPartitionID: "acme"}
@@ -102,6 +108,11 @@ func TestValidate(t *testing.T) {
 			name:       "redis scheme",
 			change:     func(c *Config) { c.RedisURL = "http://redis:6379"; c.RedisPrefix = "" },
 			wantErrors: []string{"SCIM_BRIDGE_REDIS_URL: scheme must be redis, rediss or unix", "SCIM_BRIDGE_REDIS_PREFIX: required"},
+		},
+		{
+			name:       "sentinel without a master name",
+			change:     func(c *Config) { c.RedisURL = "redis://:pw@sentinel:26379?master_name=&addr=sentinel2:26379" },
+			wantErrors: []string{"SCIM_BRIDGE_REDIS_URL: master_name is empty"},
 		},
 		{
 			name:       "redis without host",

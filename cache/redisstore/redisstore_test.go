@@ -187,6 +187,9 @@ func TestNew(t *testing.T) {
 		{name: "brace in prefix", cfg: redisstore.Config{URL: "redis://localhost:6379", Prefix: "a{b}"}, wantErr: "must not contain"},
 		{name: "bad URL hides password", cfg: redisstore.Config{URL: "redis://user:hunter2@local host:6379/%zz"}, wantErr: "invalid URL"},
 		{name: "ok", cfg: redisstore.Config{URL: "rediss://user:pw@localhost:6380/2"}},
+		{name: "sentinel", cfg: redisstore.Config{URL: "redis://:hunter2@s1:26379/0?master_name=mymaster&addr=s2:26379&password=pw"}},
+		{name: "sentinel empty master", cfg: redisstore.Config{URL: "redis://:hunter2@s1:26379?master_name="}, wantErr: "master_name is empty"},
+		{name: "sentinel unknown option", cfg: redisstore.Config{URL: "redis://:hunter2@s1:26379?master_name=m&bogus=1"}, wantErr: "unexpected option"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

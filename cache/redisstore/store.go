@@ -21,7 +21,11 @@ const DefaultPrefix = "scim-bridge"
 // Config configures the Redis store.
 type Config struct {
 	// URL is a redis:// or rediss:// URL (see redis.ParseURL), used when
-	// Client is nil. It may hold a password; errors never repeat it.
+	// Client is nil. With a master_name query parameter it names Redis
+	// Sentinels instead (see redis.ParseFailoverURL): the host and every
+	// addr parameter are Sentinels, the user info authenticates to them,
+	// and the client follows the master they elect. It may hold a
+	// password; errors never repeat it.
 	URL string
 	// Prefix namespaces every key, as the hash tag {Prefix}. Empty means
 	// DefaultPrefix. It must not contain '{' or '}'.
@@ -65,7 +69,7 @@ func New(cfg Config, logger *slog.Logger) (*Store, error) {
 		if cfg.URL == "" {
 			return nil, errors.New("redisstore: URL or Client is required")
 		}
-		opts, err := redis.ParseURL(cfg.URL)
+		client, err := newClient(cfg.URL)
 		if err != nil {
 			// url.Error repeats the URL, password included: keep only the cause.
 			if ue := (*url.Error)(nil); errors.As(err, &ue) {
@@ -73,12 +77,36 @@ func New(cfg Config, logger *slog.Logger) (*Store, error) {
 			}
 			return nil, fmt.Errorf("redisstore: invalid URL: %w", err)
 		}
-		s.client, s.ownClient = redis.NewClient(opts), true
+		s.client, s.ownClient = client, true
 	}
 	s.client.AddHook(unavailableHook{})
 	s.lookups = newLookupBatcher(s.client)
 	logger.Debug("mapping store configured", "backend", "redis", "prefix", cfg.Prefix)
 	return s, nil
+}
+
+// newClient returns a client for a plain Redis URL, or a Sentinel-backed
+// failover client when the URL has a master_name parameter.
+func newClient(rawURL string) (*redis.Client, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if u.Query().Has("master_name") {
+		opts, err := redis.ParseFailoverURL(rawURL)
+		if err != nil {
+			return nil, err
+		}
+		if opts.MasterName == "" {
+			return nil, errors.New("master_name is empty")
+		}
+		return redis.NewFailoverClient(opts), nil
+	}
+	opts, err := redis.ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	return redis.NewClient(opts), nil
 }
 
 // Ping reports whether Redis answers.
