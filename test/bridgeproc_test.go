@@ -226,6 +226,13 @@ type idp struct {
 	maxWait time.Duration
 	// deadline bounds the retries of one request.
 	deadline time.Duration
+	// permanent4xx makes a 4xx answer other than 408, 409 and 429 final,
+	// as it is for an IdP; otherwise every non-2xx answer is retried.
+	permanent4xx bool
+
+	// observe, when set, sees every answer with the time its request was
+	// sent and how long the answer took (status 0: transport error).
+	observe func(sent time.Time, took time.Duration, r response)
 
 	requests, retries atomic.Int64
 	statuses          sync.Map // int status (0: transport error) → *atomic.Int64
@@ -260,14 +267,22 @@ func (c *idp) send(method, path string, body any) response {
 		req.Header.Set("Content-Type", "application/scim+json")
 	}
 	c.requests.Add(1)
+	sent := time.Now()
+	r := c.roundTrip(req)
+	c.count(r.status)
+	if c.observe != nil {
+		c.observe(sent, time.Since(sent), r)
+	}
+	return r
+}
+
+func (c *idp) roundTrip(req *http.Request) response {
 	res, err := c.client.Do(req)
 	if err != nil {
-		c.count(0)
 		return response{raw: err.Error()}
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
-	c.count(res.StatusCode)
 	r := response{status: res.StatusCode, header: res.Header, raw: string(raw)}
 	if len(raw) > 0 {
 		_ = json.Unmarshal(raw, &r.body)
@@ -306,6 +321,11 @@ func (c *idp) wait(r response) {
 
 var errGaveUp = errors.New("idp: gave up")
 
+// final reports whether an answer of that status ends the retries.
+func (c *idp) final(status int) bool {
+	return c.permanent4xx && status >= 400 && status < 500 && status != 408 && status != 409 && status != 429
+}
+
 // retry sends the request until it gets a 2xx and returns that answer.
 func (c *idp) retry(method, path string, body any) (response, error) {
 	end := time.Now().Add(c.deadline)
@@ -314,7 +334,7 @@ func (c *idp) retry(method, path string, body any) (response, error) {
 		if r.status >= 200 && r.status < 300 {
 			return r, nil
 		}
-		if time.Now().After(end) {
+		if time.Now().After(end) || c.final(r.status) {
 			return r, fmt.Errorf("%w: %s %s: last answer %d %s", errGaveUp, method, path, r.status, r.raw)
 		}
 		c.retries.Add(1)
@@ -355,7 +375,7 @@ func (c *idp) ensure(resource, attr, value string, body map[string]any) (string,
 				return str(r.body, "id"), nil
 			}
 		}
-		if time.Now().After(end) {
+		if time.Now().After(end) || c.final(r.status) {
 			return "", fmt.Errorf("%w: push %s %q: last answer %d %s", errGaveUp, resource, value, r.status, r.raw)
 		}
 		c.retries.Add(1)
