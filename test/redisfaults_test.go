@@ -246,6 +246,7 @@ func countAPICalls(reqs []emulator.Request) int {
 // restart of the bridge.
 func TestRedisOutage30s(t *testing.T) {
 	const outage = 30 * time.Second
+	t.Parallel() // mostly waiting: let the other tests run meanwhile
 	bin := buildBridge(t)
 	u, err := url.Parse(redistest.URL(t))
 	if err != nil {
