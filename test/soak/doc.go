@@ -57,6 +57,6 @@
 //	go run ./test/soak -fault-kinds 5xx,429,drop,lost
 //
 // The short form that CI runs is TestSoak in this package: both stores for
-// about 20s each, with the fault kinds the bridge currently survives
-// (ciFaultKinds); SCIM_BRIDGE_SOAK_FAULTS=all (or a list) widens it.
+// about 20s each, with every fault kind (ciFaultKinds);
+// SCIM_BRIDGE_SOAK_FAULTS (a list) narrows it.
 package main

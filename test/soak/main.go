@@ -61,7 +61,7 @@ func defaultOptions() options {
 		strategy: mapping.StrategyAuto, users: 300, groups: 30, workers: 16,
 		grace: 10 * time.Second, check: 2 * time.Second, converge: 90 * time.Second,
 		upstreamTimeout: 400 * time.Millisecond, idpAttempts: 5, idpBackoff: 250 * time.Millisecond,
-		rssGrowth: 1.5, settleEvery: 5 * time.Second,
+		rssGrowth: 1.5, settleEvery: time.Second,
 	}
 }
 
@@ -236,7 +236,10 @@ func newSoak(o options, out io.Writer) (s *soak, cleanup func(), err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	prov, err := mapping.New(mapping.Config{Strategy: o.strategy, AdoptExisting: true}, client, store, logger.With("component", "mapping"))
+	// The late faults land at most ~2.5 s after they were sent: a 5 s
+	// window covers them, as the 2-minute default covers UiPath.
+	prov, err := mapping.New(mapping.Config{Strategy: o.strategy, AdoptExisting: true,
+		LateWriteWindow: 5 * time.Second, FirstCheck: time.Second}, client, store, logger.With("component", "mapping"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -264,9 +267,9 @@ func newSoak(o options, out io.Writer) (s *soak, cleanup func(), err error) {
 			attempts: 1, backoff: o.idpBackoff},
 		leaverMon: newLeaverMonitor(o.grace),
 		mem:       newMemMonitor(),
-		// The bridge's settle pass goes here once mapping has one, e.g.
-		// settle: prov.Settle,
-		settle: nil,
+		// The bridge's check of writes with an unknown outcome, as serve
+		// runs it (mapping.Provisioner.RunSettler), at -settle-every.
+		settle: func(ctx context.Context) error { _, err := prov.Settle(ctx); return err },
 	}
 	return s, cleanup, nil
 }
