@@ -89,7 +89,12 @@ func (p *Provisioner) createGroup(ctx context.Context, attrs map[string]any) (ca
 		Resource: body, Members: members, Created: now, Modified: now,
 	})
 	if err != nil {
-		if !adopted {
+		switch {
+		case adopted:
+		case errors.Is(err, cache.ErrUnavailable):
+			// As for users: the record may be there; the check decides.
+			p.addDoubt(ctx, cache.KindGroup, id, true, p.cfg.FirstCheck)
+		default:
 			if derr := p.up.DeleteGroup(ctx, id); derr != nil && !errors.Is(derr, upstream.ErrNotFound) {
 				p.log.ErrorContext(ctx, "undo group create after store failure", "scim_id", id, "error", derr)
 			}

@@ -91,7 +91,15 @@ func (p *Provisioner) createUser(ctx context.Context, attrs map[string]any) (cac
 		Resource: body, Created: now, Modified: now, Deprovisioned: deprovisioned,
 	})
 	if err != nil {
-		if !adopted && !deprovisioned {
+		switch {
+		case adopted || deprovisioned:
+		case errors.Is(err, cache.ErrUnavailable):
+			// The record may have been written (a Redis that lost the
+			// connection, or whose replicas did not confirm in time):
+			// leave the account, and let the check delete it if the
+			// store turns out not to have it.
+			p.addDoubt(ctx, cache.KindUser, id, true, p.cfg.FirstCheck)
+		default:
 			// Undo the account we just made so a retry starts clean.
 			if derr := p.up.DeleteUser(ctx, id); derr != nil && !errors.Is(derr, upstream.ErrNotFound) {
 				p.log.ErrorContext(ctx, "undo user create after store failure", "scim_id", id, "error", derr)

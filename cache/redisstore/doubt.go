@@ -60,7 +60,7 @@ func (s *Store) AddDoubt(ctx context.Context, d cache.Doubt) error {
 	if d.Owned {
 		owned = "1"
 	}
-	err := addDoubtScript.Run(ctx, s.client, []string{s.keys.doubts(), s.keys.doubtDue()},
+	err := s.write(ctx, addDoubtScript, []string{s.keys.doubts(), s.keys.doubtDue()},
 		cache.DoubtKey(d.Kind, d.ID), d.Since.UnixMilli(), d.Due.UnixMilli(), owned).Err()
 	if err != nil {
 		return fmt.Errorf("add doubt %s %s: %w", d.Kind, d.ID, err)
@@ -124,7 +124,7 @@ func (s *Store) ResolveDoubt(ctx context.Context, d cache.Doubt, next time.Time)
 	if !next.IsZero() {
 		nextMS = next.UnixMilli()
 	}
-	err := resolveDoubtScript.Run(ctx, s.client, []string{s.keys.doubts(), s.keys.doubtDue()},
+	err := s.write(ctx, resolveDoubtScript, []string{s.keys.doubts(), s.keys.doubtDue()},
 		cache.DoubtKey(d.Kind, d.ID), strconv.FormatInt(d.Since.UnixMilli(), 10), strconv.FormatInt(nextMS, 10)).Err()
 	if err != nil {
 		return fmt.Errorf("resolve doubt %s %s: %w", d.Kind, d.ID, err)

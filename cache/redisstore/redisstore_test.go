@@ -2,11 +2,13 @@ package redisstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -190,6 +192,9 @@ func TestNew(t *testing.T) {
 		{name: "sentinel", cfg: redisstore.Config{URL: "redis://:hunter2@s1:26379/0?master_name=mymaster&addr=s2:26379&password=pw"}},
 		{name: "sentinel empty master", cfg: redisstore.Config{URL: "redis://:hunter2@s1:26379?master_name="}, wantErr: "master_name is empty"},
 		{name: "sentinel unknown option", cfg: redisstore.Config{URL: "redis://:hunter2@s1:26379?master_name=m&bogus=1"}, wantErr: "unexpected option"},
+		{name: "min_replicas", cfg: redisstore.Config{URL: "redis://:hunter2@s1:26379/0?master_name=m&min_replicas=2"}},
+		{name: "min_replicas plain", cfg: redisstore.Config{URL: "redis://localhost:6379/0?min_replicas=1"}},
+		{name: "min_replicas not a count", cfg: redisstore.Config{URL: "redis://:hunter2@localhost:6379/0?min_replicas=-1"}, wantErr: "not a count"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -245,4 +250,57 @@ func TestPingDown(t *testing.T) {
 	if err := s.Ping(t.Context()); err == nil {
 		t.Error("Ping of a down Redis succeeded")
 	}
+}
+
+// TestMinReplicas: with min_replicas every write waits for the replicas; a
+// write they do not confirm is unavailable (it could vanish in a
+// failover), and with a live replica every write goes through, the store's
+// conformance suite included.
+func TestMinReplicas(t *testing.T) {
+	master := redistest.Start(t)
+	client := func(addr string) *redis.Client {
+		c := redis.NewClient(&redis.Options{Addr: addr})
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	t.Run("no replica", func(t *testing.T) {
+		s, err := redisstore.New(redisstore.Config{URL: master.URL() + "?min_replicas=1", Prefix: "alone", ReplicaTimeout: 100 * time.Millisecond}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		start := time.Now()
+		_, err = s.Create(t.Context(), cache.Record{Kind: cache.KindUser, ID: "u1", Name: "ada"})
+		if !errors.Is(err, cache.ErrUnavailable) {
+			t.Fatalf("Create without a replica: %v, want cache.ErrUnavailable", err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("the failed write took %v", d)
+		}
+		// The NOSCRIPT path: a flushed script cache is loaded again.
+		if err := client(master.Addr()).ScriptFlush(t.Context()).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddDoubt(t.Context(), cache.Doubt{Kind: cache.KindUser, ID: "u1", Since: time.Now(), Due: time.Now()}); !errors.Is(err, cache.ErrUnavailable) {
+			t.Fatalf("AddDoubt without a replica after SCRIPT FLUSH: %v", err)
+		}
+	})
+	host, port, _ := strings.Cut(master.Addr(), ":")
+	replica := client(redistest.Start(t, "--replicaof", host, port).Addr())
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(replica.Info(t.Context(), "replication").Val(), "master_link_status:up") {
+		if time.Now().After(deadline) {
+			t.Fatal("the replica never synced")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Run("with a replica", func(t *testing.T) {
+		cachetest.Run(t, func(t *testing.T) cache.Store {
+			s, err := redisstore.New(redisstore.Config{URL: master.URL() + "?min_replicas=1", Prefix: "rep:" + t.Name()}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		})
+	})
 }

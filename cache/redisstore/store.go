@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -25,7 +27,9 @@ type Config struct {
 	// Sentinels instead (see redis.ParseFailoverURL): the host and every
 	// addr parameter are Sentinels, the user info authenticates to them,
 	// and the client follows the master they elect. It may hold a
-	// password; errors never repeat it.
+	// password; errors never repeat it. A min_replicas=N parameter sets
+	// MinReplicas (and is not passed on to the client); with Sentinels it
+	// defaults to 1.
 	URL string
 	// Prefix namespaces every key, as the hash tag {Prefix}. Empty means
 	// DefaultPrefix. It must not contain '{' or '}'.
@@ -35,11 +39,22 @@ type Config struct {
 	// client it was given; it adds a hook to it that marks connection
 	// failures as cache.ErrUnavailable. Zero value: nil, so URL is required.
 	Client redis.UniversalClient
+	// MinReplicas, when positive, makes every write wait (Redis WAIT) until
+	// that many replicas have it, for at most ReplicaTimeout; a write they
+	// do not confirm fails with cache.ErrUnavailable. Without it a write
+	// the master acknowledged can vanish in a failover (the replica is
+	// promoted before the write reached it) after the IdP was told 2xx.
+	MinReplicas int
+	// ReplicaTimeout bounds the wait for MinReplicas. Zero → 2s.
+	ReplicaTimeout time.Duration
 }
 
 func (c Config) withDefaults() Config {
 	if c.Prefix == "" {
 		c.Prefix = DefaultPrefix
+	}
+	if c.ReplicaTimeout <= 0 {
+		c.ReplicaTimeout = 2 * time.Second
 	}
 	return c
 }
@@ -52,6 +67,9 @@ type Store struct {
 	keys      keys
 	logger    *slog.Logger
 	lookups   *lookupBatcher
+	// minReplicas and replicaTimeout: see Config.MinReplicas.
+	minReplicas    int
+	replicaTimeout time.Duration
 }
 
 // New returns a store on cfg.Client, or on a client for cfg.URL. It does not
@@ -64,12 +82,16 @@ func New(cfg Config, logger *slog.Logger) (*Store, error) {
 	if strings.ContainsAny(cfg.Prefix, "{}") {
 		return nil, fmt.Errorf("redisstore: prefix %q must not contain '{' or '}'", cfg.Prefix)
 	}
-	s := &Store{client: cfg.Client, keys: keys{"{" + cfg.Prefix + "}:"}, logger: logger}
+	s := &Store{client: cfg.Client, keys: keys{"{" + cfg.Prefix + "}:"}, logger: logger,
+		minReplicas: cfg.MinReplicas, replicaTimeout: cfg.ReplicaTimeout}
 	if s.client == nil {
 		if cfg.URL == "" {
 			return nil, errors.New("redisstore: URL or Client is required")
 		}
-		client, err := newClient(cfg.URL)
+		client, minReplicas, err := newClient(cfg.URL)
+		if s.minReplicas == 0 {
+			s.minReplicas = minReplicas
+		}
 		if err != nil {
 			// url.Error repeats the URL, password included: keep only the cause.
 			if ue := (*url.Error)(nil); errors.As(err, &ue) {
@@ -86,27 +108,79 @@ func New(cfg Config, logger *slog.Logger) (*Store, error) {
 }
 
 // newClient returns a client for a plain Redis URL, or a Sentinel-backed
-// failover client when the URL has a master_name parameter.
-func newClient(rawURL string) (*redis.Client, error) {
+// failover client when the URL has a master_name parameter, and the
+// replicas every write must reach: the URL's min_replicas, else 1 with
+// Sentinels (a failover must not lose an acknowledged write), else 0.
+func newClient(rawURL string) (*redis.Client, int, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	if u.Query().Has("master_name") {
+	q := u.Query()
+	sentinel := q.Has("master_name")
+	minReplicas := 0
+	if sentinel {
+		minReplicas = 1
+	}
+	if q.Has("min_replicas") {
+		n, err := strconv.Atoi(q.Get("min_replicas"))
+		if err != nil || n < 0 {
+			return nil, 0, fmt.Errorf("min_replicas %q is not a count", q.Get("min_replicas"))
+		}
+		minReplicas = n
+		q.Del("min_replicas")
+		u.RawQuery = q.Encode()
+		rawURL = u.String()
+	}
+	if sentinel {
 		opts, err := redis.ParseFailoverURL(rawURL)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if opts.MasterName == "" {
-			return nil, errors.New("master_name is empty")
+			return nil, 0, errors.New("master_name is empty")
 		}
-		return redis.NewFailoverClient(opts), nil
+		return redis.NewFailoverClient(opts), minReplicas, nil
 	}
 	opts, err := redis.ParseURL(rawURL)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return redis.NewClient(opts), nil
+	return redis.NewClient(opts), minReplicas, nil
+}
+
+// write runs a write script and, with MinReplicas, waits until that many
+// replicas have the write, in one pipeline so that WAIT follows the write
+// on its connection. A write the replicas do not confirm in time is
+// reported as cache.ErrUnavailable: it is on the master, but a failover
+// could still lose it, so it must not be acknowledged.
+func (s *Store) write(ctx context.Context, script *redis.Script, keys []string, args ...any) *redis.Cmd {
+	if s.minReplicas <= 0 {
+		return script.Run(ctx, s.client, keys, args...)
+	}
+	for loaded := false; ; loaded = true {
+		pipe := s.client.Pipeline()
+		cmd := pipe.EvalSha(ctx, script.Hash(), keys, args...)
+		wait := pipe.Do(ctx, "WAIT", s.minReplicas, s.replicaTimeout.Milliseconds())
+		_, _ = pipe.Exec(ctx)
+		if err := cmd.Err(); err != nil {
+			if !loaded && strings.HasPrefix(err.Error(), "NOSCRIPT") {
+				if err := script.Load(ctx, s.client).Err(); err != nil {
+					cmd.SetErr(err)
+					return cmd
+				}
+				continue
+			}
+			return cmd
+		}
+		switch n, err := wait.Int(); {
+		case err != nil:
+			cmd.SetErr(fmt.Errorf("%w: wait for replicas: %w", cache.ErrUnavailable, err))
+		case n < s.minReplicas:
+			cmd.SetErr(fmt.Errorf("%w: the write reached %d of %d replicas within %v", cache.ErrUnavailable, n, s.minReplicas, s.replicaTimeout))
+		}
+		return cmd
+	}
 }
 
 // Ping reports whether Redis answers.

@@ -34,7 +34,7 @@ func (s *Store) Create(ctx context.Context, rec cache.Record) (cache.Record, err
 	for _, m := range members {
 		args = append(args, m)
 	}
-	res, err := createScript.Run(ctx, s.client, keys, args...).Int()
+	res, err := s.write(ctx, createScript, keys, args...).Int()
 	if err == nil {
 		err = resultErr(res, cache.ErrAlreadyExists)
 	}
@@ -120,7 +120,7 @@ func (s *Store) update(ctx context.Context, op string, kind cache.Kind, id strin
 				args = append(args, m)
 			}
 		}
-		res, err := updateScript.Run(ctx, s.client, keys, args...).Int()
+		res, err := s.write(ctx, updateScript, keys, args...).Int()
 		if err == nil && res == resChanged {
 			s.logger.Debug(op+" raced, retrying", "kind", kind, "scim_id", id, "attempt", attempt)
 			continue
@@ -151,7 +151,7 @@ func (s *Store) Delete(ctx context.Context, kind cache.Kind, id string) error {
 		}
 		keys := append([]string{s.keys.record(kind, id), s.keys.order(kind), s.keys.members(kind, id)}, releases...)
 		keys = append(keys, remove...)
-		res, err := deleteScript.Run(ctx, s.client, keys, id, old.Version, len(releases), len(remove)).Int()
+		res, err := s.write(ctx, deleteScript, keys, id, old.Version, len(releases), len(remove)).Int()
 		if err == nil && res == resChanged {
 			s.logger.Debug("delete raced, retrying", "kind", kind, "scim_id", id, "attempt", attempt)
 			continue
