@@ -24,6 +24,9 @@ type leaverMonitor struct {
 	open       map[string]*spell // by SCIM id + acknowledgement time
 	violations []spell
 	spells     int // spells seen, violating or not
+	// longest is the longest a leaver was seen active after its
+	// acknowledgement (closed spells).
+	longest time.Duration
 }
 
 // spell is one stretch of time a leaver was seen active in UiPath.
@@ -91,17 +94,19 @@ func (m *leaverMonitor) check(leavers map[string]leaver, users []upstream.User, 
 
 func (m *leaverMonitor) close(key string, sp *spell, now time.Time) {
 	sp.ended = now
+	m.longest = max(m.longest, sp.lastSeen.Sub(sp.acked))
 	if sp.violating {
 		m.violations = append(m.violations, *sp)
 	}
 	delete(m.open, key)
 }
 
-// result returns the violations and the number of spells.
-func (m *leaverMonitor) result() ([]spell, int) {
+// result returns the violations, the number of spells and the longest a
+// leaver was last seen active after its acknowledgement.
+func (m *leaverMonitor) result() ([]spell, int, time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return slices.Clone(m.violations), m.spells
+	return slices.Clone(m.violations), m.spells, m.longest
 }
 
 // memMonitor samples the process's resident set (invariant 3).

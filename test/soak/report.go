@@ -29,6 +29,7 @@ type report struct {
 	faults              map[string]int
 	violations          []spell
 	spells              int
+	longestSpell        time.Duration // longest a leaver was seen active after its acknowledgement
 	converged           bool
 	convergence         time.Duration
 	diffs               []diff
@@ -53,7 +54,7 @@ func (s *soak) report(start, trafficEnd time.Time, conv time.Duration, diffs []d
 	}
 	st.mu.Unlock()
 	r.faults = s.faults.counts()
-	r.violations, r.spells = s.leaverMon.result()
+	r.violations, r.spells, r.longestSpell = s.leaverMon.result()
 	r.converged, r.convergence, r.diffs = len(diffs) == 0, conv, diffs
 	m := s.mem
 	m.mu.Lock()
@@ -183,7 +184,8 @@ func (r *report) print(w io.Writer) {
 		tw.Flush()
 	}
 
-	fmt.Fprintf(w, "leavers: %d spell(s) of a leaver seen active in UiPath, %d violation(s) past the %v grace\n", r.spells, len(r.violations), r.opts.grace)
+	fmt.Fprintf(w, "leavers: %d spell(s) of a leaver seen active in UiPath (the longest last seen %v after the deactivation was acknowledged), %d violation(s) past the %v grace\n",
+		r.spells, r.longestSpell.Round(time.Millisecond), len(r.violations), r.opts.grace)
 	for i, v := range r.violations {
 		if i == 10 {
 			fmt.Fprintf(w, "  … and %d more\n", len(r.violations)-10)

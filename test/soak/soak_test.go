@@ -86,9 +86,12 @@ func TestLeaverMonitor(t *testing.T) {
 	m.check(leavers, active("c"), t0.Add(16*time.Second), false)
 	leavers["d"] = leaver{userName: "d@x", since: t0.Add(16 * time.Second)}
 	m.check(leavers, active("c", "d"), t0.Add(30*time.Second), true) // d still active at the end
-	v, spells := m.result()
+	v, spells, longest := m.result()
 	if spells != 4 {
 		t.Errorf("spells = %d, want 4 (a, b, c, d)", spells)
+	}
+	if longest != 14*time.Second {
+		t.Errorf("longest = %v, want 14s (c, last seen active 14s after its deactivation)", longest)
 	}
 	var got []string
 	for _, s := range v {
