@@ -74,8 +74,12 @@ func (p *Provisioner) inDoubt(ctx context.Context, kind cache.Kind, id string) (
 
 // confirmInactive reads the account back after a deactivation and applies
 // isActive=false again while UiPath shows it active. It reports whether
-// UiPath was seen inactive (or without the account).
+// UiPath was seen inactive (or without the account). The read-back never
+// waits for the rate budget (300 GETs per 5 minutes would otherwise slow
+// an exit wave's deactivations): without room it reports false, and the
+// caller leaves the check to Settle.
 func (p *Provisioner) confirmInactive(ctx context.Context, id string) bool {
+	ctx = upstream.WithoutBudgetWait(ctx)
 	off := false
 	for range confirmAttempts {
 		u, err := p.up.GetUser(ctx, id)
@@ -97,8 +101,10 @@ func (p *Provisioner) confirmInactive(ctx context.Context, id string) bool {
 }
 
 // confirmGone reads a deleted account back and deletes it again if UiPath
-// still has it. It reports whether UiPath was seen without it.
+// still has it. It reports whether UiPath was seen without it. Like
+// confirmInactive, it never waits for the rate budget.
 func (p *Provisioner) confirmGone(ctx context.Context, id string) bool {
+	ctx = upstream.WithoutBudgetWait(ctx)
 	for range confirmAttempts {
 		_, err := p.up.GetUser(ctx, id)
 		switch {

@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scim-bridge/scim-bridge/cache"
 	"github.com/scim-bridge/scim-bridge/internal/envtest"
+	"github.com/scim-bridge/scim-bridge/upstream"
 	"github.com/scim-bridge/scim-bridge/upstream/emulator"
 )
 
@@ -340,6 +342,34 @@ func TestDeactivationAndDeletionReadBack(t *testing.T) {
 		e.must(204, "DELETE", "/Users/"+id, nil)
 		if _, ok := e.emu.User(id); ok {
 			t.Fatal("the deletion answered 204 while UiPath still has the account")
+		}
+	})
+}
+
+// TestDeactivationReadBackNeverWaitsForBudget: with UiPath's GET budget
+// spent (300 per 5 minutes), the read-back of a deactivation does not hold
+// the leaver's request until there is room: the deactivation is applied
+// and answered at once, and the read-back is left to the background check.
+func TestDeactivationReadBackNeverWaitsForBudget(t *testing.T) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := newEnv(t, store, envOptions{budget: map[string]int{"GET": 1}, budgetWindow: 10 * time.Second,
+			budgetWait: time.Minute, noSettler: true,
+			client: func(c *upstream.Config) { c.Sleep = nil }}) // budget waits take real time
+		id := str(e.must(201, "POST", "/Users", newUserBody("exit-wave@corp.example")).body, "id")
+		if _, err := e.uipath.GetUser(t.Context(), id); err != nil { // spends the only GET
+			t.Fatal(err)
+		}
+		start := time.Now()
+		e.must(200, "PATCH", "/Users/"+id, patchBody(map[string]any{"op": "replace", "path": "active", "value": false}))
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("the deactivation took %v: it waited for the GET budget", took)
+		}
+		if u, _ := e.emu.User(id); u.IsActive {
+			t.Fatal("the leaver is active in UiPath")
+		}
+		d, ok, err := e.store.GetDoubt(t.Context(), cache.KindUser, id)
+		if err != nil || !ok || d.Due.After(time.Now()) {
+			t.Errorf("doubt after an unconfirmed deactivation: %+v %v %v, want one due now", d, ok, err)
 		}
 	})
 }

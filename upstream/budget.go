@@ -95,6 +95,10 @@ func (c *Client) takeBudget(ctx context.Context, r request) (time.Duration, *Err
 		if d <= 0 {
 			return waited, nil
 		}
+		if ctx.Value(noBudgetWaitKey{}) != nil {
+			return waited, &Error{Op: r.op, Method: r.method, Path: r.path, StatusCode: http.StatusTooManyRequests,
+				Retryable: true, RetryAfter: d, Err: ErrBudgetExhausted}
+		}
 		dl, hasDeadline := ctx.Deadline()
 		if waited+d > c.cfg.MaxBudgetWait || (hasDeadline && time.Until(dl) < d) {
 			c.logger.Warn("upstream budget exhausted", "method", r.method, "retry_after", d)
@@ -107,6 +111,17 @@ func (c *Client) takeBudget(ctx context.Context, r request) (time.Duration, *Err
 		}
 		waited += d
 	}
+}
+
+type noBudgetWaitKey struct{}
+
+// WithoutBudgetWait returns a context whose calls are sent only if the
+// rate budget has room now: a call that would have to wait fails at once
+// with ErrBudgetExhausted. It is for calls that can be put off (a
+// read-back the background check can make later) rather than delay the
+// request they belong to.
+func WithoutBudgetWait(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noBudgetWaitKey{}, true)
 }
 
 // observe tells Config.Observe about an attempt, if it is set.

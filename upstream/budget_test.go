@@ -141,3 +141,32 @@ func TestBudgetRespectsDeadline(t *testing.T) {
 		t.Errorf("waited %v although the deadline was nearer than the room", w)
 	}
 }
+
+// TestWithoutBudgetWait: a call that may be put off fails at once when the
+// budget has no room, where the same call otherwise waits for it.
+func TestWithoutBudgetWait(t *testing.T) {
+	e := newEnv(t, envOption{client: func(c *upstream.Config) { c.MaxBudgetWait = 5 * time.Minute }})
+	e.cfg.Budget = upstream.NewLocalBudget(map[string]int{"GET": 1}, time.Minute, e.clock.Now)
+	c, err := upstream.New(e.cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := e.seedUser("a@example.com", "a@example.com")
+	if _, err := c.GetUser(t.Context(), u.ID); err != nil {
+		t.Fatal(err)
+	}
+	start := e.clock.Now()
+	_, err = c.GetUser(upstream.WithoutBudgetWait(t.Context()), u.ID)
+	if !errors.Is(err, upstream.ErrBudgetExhausted) {
+		t.Fatalf("GetUser without budget wait: %v, want ErrBudgetExhausted", err)
+	}
+	if waited := e.clock.Now().Sub(start); waited != 0 {
+		t.Errorf("it waited %v", waited)
+	}
+	if _, err := c.GetUser(t.Context(), u.ID); err != nil {
+		t.Fatalf("GetUser allowed to wait: %v", err)
+	}
+	if waited := e.clock.Now().Sub(start); waited < 50*time.Second {
+		t.Errorf("the waiting call waited only %v for a one-minute budget", waited)
+	}
+}
