@@ -10,6 +10,10 @@
 // (empty, on the same port), e.g. a master and a replica (--replicaof), and
 // StartSentinel a Sentinel monitoring one: for tests of Redis failures.
 //
+// All of them start redis-server through Launch (or LaunchOn, on a given
+// port), which needs no testing.TB: the soak and load harnesses, commands
+// that cannot call the helpers above, start their private server with it.
+//
 // Tests share a Redis they did not start, so they must never flush it: each
 // test keeps its keys under its own Prefix and deletes only those.
 //

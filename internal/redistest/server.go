@@ -1,16 +1,11 @@
 package redistest
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,7 +17,6 @@ import (
 // its own.
 type Server struct {
 	t    testing.TB
-	bin  string
 	port int
 	args []string // extra arguments, after the common ones
 	conf string   // Sentinel: the config file (Sentinel rewrites it)
@@ -30,8 +24,8 @@ type Server struct {
 	// CI=true): a redis-server built without Sentinel is not a bug here.
 	sentinel bool
 
-	mu  sync.Mutex
-	cmd *exec.Cmd
+	mu   sync.Mutex
+	proc *Process // nil while killed
 }
 
 // Start starts a private redis-server on a free loopback port, with extra
@@ -40,7 +34,8 @@ type Server struct {
 // fails it under CI=true.
 func Start(t testing.TB, args ...string) *Server {
 	t.Helper()
-	s := &Server{t: t, bin: lookBin(t), args: args}
+	needBinary(t, noBinary)
+	s := &Server{t: t, args: args}
 	s.startOnFreePort()
 	return s
 }
@@ -55,7 +50,8 @@ func StartSentinel(t testing.TB, masterName, masterAddr string, downAfter time.D
 	if err != nil {
 		t.Fatalf("redistest: master address %q: %v", masterAddr, err)
 	}
-	s := &Server{t: t, bin: lookBin(t), conf: filepath.Join(t.TempDir(), "sentinel.conf"), sentinel: true}
+	needBinary(t, noBinary)
+	s := &Server{t: t, conf: filepath.Join(t.TempDir(), "sentinel.conf"), sentinel: true}
 	conf := fmt.Sprintf("sentinel monitor %s %s %s 1\n"+
 		"sentinel down-after-milliseconds %s %d\n"+
 		"sentinel failover-timeout %s 10000\n",
@@ -67,42 +63,37 @@ func StartSentinel(t testing.TB, masterName, masterAddr string, downAfter time.D
 	return s
 }
 
-func lookBin(t testing.TB) string {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		const reason = "redis-server not on PATH (a test that kills its Redis needs one of its own)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(reason + " (CI=true: Redis tests must run)")
-		}
-		t.Skip(reason)
-	}
-	return bin
-}
+// noBinary is why Start and StartSentinel skip without redis-server.
+const noBinary = "redis-server not on PATH (a test that kills its Redis needs one of its own)"
 
 func (s *Server) startOnFreePort() {
 	s.t.Helper()
-	// The free port can be taken between the probe and the bind: retry.
-	var errs []error
-	for range 3 {
-		port, err := freePort()
-		if err != nil {
-			errs = append(errs, err)
-			continue
+	p, err := Launch(s.launchArgs()...)
+	if err != nil {
+		if s.sentinel && os.Getenv("CI") != "true" {
+			s.t.Skipf("redistest: redis-server --sentinel does not run here: %v", err)
 		}
-		s.port = port
-		if err := s.launch(); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		s.t.Cleanup(s.Kill)
-		return
+		s.t.Fatalf("redistest: start redis-server: %v", err)
 	}
-	err := errors.Join(errs...)
-	if s.sentinel && os.Getenv("CI") != "true" {
-		s.t.Skipf("redistest: redis-server --sentinel does not run here: %v", err)
+	s.port = p.Port()
+	s.setProc(p)
+	s.t.Cleanup(s.Kill)
+}
+
+// launchArgs are the arguments of each start, after which Launch adds the
+// port: a Sentinel's config file, else no persistence in a new directory
+// (a restarted server starts empty); then the test's own.
+func (s *Server) launchArgs() []string {
+	if s.conf != "" {
+		return append([]string{s.conf, "--sentinel"}, s.args...)
 	}
-	s.t.Fatalf("redistest: start redis-server: %v", err)
+	return append(Ephemeral(s.t.TempDir()), s.args...)
+}
+
+func (s *Server) setProc(p *Process) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.proc = p
 }
 
 // Addr is the server's host:port.
@@ -116,12 +107,11 @@ func (s *Server) URL() string { return "redis://" + s.Addr() }
 func (s *Server) Kill() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd == nil {
+	if s.proc == nil {
 		return
 	}
-	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
-	s.cmd = nil
+	s.proc.Kill()
+	s.proc = nil
 }
 
 // Restart kills the server if it runs and starts a new, empty one on the
@@ -132,8 +122,9 @@ func (s *Server) Restart() {
 	s.Kill()
 	deadline := time.Now().Add(startTimeout)
 	for {
-		err := s.launch()
+		p, err := LaunchOn(s.port, s.launchArgs()...)
 		if err == nil {
+			s.setProc(p)
 			return
 		}
 		if time.Now().After(deadline) {
@@ -141,61 +132,4 @@ func (s *Server) Restart() {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// launch runs the server on s.port and waits until it answers PING.
-func (s *Server) launch() error {
-	args := []string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1"}
-	marker := "Ready to accept connections"
-	if s.conf != "" {
-		args = append([]string{s.conf, "--sentinel"}, args...)
-		marker = "Sentinel ID is"
-	} else {
-		args = append(args, "--save", "", "--appendonly", "no", "--dir", s.t.TempDir())
-	}
-	cmd := exec.Command(s.bin, append(args, s.args...)...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	stop := func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	}
-	ready := make(chan error, 1)
-	go func() {
-		var log strings.Builder
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), marker) {
-				ready <- nil
-				_, _ = io.Copy(io.Discard, out)
-				return
-			}
-			log.WriteString(sc.Text() + "\n")
-		}
-		ready <- fmt.Errorf("redis-server on port %d exited before it was ready:\n%s", s.port, log.String())
-	}()
-	timer := time.NewTimer(startTimeout)
-	defer timer.Stop()
-	select {
-	case err = <-ready:
-	case <-timer.C:
-		err = fmt.Errorf("redis-server on port %d not ready after %v", s.port, startTimeout)
-	}
-	if err == nil {
-		err = ping(s.Addr())
-	}
-	if err != nil {
-		stop()
-		return err
-	}
-	s.mu.Lock()
-	s.cmd = cmd
-	s.mu.Unlock()
-	return nil
 }
