@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -24,6 +25,7 @@ import (
 	"github.com/scim-bridge/scim-bridge/cache"
 	"github.com/scim-bridge/scim-bridge/cache/boltstore"
 	"github.com/scim-bridge/scim-bridge/cache/redisstore"
+	"github.com/scim-bridge/scim-bridge/internal/redistest"
 	"github.com/scim-bridge/scim-bridge/mapping"
 	"github.com/scim-bridge/scim-bridge/scim"
 	"github.com/scim-bridge/scim-bridge/upstream"
@@ -286,11 +288,13 @@ func openStore(o options, dir string, logger *slog.Logger) (cache.Store, func(),
 	}
 	url, stopRedis := o.redisURL, func() {}
 	if url == "" {
-		r, u, err := startRedis(dir)
-		if err != nil {
-			return nil, nil, err
+		r, err := redistest.Launch(redistest.Ephemeral(dir)...)
+		if errors.Is(err, exec.ErrNotFound) {
+			return nil, nil, errors.New("-store redis without -redis needs redis-server on PATH")
+		} else if err != nil {
+			return nil, nil, fmt.Errorf("start redis-server: %w", err)
 		}
-		url, stopRedis = u, func() { r.stop(5 * time.Second) }
+		url, stopRedis = r.URL(), func() { r.Stop(5 * time.Second) }
 	}
 	var b [6]byte
 	_, _ = crand.Read(b[:])
