@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -22,6 +23,7 @@ import (
 	"github.com/scim-bridge/scim-bridge/cache"
 	"github.com/scim-bridge/scim-bridge/cache/boltstore"
 	"github.com/scim-bridge/scim-bridge/cache/redisstore"
+	"github.com/scim-bridge/scim-bridge/internal/redistest"
 	"github.com/scim-bridge/scim-bridge/mapping"
 	"github.com/scim-bridge/scim-bridge/upstream/emulator"
 )
@@ -156,20 +158,22 @@ func harness(ctx context.Context, o options) (err error) {
 		"SCIM_BRIDGE_DATA_DIR":             dir,
 	}
 
-	var redisProc *proc
+	var redisProc *redistest.Process
 	var extraCPU func() time.Duration
 	var openStore func() (cache.Store, error)
 	switch o.store {
 	case "redis":
 		url := o.redisURL
 		if url == "" {
-			p, u, err := startRedis(dir)
-			if err != nil {
-				return err
+			p, err := redistest.Launch(redistest.Ephemeral(dir)...)
+			if errors.Is(err, exec.ErrNotFound) {
+				return errors.New("-store redis without -redis needs redis-server on PATH")
+			} else if err != nil {
+				return fmt.Errorf("start redis-server: %w", err)
 			}
-			redisProc, url = p, u
-			defer redisProc.stop(5 * time.Second)
-			extraCPU = func() time.Duration { u, _ := readUsage(redisProc.pid()); return u.cpu }
+			redisProc, url = p, p.URL()
+			defer redisProc.Stop(5 * time.Second)
+			extraCPU = func() time.Duration { u, _ := readUsage(redisProc.Pid()); return u.cpu }
 		}
 		var b [6]byte
 		_, _ = crand.Read(b[:])

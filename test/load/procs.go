@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -191,58 +190,4 @@ func tail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// startRedis runs a private redis-server on a free loopback port (no
-// persistence, data under dir), as internal/redistest does for tests, and
-// returns it with its redis:// URL.
-func startRedis(dir string) (*proc, string, error) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		return nil, "", errors.New("-store redis without -redis needs redis-server on PATH")
-	}
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, "", err
-	}
-	_, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
-	// Our own pipe rather than StdoutPipe: Wait (in startProc) must not
-	// close it while the reader below still drains it.
-	out, w, err := os.Pipe()
-	if err != nil {
-		return nil, "", err
-	}
-	cmd.Stdout, cmd.Stderr = w, w
-	p, err := startProc(cmd)
-	w.Close()
-	if err != nil {
-		out.Close()
-		return nil, "", err
-	}
-	ready := make(chan error, 1)
-	go func() {
-		var log strings.Builder
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "Ready to accept connections") {
-				ready <- nil
-				_, _ = io.Copy(io.Discard, out)
-				out.Close()
-				return
-			}
-			log.WriteString(sc.Text() + "\n")
-		}
-		ready <- fmt.Errorf("redis-server exited before it was ready:\n%s", log.String())
-	}()
-	select {
-	case err = <-ready:
-	case <-time.After(10 * time.Second):
-		err = errors.New("redis-server not ready after 10s")
-	}
-	if err != nil {
-		p.stop(time.Second)
-		return nil, "", err
-	}
-	return p, "redis://" + addr, nil
 }
