@@ -30,6 +30,7 @@ var layers = map[string][]string{
 	"cmd/scim-bridge":    {anyPackage},
 	"internal/redistest": nil,
 	"internal/jsonscan":  nil,
+	"internal/storetool": {"cache"},
 	"internal/envtest":   {"upstream", "upstream/emulator", "cache", "cache/boltstore", "cache/redisstore", "internal/redistest"},
 	testTree:             {anyPackage},
 }

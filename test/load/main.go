@@ -24,6 +24,7 @@ import (
 	"github.com/scim-bridge/scim-bridge/cache/boltstore"
 	"github.com/scim-bridge/scim-bridge/cache/redisstore"
 	"github.com/scim-bridge/scim-bridge/internal/redistest"
+	"github.com/scim-bridge/scim-bridge/internal/storetool"
 	"github.com/scim-bridge/scim-bridge/mapping"
 	"github.com/scim-bridge/scim-bridge/upstream/emulator"
 )
@@ -189,7 +190,7 @@ func harness(ctx context.Context, o options) (err error) {
 				s, err := openStore()
 				if err == nil {
 					defer s.Close()
-					err = purge(context.Background(), s)
+					err = storetool.Purge(context.Background(), s)
 				}
 				if err != nil {
 					fmt.Fprintf(os.Stderr, "load: clean up prefix %s: %v\n", prefix, err)
@@ -232,27 +233,6 @@ func harness(ctx context.Context, o options) (err error) {
 		fmt.Printf("bridge log: %d warning/error lines, last ones:\n%s\n", n, tail(b.logPath, 5))
 	}
 	return err
-}
-
-// purge deletes every user and group record of s.
-func purge(ctx context.Context, s cache.Store) error {
-	for _, kind := range []cache.Kind{cache.KindGroup, cache.KindUser} {
-		for {
-			page, err := s.List(ctx, kind, 0, 1000)
-			if err != nil {
-				return err
-			}
-			if len(page.Records) == 0 {
-				break
-			}
-			for _, rec := range page.Records {
-				if err := s.Delete(ctx, kind, rec.ID); err != nil && !errors.Is(err, cache.ErrNotFound) {
-					return err
-				}
-			}
-		}
-	}
-	return nil
 }
 
 func countLines(path string) int {

@@ -26,6 +26,7 @@ import (
 	"github.com/scim-bridge/scim-bridge/cache/boltstore"
 	"github.com/scim-bridge/scim-bridge/cache/redisstore"
 	"github.com/scim-bridge/scim-bridge/internal/redistest"
+	"github.com/scim-bridge/scim-bridge/internal/storetool"
 	"github.com/scim-bridge/scim-bridge/mapping"
 	"github.com/scim-bridge/scim-bridge/scim"
 	"github.com/scim-bridge/scim-bridge/upstream"
@@ -307,34 +308,13 @@ func openStore(o options, dir string, logger *slog.Logger) (cache.Store, func(),
 	return s, func() {
 		if o.redisURL != "" {
 			// Someone else's Redis: take away every record we put there.
-			if err := purge(context.Background(), s); err != nil {
+			if err := storetool.Purge(context.Background(), s); err != nil {
 				fmt.Fprintf(os.Stderr, "soak: clean up prefix %s: %v\n", prefix, err)
 			}
 		}
 		s.Close()
 		stopRedis()
 	}, nil
-}
-
-// purge deletes every user and group record of s.
-func purge(ctx context.Context, s cache.Store) error {
-	for _, kind := range []cache.Kind{cache.KindGroup, cache.KindUser} {
-		for {
-			page, err := s.List(ctx, kind, 0, 1000)
-			if err != nil {
-				return err
-			}
-			if len(page.Records) == 0 {
-				break
-			}
-			for _, rec := range page.Records {
-				if err := s.Delete(ctx, kind, rec.ID); err != nil && !errors.Is(err, cache.ErrNotFound) {
-					return err
-				}
-			}
-		}
-	}
-	return nil
 }
 
 // run drives traffic for the duration with the monitors, then brings the
