@@ -188,15 +188,30 @@ func patch(ops ...map[string]any) map[string]any {
 // createUser looks the user up by userName, as both IdPs do, and creates
 // it when the bridge does not have it.
 func (s *soak) createUser(ctx context.Context, u *user) (outcome, answer) {
-	id, res, a := s.lookup(ctx, u.owner, "Users", "userName", u.userName)
-	if res == acked && id == "" {
+	id, found, res, a := s.createOrLink(ctx, u.owner, "Users", "userName", u.userName, func() map[string]any {
 		s.model.mu.Lock()
-		body := userBody(u, false)
-		s.model.mu.Unlock()
-		res, a = s.send(ctx, u.owner, http.MethodPost, "/Users", body, http.StatusCreated, http.StatusConflict)
+		defer s.model.mu.Unlock()
+		return userBody(u, false)
+	})
+	s.settleOutcome(res, &u.pending, func() {
+		u.id = id
+		// Found rather than created: the IdP pushes its whole state next.
+		u.pending = found
+	})
+	return res, a
+}
+
+// createOrLink looks the resource up by attr = value, as both IdPs do, and
+// POSTs body() when the bridge does not have it. A 409 means an earlier
+// attempt got through: it links what the bridge has. found reports an
+// acknowledged answer that did not create the resource (the lookup or
+// the relink found it).
+func (s *soak) createOrLink(ctx context.Context, d dialect, resource, attr, value string, body func() map[string]any) (id string, found bool, res outcome, a answer) {
+	id, res, a = s.lookup(ctx, d, resource, attr, value)
+	if res == acked && id == "" {
+		res, a = s.send(ctx, d, http.MethodPost, "/"+resource, body(), http.StatusCreated, http.StatusConflict)
 		if res == acked && a.status == http.StatusConflict {
-			// An earlier attempt got through: link what the bridge has.
-			id, res, a = s.lookup(ctx, u.owner, "Users", "userName", u.userName)
+			id, res, a = s.lookup(ctx, d, resource, attr, value)
 			if res == acked && id == "" {
 				res = refused
 			}
@@ -204,13 +219,7 @@ func (s *soak) createUser(ctx context.Context, u *user) (outcome, answer) {
 			id = idOf(a.body)
 		}
 	}
-	found := res == acked && a.status != http.StatusCreated
-	s.settleOutcome(res, &u.pending, func() {
-		u.id = id
-		// Found rather than created: the IdP pushes its whole state next.
-		u.pending = found
-	})
-	return res, a
+	return id, res == acked && a.status != http.StatusCreated, res, a
 }
 
 func idOf(body []byte) string {
@@ -345,19 +354,7 @@ func (s *soak) createGroup(ctx context.Context, g *group) (outcome, answer) {
 		body["meta"] = map[string]any{"resourceType": "Group"}
 	}
 	s.model.mu.Unlock()
-	id, res, a := s.lookup(ctx, g.owner, "Groups", "displayName", name)
-	if res == acked && id == "" {
-		res, a = s.send(ctx, g.owner, http.MethodPost, "/Groups", body, http.StatusCreated, http.StatusConflict)
-		if res == acked && a.status == http.StatusConflict {
-			id, res, a = s.lookup(ctx, g.owner, "Groups", "displayName", name)
-			if res == acked && id == "" {
-				res = refused
-			}
-		} else if res == acked {
-			id = idOf(a.body)
-		}
-	}
-	found := res == acked && a.status != http.StatusCreated
+	id, found, res, a := s.createOrLink(ctx, g.owner, "Groups", "displayName", name, func() map[string]any { return body })
 	s.settleOutcome(res, &g.pending, func() {
 		g.id = id
 		g.pending = found || len(g.members) > 0
