@@ -372,21 +372,13 @@ func (s *soak) traffic(ctx, opCtx context.Context) {
 			}
 		})
 	}
-	tick := time.NewTicker(time.Duration(float64(time.Second) / s.opts.rate))
-	defer tick.Stop()
-loop:
-	for {
-		select {
-		case <-ctx.Done():
-			break loop
-		case <-tick.C:
-		}
+	every(ctx, time.Duration(float64(time.Second)/s.opts.rate), func() {
 		o, ok := s.model.next()
 		if !ok {
 			s.idp.st.mu.Lock()
 			s.idp.st.idle++
 			s.idp.st.mu.Unlock()
-			continue
+			return
 		}
 		select {
 		case work <- o:
@@ -398,32 +390,35 @@ loop:
 			s.idp.st.behind++
 			s.idp.st.mu.Unlock()
 		}
-	}
+	})
 	close(work)
 	wg.Wait()
 }
 
 // monitor runs the periodic invariant checks until ctx ends.
 func (s *soak) monitor(ctx context.Context, start time.Time) {
-	t := time.NewTicker(s.opts.check)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, s.opts.check, func() {
 		s.leaverMon.check(s.model.leavers(), s.emu.Users(), time.Now(), false)
 		s.mem.sample(time.Since(start))
 		if since := time.Since(start); since >= s.opts.duration/4 {
 			s.mem.markBaseline()
 		}
-	}
+	})
 }
 
 // settleLoop calls the bridge's settle pass periodically until ctx ends.
 func (s *soak) settleLoop(ctx context.Context) {
-	t := time.NewTicker(s.opts.settleEvery)
+	every(ctx, s.opts.settleEvery, func() {
+		if err := s.settle(ctx); err != nil && ctx.Err() == nil {
+			s.logs.note("settle: " + err.Error())
+		}
+	})
+}
+
+// every calls f every d (after the first d) until ctx ends; a tick that
+// comes while f runs is dropped, as with a time.Ticker.
+func every(ctx context.Context, d time.Duration, f func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
@@ -431,9 +426,7 @@ func (s *soak) settleLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if err := s.settle(ctx); err != nil && ctx.Err() == nil {
-			s.logs.note("settle: " + err.Error())
-		}
+		f()
 	}
 }
 
