@@ -274,8 +274,30 @@ func TestMinReplicas(t *testing.T) {
 		if !errors.Is(err, cache.ErrUnavailable) {
 			t.Fatalf("Create without a replica: %v, want cache.ErrUnavailable", err)
 		}
+		// The unconfirmed record is taken back: a retry must not find it.
+		if _, err := s.Get(t.Context(), cache.KindUser, "u1"); !errors.Is(err, cache.ErrNotFound) {
+			t.Fatalf("Get after an unconfirmed create: %v, want cache.ErrNotFound", err)
+		}
+		if _, err := s.Lookup(t.Context(), cache.KindUser, cache.IndexName, "ada"); !errors.Is(err, cache.ErrNotFound) {
+			t.Fatalf("Lookup after an unconfirmed create: %v, want cache.ErrNotFound", err)
+		}
 		if d := time.Since(start); d > 5*time.Second {
 			t.Errorf("the failed write took %v", d)
+		}
+		// A create that found the id taken wrote nothing: what is there stays.
+		plain, err := redisstore.New(redisstore.Config{URL: master.URL(), Prefix: "alone"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer plain.Close()
+		if _, err := plain.Create(t.Context(), cache.Record{Kind: cache.KindUser, ID: "u2", Name: "bob"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Create(t.Context(), cache.Record{Kind: cache.KindUser, ID: "u2", Name: "bob"}); err == nil {
+			t.Fatal("a second create of u2 succeeded")
+		}
+		if _, err := s.Get(t.Context(), cache.KindUser, "u2"); err != nil {
+			t.Fatalf("the existing record was taken away by a refused create: %v", err)
 		}
 		// The NOSCRIPT path: a flushed script cache is loaded again.
 		if err := client(master.Addr()).ScriptFlush(t.Context()).Err(); err != nil {

@@ -175,13 +175,17 @@ func (s *Store) write(ctx context.Context, script *redis.Script, keys []string, 
 		}
 		switch n, err := wait.Int(); {
 		case err != nil:
-			cmd.SetErr(fmt.Errorf("%w: wait for replicas: %w", cache.ErrUnavailable, err))
+			cmd.SetErr(fmt.Errorf("%w: wait for replicas: %w", errNotReplicated, err))
 		case n < s.minReplicas:
-			cmd.SetErr(fmt.Errorf("%w: the write reached %d of %d replicas within %v", cache.ErrUnavailable, n, s.minReplicas, s.replicaTimeout))
+			cmd.SetErr(fmt.Errorf("%w: the write reached %d of %d replicas within %v", errNotReplicated, n, s.minReplicas, s.replicaTimeout))
 		}
 		return cmd
 	}
 }
+
+// errNotReplicated marks a write the master made but the replicas did not
+// confirm: it is cache.ErrUnavailable to callers.
+var errNotReplicated = fmt.Errorf("%w: write not confirmed by the replicas", cache.ErrUnavailable)
 
 // Ping reports whether Redis answers.
 func (s *Store) Ping(ctx context.Context) error {

@@ -11,6 +11,10 @@ import (
 
 // Create stores rec with Version 1. It returns cache.ErrAlreadyExists, and
 // writes nothing, if the id, name or externalId is taken within rec.Kind.
+// With MinReplicas, a record the replicas do not confirm is taken back off
+// the master before Create reports cache.ErrUnavailable: otherwise a
+// caller's retry would find it there, take it as made, and lose it in the
+// failover that follows.
 func (s *Store) Create(ctx context.Context, rec cache.Record) (cache.Record, error) {
 	if rec.ID == "" {
 		return cache.Record{}, fmt.Errorf("create %s: empty id", rec.Kind)
@@ -34,9 +38,17 @@ func (s *Store) Create(ctx context.Context, rec cache.Record) (cache.Record, err
 	for _, m := range members {
 		args = append(args, m)
 	}
-	res, err := s.write(ctx, createScript, keys, args...).Int()
+	cmd := s.write(ctx, createScript, keys, args...)
+	res, err := cmd.Int()
 	if err == nil {
 		err = resultErr(res, cache.ErrAlreadyExists)
+	}
+	if made, _ := cmd.Val().(int64); errors.Is(err, errNotReplicated) && made == 0 {
+		// The script created the record (0), unconfirmed. Best effort: if
+		// the master is going away, so is the record.
+		if derr := s.Delete(context.WithoutCancel(ctx), rec.Kind, rec.ID); derr != nil && !errors.Is(derr, errNotReplicated) && !errors.Is(derr, cache.ErrNotFound) {
+			s.logger.Warn("unreplicated create not taken back", "kind", rec.Kind, "id", rec.ID, "error", derr)
+		}
 	}
 	if err != nil {
 		return cache.Record{}, fmt.Errorf("create %s %s: %w", rec.Kind, rec.ID, err)
