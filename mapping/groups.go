@@ -149,11 +149,11 @@ func (p *Provisioner) replaceGroup(ctx context.Context, id string, attrs map[str
 		return cache.Record{}, err
 	}
 	defer unlock()
-	rec, _, err := p.loadGroup(ctx, id, ifMatch)
+	cur, err := p.loadGroup(ctx, id, ifMatch)
 	if err != nil {
-		return rec, err
+		return cur.rec, err
 	}
-	return p.commitGroup(ctx, rec, scimdoc.Clean(attrs), members)
+	return p.commitGroup(ctx, cur, scimdoc.Clean(attrs), members)
 }
 
 // patchGroup applies PATCH operations to a group. An operation that changes
@@ -164,38 +164,47 @@ func (p *Provisioner) patchGroup(ctx context.Context, id string, ops []scimdoc.P
 		return cache.Record{}, err
 	}
 	defer unlock()
-	rec, res, err := p.loadGroup(ctx, id, ifMatch)
+	cur, err := p.loadGroup(ctx, id, ifMatch)
 	if err != nil {
-		return rec, err
+		return cur.rec, err
 	}
-	next, members, changed, err := scimdoc.PatchGroup(res, rec.Members, ops)
-	if err != nil {
-		return rec, err
-	}
-	if !changed {
+	next, members, changed, err := scimdoc.PatchGroup(cur.res, cur.rec.Members, ops)
+	if err != nil || (!changed && !cur.doubt) {
 		// As for users: a repeat restates the group when UiPath is in doubt.
-		if doubt, err := p.inDoubt(ctx, cache.KindGroup, id); err != nil || !doubt {
-			return rec, err
-		}
+		return cur.rec, err
 	}
-	return p.commitGroup(ctx, rec, scimdoc.Clean(next), members)
+	return p.commitGroup(ctx, cur, scimdoc.Clean(next), members)
 }
 
-func (p *Provisioner) loadGroup(ctx context.Context, id, ifMatch string) (cache.Record, map[string]any, error) {
+// loadedGroup is a group as a write finds it under its lock: the store's
+// record (with its members) and attributes, and whether UiPath is in
+// doubt for it (see doubt.go).
+type loadedGroup struct {
+	rec   cache.Record
+	res   map[string]any
+	doubt bool
+}
+
+func (p *Provisioner) loadGroup(ctx context.Context, id, ifMatch string) (loadedGroup, error) {
 	rec, err := p.getGroup(ctx, id)
 	if err != nil {
-		return rec, nil, err
+		return loadedGroup{rec: rec}, err
 	}
 	if err := checkIfMatch(rec, ifMatch); err != nil {
-		return rec, nil, err
+		return loadedGroup{rec: rec}, err
 	}
 	res, err := decodeResource(rec)
-	return rec, res, err
+	if err != nil {
+		return loadedGroup{rec: rec}, err
+	}
+	doubt, err := p.inDoubt(ctx, cache.KindGroup, id)
+	return loadedGroup{rec: rec, res: res, doubt: doubt}, err
 }
 
 // commitGroup carries a group's new name and member set to UiPath, then
 // records in the store exactly what UiPath confirmed.
-func (p *Provisioner) commitGroup(ctx context.Context, rec cache.Record, res map[string]any, members []string) (cache.Record, error) {
+func (p *Provisioner) commitGroup(ctx context.Context, cur loadedGroup, res map[string]any, members []string) (cache.Record, error) {
+	rec := cur.rec
 	ctx, unc := upstream.TrackUncertain(ctx)
 	defer p.noteDoubt(ctx, cache.KindGroup, rec.ID, false, unc)
 	name, err := groupName(res)
@@ -221,11 +230,7 @@ func (p *Provisioner) commitGroup(ctx context.Context, rec cache.Record, res map
 		return rec, err
 	}
 	upRemoves := p.withAccounts(ctx, removes)
-	doubt, err := p.inDoubt(ctx, cache.KindGroup, rec.ID)
-	if err != nil {
-		return rec, err
-	}
-	if doubt {
+	if cur.doubt {
 		// UiPath may hold a late change: plan against what it has.
 		add, remove, err := p.memberDrift(ctx, rec.ID, members)
 		if err != nil {

@@ -48,12 +48,12 @@ func (p *Provisioner) createUser(ctx context.Context, attrs map[string]any) (cac
 			return cache.Record{}, err
 		}
 		defer unlockID()
-		_, _, oldProf, err := p.loadUser(ctx, rec.ID, "")
+		cur, err := p.loadUser(ctx, rec.ID, "")
 		if err != nil {
 			return cache.Record{}, err
 		}
 		p.log.InfoContext(ctx, "create matched a deactivated user: reactivating", "scim_id", rec.ID)
-		return p.commitUser(ctx, rec, oldProf, res)
+		return p.commitUser(ctx, cur, res)
 	}
 	if err := p.checkUnique(ctx, cache.KindUser, "", prof.UserName, ext); err != nil {
 		return cache.Record{}, err
@@ -242,12 +242,11 @@ func (p *Provisioner) replaceUser(ctx context.Context, id string, attrs map[stri
 		return cache.Record{}, err
 	}
 	defer unlock()
-	rec, _, oldProf, err := p.loadUser(ctx, id, ifMatch)
+	cur, err := p.loadUser(ctx, id, ifMatch)
 	if err != nil {
-		return rec, err
+		return cur.rec, err
 	}
-	res := scimdoc.Clean(attrs)
-	return p.commitUser(ctx, rec, oldProf, res)
+	return p.commitUser(ctx, cur, scimdoc.Clean(attrs))
 }
 
 // patchUser applies PATCH operations (RFC 7644 §3.5.2). An operation that
@@ -258,45 +257,52 @@ func (p *Provisioner) patchUser(ctx context.Context, id string, ops []scimdoc.Pa
 		return cache.Record{}, err
 	}
 	defer unlock()
-	rec, res, oldProf, err := p.loadUser(ctx, id, ifMatch)
+	cur, err := p.loadUser(ctx, id, ifMatch)
 	if err != nil {
-		return rec, err
+		return cur.rec, err
 	}
-	changed, err := scimdoc.ApplyPatch(res, ops, scimdoc.KindUser)
-	if err != nil {
-		return rec, err
-	}
-	if !changed {
+	changed, err := scimdoc.ApplyPatch(cur.res, ops, scimdoc.KindUser)
+	if err != nil || (!changed && !cur.doubt) {
 		// Nothing changes in the store; but when UiPath is in doubt, the
 		// IdP's repeat is the moment to restate what the store holds.
-		if doubt, err := p.inDoubt(ctx, cache.KindUser, id); err != nil || !doubt {
-			return rec, err
-		}
+		return cur.rec, err
 	}
-	return p.commitUser(ctx, rec, oldProf, scimdoc.Clean(res))
+	return p.commitUser(ctx, cur, scimdoc.Clean(cur.res))
 }
 
-func (p *Provisioner) loadUser(ctx context.Context, id, ifMatch string) (cache.Record, map[string]any, profile, error) {
+// loadedUser is a user as a write finds it under its lock: the store's
+// record and attributes, the profile UiPath was last given, and whether
+// UiPath is in doubt for it (see doubt.go).
+type loadedUser struct {
+	rec   cache.Record
+	res   map[string]any
+	prof  profile
+	doubt bool
+}
+
+func (p *Provisioner) loadUser(ctx context.Context, id, ifMatch string) (loadedUser, error) {
 	rec, err := p.getUser(ctx, id)
 	if err != nil {
-		return rec, nil, profile{}, err
+		return loadedUser{rec: rec}, err
 	}
 	if err := checkIfMatch(rec, ifMatch); err != nil {
-		return rec, nil, profile{}, err
+		return loadedUser{rec: rec}, err
 	}
 	res, err := decodeResource(rec)
 	if err != nil {
-		return rec, nil, profile{}, err
+		return loadedUser{rec: rec}, err
 	}
 	prof, err := profileOf(res)
 	if err != nil {
-		return rec, nil, profile{}, fmt.Errorf("stored user %s: %w", id, err)
+		return loadedUser{rec: rec}, fmt.Errorf("stored user %s: %w", id, err)
 	}
-	return rec, res, prof, nil
+	doubt, err := p.inDoubt(ctx, cache.KindUser, id)
+	return loadedUser{rec: rec, res: res, prof: prof, doubt: doubt}, err
 }
 
 // commitUser carries a user's new attributes to UiPath, then to the store.
-func (p *Provisioner) commitUser(ctx context.Context, rec cache.Record, oldProf profile, res map[string]any) (cache.Record, error) {
+func (p *Provisioner) commitUser(ctx context.Context, cur loadedUser, res map[string]any) (cache.Record, error) {
+	rec, oldProf := cur.rec, cur.prof
 	ctx, unc := upstream.TrackUncertain(ctx)
 	defer p.noteDoubt(ctx, cache.KindUser, rec.ID, false, unc)
 	scimdoc.KeepActivation(res, oldProf.Active)
@@ -314,11 +320,7 @@ func (p *Provisioner) commitUser(ctx context.Context, rec cache.Record, oldProf 
 			return rec, err
 		}
 	}
-	doubt, err := p.inDoubt(ctx, cache.KindUser, rec.ID)
-	if err != nil {
-		return rec, err
-	}
-	deprovisioned, err := p.applyProfile(ctx, rec, oldProf, prof, doubt)
+	deprovisioned, err := p.applyProfile(ctx, rec, oldProf, prof, cur.doubt)
 	if err != nil {
 		return rec, err
 	}
