@@ -187,10 +187,8 @@ func (s *soak) quiesce(ctx context.Context) (time.Duration, []diff) {
 	}
 	var diffs []diff
 	for {
-		if s.settle != nil {
-			if err := s.settle(ctx); err != nil {
-				s.logs.note("settle: " + err.Error())
-			}
+		if err := s.settle(ctx); err != nil {
+			s.logs.note("settle: " + err.Error())
 		}
 		diffs = s.compare(ctx)
 		if len(diffs) == 0 {

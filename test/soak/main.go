@@ -162,10 +162,12 @@ type soak struct {
 	faults *injector
 	model  *model
 	logs   *lineCounter
-	// settle, when set, is the bridge's background repair of uncertain
-	// writes: called every -settle-every during the run and between
-	// checks during quiescence. The bridge has none yet.
-	settle func(context.Context) error
+	// settler is the bridge's background check of writes with an unknown
+	// outcome, run during the traffic exactly as serve runs it
+	// (mapping.Provisioner.RunSettler every -settle-every); settle is one
+	// pass of it, run between checks during quiescence.
+	settler func(context.Context)
+	settle  func(context.Context) error
 	// leaverMon and mem are the invariant monitors.
 	leaverMon *leaverMonitor
 	mem       *memMonitor
@@ -270,9 +272,14 @@ func newSoak(o options, out io.Writer) (s *soak, cleanup func(), err error) {
 			attempts: 1, backoff: o.idpBackoff},
 		leaverMon: newLeaverMonitor(o.grace),
 		mem:       newMemMonitor(),
-		// The bridge's check of writes with an unknown outcome, as serve
-		// runs it (mapping.Provisioner.RunSettler), at -settle-every.
-		settle: func(ctx context.Context) error { _, err := prov.Settle(ctx); return err },
+		settle:    func(ctx context.Context) error { _, err := prov.Settle(ctx); return err },
+	}
+	s.settler = func(ctx context.Context) {
+		prov.RunSettler(ctx, o.settleEvery, func(_ mapping.SettleReport, err error) {
+			if err != nil && ctx.Err() == nil {
+				logs.note("settle: " + err.Error())
+			}
+		})
 	}
 	return s, cleanup, nil
 }
@@ -336,9 +343,7 @@ func (s *soak) run(ctx context.Context) (*report, error) {
 	var monWG sync.WaitGroup
 	s.mem.sample(0)
 	monWG.Go(func() { s.monitor(monCtx, start) })
-	if s.settle != nil {
-		bg.Go(func() { s.settleLoop(trafficCtx) })
-	}
+	bg.Go(func() { s.settler(trafficCtx) })
 	s.traffic(trafficCtx, ctx)
 	stopFaults()
 	bg.Wait()
@@ -402,15 +407,6 @@ func (s *soak) monitor(ctx context.Context, start time.Time) {
 		s.mem.sample(time.Since(start))
 		if since := time.Since(start); since >= s.opts.duration/4 {
 			s.mem.markBaseline()
-		}
-	})
-}
-
-// settleLoop calls the bridge's settle pass periodically until ctx ends.
-func (s *soak) settleLoop(ctx context.Context) {
-	every(ctx, s.opts.settleEvery, func() {
-		if err := s.settle(ctx); err != nil && ctx.Err() == nil {
-			s.logs.note("settle: " + err.Error())
 		}
 	})
 }
