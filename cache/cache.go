@@ -163,6 +163,8 @@ type Store interface {
 	// read (the stored Since still equals d.Since): with a zero next the
 	// doubt is removed, otherwise it stays, due at next. It is atomic.
 	ResolveDoubt(ctx context.Context, d Doubt, next time.Time) error
+	// Queue holds the pending membership changes (pending.go).
+	Queue
 	// Ping reports whether the backend is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the backend's resources.

@@ -72,7 +72,7 @@ func newStore(cfg Config, logger *slog.Logger, opts options) (*Store, error) {
 	// lone write waits at most this long for company.
 	db.MaxBatchDelay = 2 * time.Millisecond
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range []string{bucketMembers, bucketMeta} {
+		for _, name := range []string{bucketMembers, bucketMeta, bucketPending, bucketPendingUsers, bucketFailures} {
 			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 				return err
 			}

@@ -61,7 +61,7 @@ func (s *Store) Create(ctx context.Context, rec cache.Record) (cache.Record, err
 // runs outside any write transaction. It returns cache.ErrNotFound,
 // cache.ErrConflict, or fn's error as is.
 func (s *Store) Update(ctx context.Context, kind cache.Kind, id string, fn func(cache.Record) (cache.Record, error)) (cache.Record, error) {
-	return s.update(ctx, "update", kind, id, true, func(old cache.Record) (cache.Record, []string, []string, error) {
+	return s.update(ctx, "update", kind, id, true, queueMode{}, func(old cache.Record) (cache.Record, []string, []string, error) {
 		rec, err := fn(old)
 		if err != nil || kind != cache.KindGroup {
 			return rec, nil, nil, err
@@ -76,7 +76,7 @@ func (s *Store) Update(ctx context.Context, kind cache.Kind, id string, fn func(
 // transaction that touches only the delta's entries and the record; fn
 // runs again if the record changed meanwhile.
 func (s *Store) UpdateMembers(ctx context.Context, groupID string, add, remove []string, fn func(cache.Record) (cache.Record, error)) (cache.Record, error) {
-	return s.update(ctx, "update members of", cache.KindGroup, groupID, false, func(old cache.Record) (cache.Record, []string, []string, error) {
+	return s.update(ctx, "update members of", cache.KindGroup, groupID, false, queueMode{}, func(old cache.Record) (cache.Record, []string, []string, error) {
 		rec := old
 		if fn != nil {
 			var err error
@@ -93,7 +93,7 @@ func (s *Store) UpdateMembers(ctx context.Context, groupID string, add, remove [
 // run outside any write transaction, returns the new record and the member
 // ids that join and leave (removals first). withMembers says whether the
 // record read for change carries its members.
-func (s *Store) update(ctx context.Context, op string, kind cache.Kind, id string, withMembers bool,
+func (s *Store) update(ctx context.Context, op string, kind cache.Kind, id string, withMembers bool, mode queueMode,
 	change func(cache.Record) (rec cache.Record, add, remove []string, err error)) (cache.Record, error) {
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
@@ -122,6 +122,11 @@ func (s *Store) update(ctx context.Context, op string, kind cache.Kind, id strin
 			}
 			if err := checkIndexes(b, &cur, rec, cache.ErrConflict); err != nil {
 				return err
+			}
+			if kind == cache.KindGroup {
+				if err := keepQueue(tx, id, add, remove, mode); err != nil {
+					return err
+				}
 			}
 			return put(tx, b, seq, &cur, rec, add, remove)
 		})
@@ -159,6 +164,9 @@ func (s *Store) Delete(ctx context.Context, kind cache.Kind, id string) error {
 			if err := changeMembers(tx, b, id, nil, old.Members); err != nil {
 				return err
 			}
+		}
+		if err := dropPending(tx, kind, id); err != nil {
+			return err
 		}
 		if err := b.order.Delete(orderKey(seq, id)); err != nil {
 			return err

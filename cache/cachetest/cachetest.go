@@ -72,6 +72,15 @@ func Run(t *testing.T, newStore func(t *testing.T) cache.Store) {
 		// doubt.go
 		{"Doubts", testDoubts},
 		{"ResolveDoubt", testResolveDoubt},
+		// pending.go
+		{"QueueMembers", testQueueMembers},
+		{"QueueCancels", testQueueCancels},
+		{"ClaimPending", testClaimPending},
+		{"QueueTurnsClaimed", testQueueTurnsClaimed},
+		{"SettlePending", testSettlePending},
+		{"UpdateMembersSettlesQueue", testUpdateMembersSettlesQueue},
+		{"Failures", testFailures},
+		{"ParallelQueue", testParallelQueue},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
