@@ -13,6 +13,12 @@
 //	{p}:order:<kind>              sorted set of ids, score = creation sequence
 //	{p}:seq                       counter behind the creation sequence
 //	{p}:ug:<userId>               set of the ids of the user's groups
+//	{p}:pending                   hash: cache.PendingKey(group, user) →
+//	                              cache.EncodePending, the queue of
+//	                              membership changes UiPath has not confirmed
+//	{p}:pq:g:<groupId>            set of the user ids of the group's changes
+//	{p}:pq:u:<userId>             set of the group ids of the user's changes
+//	{p}:failures                  list of JSON cache.Failure, newest first
 //
 // Create, Update, UpdateMembers and Delete are Lua scripts that declare every key they
 // touch, so each is atomic on the server. Update and Delete are
@@ -22,7 +28,10 @@
 // lose an update or leave an index entry dangling. UpdateMembers reads only
 // the record hash and sends only the delta, which the script applies to the
 // member set and to the affected users' ug sets: its cost does not grow with
-// the group.
+// the group. The same script run keeps the queue of pending membership
+// changes for the delta's pairs (cache.QueueRule, in Lua), and Delete's
+// drops the record's changes; ClaimPending and SettlePending are one
+// script each.
 //
 // Get is one HGET (plus, for a group, an SMEMBERS in the same MULTI);
 // Lookup is one script that GETs the index key and HGETs the record (and

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/scim-bridge/scim-bridge/cache"
 )
@@ -58,10 +59,11 @@ func (s *Store) Create(ctx context.Context, rec cache.Record) (cache.Record, err
 
 // Update applies fn to the current record and stores the result if the
 // record's version is unchanged on the server, else runs fn again on the new
-// value. It returns cache.ErrNotFound, cache.ErrConflict, or fn's error as
-// is.
+// value. A group's member delta is confirmed in UiPath: it settles the
+// pairs' pending changes by cache.QueueRule. It returns cache.ErrNotFound,
+// cache.ErrConflict, or fn's error as is.
 func (s *Store) Update(ctx context.Context, kind cache.Kind, id string, fn func(cache.Record) (cache.Record, error)) (cache.Record, error) {
-	return s.update(ctx, "update", kind, id, true, func(old cache.Record) (cache.Record, []string, []string, error) {
+	return s.update(ctx, "update", kind, id, true, queueMode{}, func(old cache.Record) (cache.Record, []string, []string, error) {
 		rec, err := fn(old)
 		if err != nil || kind != cache.KindGroup {
 			return rec, nil, nil, err
@@ -75,9 +77,10 @@ func (s *Store) Update(ctx context.Context, kind cache.Kind, id string, fn func(
 // those in add and applies fn to the group's other fields, in one script
 // that compare-and-swaps the record's version; fn runs again if the record
 // changed meanwhile. Neither the member set nor the user → group entries
-// outside the delta are read or written.
+// outside the delta are read or written. The delta is confirmed in UiPath:
+// it settles the pairs' pending changes by cache.QueueRule.
 func (s *Store) UpdateMembers(ctx context.Context, groupID string, add, remove []string, fn func(cache.Record) (cache.Record, error)) (cache.Record, error) {
-	return s.update(ctx, "update members of", cache.KindGroup, groupID, false, func(old cache.Record) (cache.Record, []string, []string, error) {
+	return s.update(ctx, "update members of", cache.KindGroup, groupID, false, queueMode{}, func(old cache.Record) (cache.Record, []string, []string, error) {
 		rec := old
 		if fn != nil {
 			var err error
@@ -90,11 +93,12 @@ func (s *Store) UpdateMembers(ctx context.Context, groupID string, add, remove [
 	})
 }
 
-// update is the compare-and-swap loop of Update and UpdateMembers: change
-// returns the new record and the member ids that leave and join (removals
-// first). withMembers says whether the record read for change carries its
-// members.
-func (s *Store) update(ctx context.Context, op string, kind cache.Kind, id string, withMembers bool,
+// update is the compare-and-swap loop of Update, UpdateMembers and
+// QueueMembers: change returns the new record and the member ids that
+// leave and join (removals first). withMembers says whether the record
+// read for change carries its members; mode how a group's delta meets the
+// queue, in the same script run.
+func (s *Store) update(ctx context.Context, op string, kind cache.Kind, id string, withMembers bool, mode queueMode,
 	change func(cache.Record) (rec cache.Record, add, remove []string, err error)) (cache.Record, error) {
 	for attempt := 1; ; attempt++ {
 		old, err := s.get(ctx, kind, id, withMembers)
@@ -120,16 +124,34 @@ func (s *Store) update(ctx context.Context, op string, kind cache.Kind, id strin
 				claims, releases = append(claims, nonEmpty(c[1])...), append(releases, nonEmpty(c[0])...)
 			}
 		}
-		keys := make([]string, 0, 2+len(claims)+len(releases)+len(add)+len(remove))
+		queue := mode.arg(kind)
+		now := mode.now
+		if now.IsZero() {
+			now = time.Now()
+		}
+		keys := make([]string, 0, 4+len(claims)+len(releases)+2*(len(add)+len(remove)))
 		keys = append(keys, s.keys.record(kind, id), s.keys.members(kind, id))
 		for _, group := range [][]string{claims, releases, s.userGroupKeys(remove), s.userGroupKeys(add)} {
 			keys = append(keys, group...)
 		}
-		args := make([]any, 0, 8+len(remove)+len(add))
-		args = append(args, id, old.Version, rec.Version, data, len(claims), len(releases), len(remove), len(add))
+		args := make([]any, 0, 10+2*(len(remove)+len(add)))
+		args = append(args, id, old.Version, rec.Version, data, len(claims), len(releases), len(remove), len(add), queue, ms(now))
 		for _, group := range [][]string{remove, add} {
 			for _, m := range group {
 				args = append(args, m)
+			}
+		}
+		if queue != "" {
+			keys = append(keys, s.keys.pending(), s.keys.queued(cache.KindGroup, id))
+			for _, group := range [][]string{remove, add} {
+				for _, m := range group {
+					keys = append(keys, s.keys.queued(cache.KindUser, m))
+				}
+			}
+			for _, group := range [][]string{remove, add} {
+				for _, m := range group {
+					args = append(args, cache.PendingKey(id, m))
+				}
 			}
 		}
 		res, err := s.write(ctx, updateScript, keys, args...).Int()
@@ -147,9 +169,9 @@ func (s *Store) update(ctx context.Context, op string, kind cache.Kind, id strin
 	}
 }
 
-// Delete removes the record, its index entries, its place in the order
-// and, for a group, its member set and membership entries, atomically. It
-// returns cache.ErrNotFound if there is no record.
+// Delete removes the record, its index entries, its place in the order,
+// its pending changes and, for a group, its member set and membership
+// entries, atomically. It returns cache.ErrNotFound if there is no record.
 func (s *Store) Delete(ctx context.Context, kind cache.Kind, id string) error {
 	for attempt := 1; ; attempt++ {
 		old, err := s.get(ctx, kind, id, true)
@@ -161,9 +183,17 @@ func (s *Store) Delete(ctx context.Context, kind cache.Kind, id string) error {
 		if kind == cache.KindGroup {
 			remove = s.userGroupKeys(old.Members)
 		}
+		queued, others, fields, err := s.deleteArgs(ctx, kind, id)
+		if err != nil {
+			return fmt.Errorf("delete %s %s: %w", kind, id, err)
+		}
 		keys := append([]string{s.keys.record(kind, id), s.keys.order(kind), s.keys.members(kind, id)}, releases...)
 		keys = append(keys, remove...)
-		res, err := s.write(ctx, deleteScript, keys, id, old.Version, len(releases), len(remove)).Int()
+		keys = append(keys, s.keys.pending(), s.keys.queued(kind, id))
+		keys = append(keys, queued...)
+		args := append([]any{id, old.Version, len(releases), len(remove), len(others)}, others...)
+		args = append(args, fields...)
+		res, err := s.write(ctx, deleteScript, keys, args...).Int()
 		if err == nil && res == resChanged {
 			s.logger.Debug("delete raced, retrying", "kind", kind, "scim_id", id, "attempt", attempt)
 			continue
