@@ -158,6 +158,12 @@ func TestKeysShareHashTag(t *testing.T) {
 	if _, err := s.Create(ctx, cache.Record{Kind: cache.KindGroup, ID: "g1", Name: "G", ExternalID: "x", Members: []string{"u1"}}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.QueueMembers(ctx, "g1", []string{"u2"}, nil, time.Now(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddFailure(ctx, cache.Failure{Group: "g1", User: "u3", Reason: "gone"}); err != nil {
+		t.Fatal(err)
+	}
 	opts, err := redis.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)
@@ -168,8 +174,9 @@ func TestKeysShareHashTag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) != 7 { // rec, members, name, ext, order, seq, ug
-		t.Errorf("keys = %q, want 7", keys)
+	// rec, members, name, ext, order, seq, ug × 2, pending, pq:g, pq:u, failures
+	if len(keys) != 12 {
+		t.Errorf("keys = %q, want 12", keys)
 	}
 	for _, k := range keys {
 		if !strings.HasPrefix(k, "{"+prefix+"}:") {
