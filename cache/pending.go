@@ -146,17 +146,26 @@ func QueueRule(old *Pending, p Pending, now time.Time, queue bool) *Pending {
 
 // SettleRule is the one rule for applying a sender's outcome to the pair's
 // current pending change cur (nil: none, and nothing happens). It returns
-// the pair's new pending change, nil for none.
+// the pair's new pending change, nil for none. An outcome applies only to
+// the claim it reports on: when cur's Claimed differs from the outcome's
+// (the claim ran out and another sender holds the pair), cur is kept.
 //   - PendingDone: if cur still goes the claimed way it is done and leaves;
 //     if the IdP turned it round meanwhile, UiPath is known to hold the
 //     claimed way, so cur is a fresh change: unattempted, unclaimed.
-//   - PendingUnsent: unclaimed, Attempted as before the claim, due at Due.
+//   - PendingUnsent: unclaimed, Attempted as before the claim, due at Due;
+//     if the IdP turned it round meanwhile and it had never been
+//     attempted, it leaves (UiPath never left the state now desired).
 //   - PendingRetry: unclaimed, attempted, due at Due, one more try.
 //   - PendingFailed: if cur still goes the claimed way it leaves; otherwise
 //     it is unclaimed and stays attempted.
 func SettleRule(cur *Pending, o Outcome) *Pending {
 	if cur == nil {
 		return nil
+	}
+	if cur.Claimed.UnixMilli() != o.Change.Claimed.UnixMilli() {
+		// Not the claim this outcome is about: it ran out and another
+		// sender claimed the pair since. That sender settles it.
+		return cur
 	}
 	n := *cur
 	n.Claimed = time.Time{}
@@ -168,6 +177,11 @@ func SettleRule(cur *Pending, o Outcome) *Pending {
 		}
 		n.Attempted = false
 	case PendingUnsent:
+		if !same && !o.Change.Attempted {
+			// Turned round while claimed, and nothing ever went out:
+			// UiPath already holds what the IdP now wants.
+			return nil
+		}
 		if same {
 			n.Attempted = o.Change.Attempted
 		}

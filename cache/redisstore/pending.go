@@ -75,15 +75,18 @@ end
 
 -- settleRule is cache.SettleRule: res is the cache.PendingResult ('0'
 -- done, '1' unsent, '2' retry, '3' failed), dir and att the claimed
--- change's direction and attempted flag, due the outcome's Due in ms.
-local function settleRule(cur, res, dir, att, due)
+-- change's direction and attempted flag, due the outcome's Due in ms,
+-- claimed the claim the outcome reports on (ms).
+local function settleRule(cur, res, dir, att, due, claimed)
   if not cur then return false end
+  if tonumber(cur[4]) ~= tonumber(claimed) then return cur end
   local n = {cur[1], cur[2], cur[3], '0', cur[5], cur[6]}
   local same = cur[1] == dir
   if res == '0' then
     if same then return false end
     n[3] = '0'
   elseif res == '1' then
+    if (not same) and att ~= '1' then return false end
     if same then n[3] = att end
     n[5] = due
   elseif res == '2' then
@@ -124,23 +127,23 @@ return out
 
 // settleScript: KEYS = pending, then per outcome the group's and the
 // user's index set; ARGV = per outcome: field, group, user, result,
-// claimed dir, claimed attempted (0/1), due (ms). It applies each outcome
+// claimed dir, claimed attempted (0/1), due (ms), claimed until (ms). It applies each outcome
 // by cache.SettleRule, in order (a pair listed twice sees the first
 // outcome's result).
 var settleScript = redis.NewScript(pendingLua + `
 local order, old, new = {}, {}, {}
-for j = 0, #ARGV / 7 - 1 do
-  local a = 7 * j
+for j = 0, #ARGV / 8 - 1 do
+  local a = 8 * j
   local f = ARGV[a + 1]
   if old[f] == nil then
     old[f] = pread(KEYS[1], f)
     new[f] = old[f]
     order[#order + 1] = j
   end
-  new[f] = settleRule(new[f], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7])
+  new[f] = settleRule(new[f], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8])
 end
 for _, j in ipairs(order) do
-  local a = 7 * j
+  local a = 8 * j
   local f = ARGV[a + 1]
   if new[f] ~= old[f] then
     pput(KEYS[1], f, KEYS[2 + 2 * j], ARGV[a + 3], KEYS[3 + 2 * j], ARGV[a + 2], new[f])
@@ -337,7 +340,7 @@ func (s *Store) SettlePending(ctx context.Context, outcomes []cache.Outcome) err
 	}
 	keys := make([]string, 0, 1+2*len(outcomes))
 	keys = append(keys, s.keys.pending())
-	args := make([]any, 0, 7*len(outcomes))
+	args := make([]any, 0, 8*len(outcomes))
 	for _, o := range outcomes {
 		c := o.Change
 		dir, att := "-", "0"
@@ -348,7 +351,7 @@ func (s *Store) SettlePending(ctx context.Context, outcomes []cache.Outcome) err
 			att = "1"
 		}
 		keys = append(keys, s.keys.queued(cache.KindGroup, c.Group), s.keys.queued(cache.KindUser, c.User))
-		args = append(args, cache.PendingKey(c.Group, c.User), c.Group, c.User, int(o.Result), dir, att, ms(o.Due))
+		args = append(args, cache.PendingKey(c.Group, c.User), c.Group, c.User, int(o.Result), dir, att, ms(o.Due), ms(c.Claimed))
 	}
 	if err := s.write(ctx, settleScript, keys, args...).Err(); err != nil {
 		return fmt.Errorf("settle pending changes: %w", err)
