@@ -377,14 +377,23 @@ func (p *Provisioner) memberDrift(ctx context.Context, groupID string, want []st
 	for _, m := range refs {
 		actual[m.ID] = true
 	}
+	// A pair with a pending change is the scheduler's to send.
+	pend, err := p.store.PendingOf(ctx, cache.KindGroup, groupID)
+	if err != nil {
+		return nil, nil, err
+	}
+	queued := make(map[string]bool, len(pend))
+	for _, c := range pend {
+		queued[c.User] = true
+	}
 	wantSet := setOf(want)
 	for _, id := range p.withAccounts(ctx, want) {
-		if !actual[id] {
+		if !actual[id] && !queued[id] {
 			add = append(add, id)
 		}
 	}
 	for id := range actual {
-		if wantSet[id] {
+		if wantSet[id] || queued[id] {
 			continue
 		}
 		if _, err := p.store.Get(ctx, cache.KindUser, id); err == nil {

@@ -244,6 +244,9 @@ func (p *Provisioner) commitGroup(ctx context.Context, cur loadedGroup, res map[
 	if err != nil {
 		return rec, fmt.Errorf("encode group: %w", err)
 	}
+	if p.cfg.MembershipWrites == WritesQueued && !renamed {
+		return p.queueGroup(ctx, rec, name, ext, body, [4][]string{adds, removes, upAdds, upRemoves})
+	}
 	plan := planGroupChange(p.cfg.Strategy, rec.ID, name, renamed, upAdds, upRemoves)
 	out := p.runPlan(ctx, plan)
 	if out.renameErr != nil {
@@ -293,6 +296,47 @@ func (p *Provisioner) commitGroup(ctx context.Context, cur loadedGroup, res map[
 		err := &partialError{failedUsers: out.failedIDs, failed: out.failed, total: out.total, retryable: out.retryable, err: out.firstErr}
 		p.log.WarnContext(ctx, "membership change partly applied", "scim_id", rec.ID, "error", err)
 		return stored, err
+	}
+	return stored, nil
+}
+
+// queueGroup records a group's new attributes and desired members, and
+// queues the member changes UiPath needs, in one atomic store write; the
+// scheduler sends them. delta is the requested adds and removes, then the
+// adds and removes UiPath needs (without the users the delete policy left
+// without an account; in doubt, planned against UiPath's own members).
+func (p *Provisioner) queueGroup(ctx context.Context, rec cache.Record, name, ext string, body []byte, delta [4][]string) (cache.Record, error) {
+	adds, removes, upAdds, upRemoves := delta[0], delta[1], delta[2], delta[3]
+	now := p.cfg.Now().UTC()
+	rctx, cancel := recordCtx(ctx)
+	defer cancel()
+	stored, err := p.store.QueueMembers(rctx, rec.ID, upAdds, upRemoves, now, func(r cache.Record) (cache.Record, error) {
+		r.Name = name
+		r.ExternalID = ext
+		r.Resource = body
+		r.Modified = now
+		return r, nil
+	})
+	if err != nil {
+		if errors.Is(err, cache.ErrConflict) {
+			return rec, uniqueness("externalId %q is already used by another group", ext)
+		}
+		return rec, fmt.Errorf("store group %s: %w", rec.ID, err)
+	}
+	// The rest changes in the store only: users without an account, and
+	// (in doubt) members UiPath was seen to hold already.
+	upA, upR := setOf(upAdds), setOf(upRemoves)
+	storeAdd := slices.DeleteFunc(slices.Clone(adds), func(id string) bool { return upA[id] })
+	storeRemove := slices.DeleteFunc(slices.Clone(removes), func(id string) bool { return upR[id] })
+	if len(storeAdd) > 0 || len(storeRemove) > 0 {
+		if stored, err = p.store.UpdateMembers(rctx, rec.ID, storeAdd, storeRemove, nil); err != nil {
+			return rec, fmt.Errorf("store group %s: %w", rec.ID, err)
+		}
+	}
+	stored.Members = applyDelta(rec.Members, setOf(adds), setOf(removes))
+	p.wakeScheduler()
+	if len(adds) > 0 {
+		return p.forgetDeletedMembers(ctx, stored, setOf(adds))
 	}
 	return stored, nil
 }

@@ -79,6 +79,18 @@ type Config struct {
 	// resource is first checked against UiPath (capped at
 	// LateWriteWindow). Zero → 5 seconds.
 	FirstCheck time.Duration
+	// MembershipWrites is WritesSync (zero value) or WritesQueued; the
+	// service defaults to queued (see scheduler.go).
+	MembershipWrites string
+	// Quiet is how long a call's changes must have been left alone before
+	// the scheduler sends it; zero → 1s. MaxHold bounds that wait; zero →
+	// 30s. ClaimTTL is how long a sender holds a call's changes; zero →
+	// 30s.
+	Quiet, MaxHold, ClaimTTL time.Duration
+	// OnDeprovision, when set, sees how long each deactivation or user
+	// deletion took from the start of its request to UiPath's
+	// confirmation.
+	OnDeprovision func(time.Duration)
 }
 
 func (c Config) withDefaults() Config {
@@ -104,6 +116,18 @@ func (c Config) withDefaults() Config {
 		c.FirstCheck = defaultFirstCheck
 	}
 	c.FirstCheck = min(c.FirstCheck, c.LateWriteWindow)
+	if c.MembershipWrites == "" {
+		c.MembershipWrites = WritesSync
+	}
+	if c.Quiet <= 0 {
+		c.Quiet = defaultQuiet
+	}
+	if c.MaxHold <= 0 {
+		c.MaxHold = defaultMaxHold
+	}
+	if c.ClaimTTL <= 0 {
+		c.ClaimTTL = defaultClaimTTL
+	}
 	if c.NewID == nil {
 		c.NewID = func() string { return uuid.NewString() }
 	}
@@ -119,6 +143,8 @@ type Provisioner struct {
 	store cache.Store
 	log   *slog.Logger
 	locks keyedMutex
+	// wake tells the scheduler a change was queued.
+	wake chan struct{}
 }
 
 // New returns a Provisioner.
@@ -134,10 +160,15 @@ func New(cfg Config, up Upstream, store cache.Store, logger *slog.Logger) (*Prov
 	default:
 		return nil, fmt.Errorf("mapping: unknown deprovision policy %q", cfg.Deprovision)
 	}
+	switch cfg.MembershipWrites {
+	case WritesSync, WritesQueued:
+	default:
+		return nil, fmt.Errorf("mapping: unknown membership writes %q", cfg.MembershipWrites)
+	}
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Provisioner{cfg: cfg, up: up, store: store, log: logger}, nil
+	return &Provisioner{cfg: cfg, up: up, store: store, log: logger, wake: make(chan struct{}, 1)}, nil
 }
 
 // lock serialises work on one resource: within the process always, and

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/scim-bridge/scim-bridge/cache"
 	"github.com/scim-bridge/scim-bridge/scimdoc"
@@ -237,6 +238,7 @@ func (p *Provisioner) findExisting(ctx context.Context, prof profile, uerr *upst
 
 // replaceUser replaces a user's attributes (PUT, RFC 7644 §3.5.1).
 func (p *Provisioner) replaceUser(ctx context.Context, id string, attrs map[string]any, ifMatch string) (cache.Record, error) {
+	start := p.cfg.Now()
 	unlock, err := p.lock(ctx, "user:"+id)
 	if err != nil {
 		return cache.Record{}, err
@@ -246,12 +248,14 @@ func (p *Provisioner) replaceUser(ctx context.Context, id string, attrs map[stri
 	if err != nil {
 		return cur.rec, err
 	}
+	cur.start = start
 	return p.commitUser(ctx, cur, scimdoc.Clean(attrs))
 }
 
 // patchUser applies PATCH operations (RFC 7644 §3.5.2). An operation that
 // changes nothing writes nothing.
 func (p *Provisioner) patchUser(ctx context.Context, id string, ops []scimdoc.PatchOp, ifMatch string) (cache.Record, error) {
+	start := p.cfg.Now()
 	unlock, err := p.lock(ctx, "user:"+id)
 	if err != nil {
 		return cache.Record{}, err
@@ -261,6 +265,7 @@ func (p *Provisioner) patchUser(ctx context.Context, id string, ops []scimdoc.Pa
 	if err != nil {
 		return cur.rec, err
 	}
+	cur.start = start
 	changed, err := scimdoc.ApplyPatch(cur.res, ops, scimdoc.KindUser)
 	if err != nil || (!changed && !cur.doubt) {
 		// Nothing changes in the store; but when UiPath is in doubt, the
@@ -278,6 +283,8 @@ type loadedUser struct {
 	res   map[string]any
 	prof  profile
 	doubt bool
+	// start is when the request began (before it waited for the lock).
+	start time.Time
 }
 
 func (p *Provisioner) loadUser(ctx context.Context, id, ifMatch string) (loadedUser, error) {
@@ -323,6 +330,9 @@ func (p *Provisioner) commitUser(ctx context.Context, cur loadedUser, res map[st
 	deprovisioned, err := p.applyProfile(ctx, rec, oldProf, prof, cur.doubt)
 	if err != nil {
 		return rec, err
+	}
+	if oldProf.Active && !prof.Active {
+		p.observeDeprovision(cur.start)
 	}
 	body, err := json.Marshal(res)
 	if err != nil {
@@ -379,6 +389,7 @@ func (p *Provisioner) applyProfile(ctx context.Context, rec cache.Record, oldPro
 		if !p.confirmGone(ctx, rec.ID) {
 			p.addDoubt(ctx, cache.KindUser, rec.ID, false, 0)
 		}
+		p.forgetPending(ctx, rec.ID)
 		p.log.InfoContext(ctx, "user deactivated: account deleted by policy", "scim_id", rec.ID)
 		return true, nil
 	}
@@ -388,7 +399,22 @@ func (p *Provisioner) applyProfile(ctx context.Context, rec cache.Record, oldPro
 		base = profile{Active: !prof.Active}
 	}
 	if upd, changed := prof.updateFrom(base); changed {
+		settleCarried := func(error) {}
+		if !prof.Active {
+			// The user's pending group changes ride on the deactivation.
+			settleCarried = p.carryPending(ctx, rec.ID, &upd)
+		}
 		err := p.up.UpdateUser(ctx, rec.ID, upd)
+		if err != nil && !upstream.IsRetryable(err) && !errors.Is(err, upstream.ErrNotFound) && len(upd.GroupIDsToAdd)+len(upd.GroupIDsToRemove) > 0 {
+			// A carried change UiPath refuses (a group deleted there) must
+			// not hold the leaver up: it goes back to the queue, and the
+			// deactivation goes alone.
+			settleCarried(upstream.ErrBudgetExhausted)
+			settleCarried = func(error) {}
+			upd.GroupIDsToAdd, upd.GroupIDsToRemove = nil, nil
+			err = p.up.UpdateUser(ctx, rec.ID, upd)
+		}
+		settleCarried(err)
 		if err != nil && !prof.Active && errors.Is(err, upstream.ErrNotFound) {
 			// Deleted directly in UiPath: a deactivation already holds.
 			// (Recreating it for other changes is reconciliation's job.)
@@ -445,6 +471,7 @@ func (p *Provisioner) upstreamGroupIDs(ctx context.Context, ids []string) []stri
 // deleteUser deletes the UiPath account and forgets the user (RFC 7644
 // §3.6). Its group memberships go with it.
 func (p *Provisioner) deleteUser(ctx context.Context, id, ifMatch string) error {
+	start := p.cfg.Now()
 	unlock, err := p.lock(ctx, "user:"+id)
 	if err != nil {
 		return err
@@ -466,6 +493,7 @@ func (p *Provisioner) deleteUser(ctx context.Context, id, ifMatch string) error 
 		if !p.confirmGone(ctx, id) {
 			p.addDoubt(ctx, cache.KindUser, id, true, 0)
 		}
+		p.observeDeprovision(start)
 	}
 	if err := p.dropFromGroups(ctx, id); err != nil {
 		return err
@@ -482,4 +510,12 @@ func (p *Provisioner) deleteUser(ctx context.Context, id, ifMatch string) error 
 	}
 	p.log.InfoContext(ctx, "user deleted", "scim_id", id)
 	return nil
+}
+
+// observeDeprovision reports a deactivation or deletion UiPath confirmed
+// (or that the background check now owns) to Config.OnDeprovision.
+func (p *Provisioner) observeDeprovision(start time.Time) {
+	if p.cfg.OnDeprovision != nil && !start.IsZero() {
+		p.cfg.OnDeprovision(p.cfg.Now().Sub(start))
+	}
 }

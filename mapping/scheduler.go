@@ -1,0 +1,555 @@
+package mapping
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/scim-bridge/scim-bridge/cache"
+	"github.com/scim-bridge/scim-bridge/upstream"
+)
+
+// Membership writes (Config.MembershipWrites).
+const (
+	// WritesSync answers a membership change after UiPath confirms it,
+	// planned within the one request.
+	WritesSync = "sync"
+	// WritesQueued answers a membership change once the desired members and
+	// the pending change are in the store; the scheduler sends it.
+	WritesQueued = "queued"
+)
+
+// The scheduler's defaults (Config.Quiet, Config.MaxHold, Config.ClaimTTL).
+const (
+	// defaultQuiet: IdPs send one group's members in a burst of PATCHes
+	// (Entra: 20 or so members each). A call waits until its changes have
+	// been quiet this long, so that the burst goes out as one call.
+	defaultQuiet = time.Second
+	// defaultMaxHold bounds that wait for a resource the IdP never stops
+	// changing.
+	defaultMaxHold = 30 * time.Second
+	// defaultClaimTTL is how long a sender holds the changes of one call:
+	// past it, a sender that died mid-call loses them to the next one.
+	defaultClaimTTL = 30 * time.Second
+	// schedulerPoll is how often an idle scheduler looks for changes
+	// queued by other replicas (its own wake it at once).
+	schedulerPoll = time.Second
+	// roundCalls bounds the calls of one planning round: new changes join
+	// the plan at the next round.
+	roundCalls = 64
+	// maxTries and giveUpAfter end the retries of a change: it is then
+	// recorded as failed.
+	maxTries    = 12
+	giveUpAfter = 24 * time.Hour
+)
+
+// The scheduler sends the pending membership changes (cache.Queue) to
+// UiPath with the fewest calls the budget allows:
+//   - one replica at a time plans (the "scheduler" lock); every round it
+//     plans over every pending change at once (PlanMembership, a minimum
+//     vertex cover of the change graph), and sends the calls whose changes
+//     are ripe, the call carrying the most changes first;
+//   - a call carries every change pending for its user or group, not only
+//     those the plan gave it, so a change never waits for a second call;
+//   - each call is sent under its resource's lock, with its changes
+//     claimed in the store, and only when the budget has room now: no lock
+//     is ever held while waiting for the budget;
+//   - what UiPath confirmed leaves the queue; a transient failure is
+//     retried with backoff (honouring Retry-After); a refusal for good is
+//     recorded (cache.Failure), counted and left to reconciliation.
+
+// RoundReport is what one scheduler round did.
+type RoundReport struct {
+	// Pending is the changes queued when the round began, and Oldest the
+	// age of the oldest.
+	Pending int
+	Oldest  time.Duration
+	// Planned is the calls the round's plan needed for every pending
+	// change; Sent the calls it sent.
+	Planned, Sent int
+	// Done, Retried and Failed count changes: confirmed by UiPath, to be
+	// sent again, refused for good.
+	Done, Retried, Failed int
+	// Wait is how long the round asked the scheduler to wait: for budget,
+	// for changes to ripen, or for work.
+	Wait time.Duration
+}
+
+// wakeScheduler tells the scheduler that a change was queued.
+func (p *Provisioner) wakeScheduler() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// RunScheduler runs scheduler rounds until ctx ends; report, when non-nil,
+// sees every round.
+func (p *Provisioner) RunScheduler(ctx context.Context, report func(RoundReport, error)) {
+	next := time.Now()
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.wake:
+			// A change was queued: it ripens after Quiet. Nothing it
+			// brings can be sent sooner, so a wake only ever shortens a
+			// longer wait.
+			if at := time.Now().Add(p.cfg.Quiet); at.Before(next) {
+				next = at
+				t.Reset(time.Until(next))
+			}
+			continue
+		case <-t.C:
+		}
+		rep, err := p.Round(ctx)
+		if report != nil {
+			report(rep, err)
+		}
+		wait := rep.Wait
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			p.log.WarnContext(ctx, "scheduler round failed", "error", err)
+			wait = schedulerPoll
+		}
+		next = time.Now().Add(wait)
+		t.Reset(wait)
+	}
+}
+
+// Drain runs rounds until no change is pending or ctx ends, waiting as the
+// rounds ask. It is for tests and tools; the service runs RunScheduler.
+func (p *Provisioner) Drain(ctx context.Context) error {
+	for {
+		rep, err := p.Round(ctx)
+		if err != nil {
+			return err
+		}
+		if rep.Pending == 0 {
+			return nil
+		}
+		t := time.NewTimer(max(rep.Wait, time.Millisecond))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// Round plans over every pending change and sends the ripe calls, while
+// the budget has room, at most roundCalls of them.
+func (p *Provisioner) Round(ctx context.Context) (RoundReport, error) {
+	var rep RoundReport
+	unlock, err := p.lock(ctx, "scheduler")
+	if err != nil {
+		return rep, err
+	}
+	defer unlock()
+	all, err := p.store.PendingChanges(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("scheduler: %w", err)
+	}
+	now := p.cfg.Now().UTC()
+	rep.Pending = len(all)
+	rep.Wait = schedulerPoll
+	if len(all) == 0 {
+		return rep, nil
+	}
+	var ready []cache.Pending
+	for _, c := range all {
+		rep.Oldest = max(rep.Oldest, now.Sub(c.Since))
+		if free := notAfter(c.Claimed, now) && notAfter(c.Due, now); free {
+			ready = append(ready, c)
+			continue
+		}
+		// Wake when the earliest held change frees up.
+		rep.Wait = min(rep.Wait, max(c.Claimed.Sub(now), c.Due.Sub(now)))
+	}
+	calls := p.planPending(ready, now)
+	rep.Planned = len(calls)
+	for _, c := range calls {
+		if !c.ripe {
+			rep.Wait = min(rep.Wait, c.ripeAt.Sub(now))
+			continue
+		}
+		if rep.Sent == roundCalls || ctx.Err() != nil {
+			rep.Wait = 0
+			break
+		}
+		res, err := p.sendCall(ctx, c.Call)
+		if err != nil {
+			return rep, err
+		}
+		rep.Done += res.done
+		rep.Retried += res.retried
+		rep.Failed += res.failed
+		if res.unsent {
+			// No budget: wait for it rather than try the other calls.
+			rep.Wait = res.wait
+			return rep, nil
+		}
+		rep.Sent++
+	}
+	rep.Wait = max(rep.Wait, 0)
+	return rep, nil
+}
+
+func notAfter(t, now time.Time) bool { return !t.After(now) }
+
+// plannedCall is a call of the plan with its ripeness: its changes have
+// been quiet for Config.Quiet, or the oldest has waited Config.MaxHold.
+type plannedCall struct {
+	Call
+	ripe   bool
+	ripeAt time.Time
+}
+
+// planPending plans the fewest calls for changes, largest first.
+func (p *Provisioner) planPending(changes []cache.Pending, now time.Time) []plannedCall {
+	edges := make([]Change, len(changes))
+	since := make(map[[2]string]time.Time, len(changes))
+	for i, c := range changes {
+		edges[i] = Change{User: c.User, Group: c.Group, Add: c.Add}
+		since[[2]string{c.Group, c.User}] = c.Since
+	}
+	plan := PlanMembership(p.cfg.Strategy, edges)
+	out := make([]plannedCall, 0, len(plan))
+	for _, c := range plan {
+		var newest, oldest time.Time
+		for _, other := range append(slices.Clone(c.Add), c.Remove...) {
+			pair := [2]string{c.Group, other}
+			if c.Group == "" {
+				pair = [2]string{other, c.User}
+			}
+			s := since[pair]
+			if newest.IsZero() || s.After(newest) {
+				newest = s
+			}
+			if oldest.IsZero() || s.Before(oldest) {
+				oldest = s
+			}
+		}
+		ripeAt := newest.Add(p.cfg.Quiet)
+		if held := oldest.Add(p.cfg.MaxHold); held.Before(ripeAt) {
+			ripeAt = held
+		}
+		out = append(out, plannedCall{Call: c, ripe: !ripeAt.After(now), ripeAt: ripeAt})
+	}
+	slices.SortStableFunc(out, func(a, b plannedCall) int {
+		return cmp.Compare(len(b.Add)+len(b.Remove), len(a.Add)+len(a.Remove))
+	})
+	return out
+}
+
+// callResult is what sending one call did to its changes.
+type callResult struct {
+	done, retried, failed int
+	// unsent: the budget had no room; wait is until it may.
+	unsent bool
+	wait   time.Duration
+}
+
+// sendCall sends one planned call, carrying every change pending for its
+// resource.
+func (p *Provisioner) sendCall(ctx context.Context, c Call) (callResult, error) {
+	if c.Group != "" {
+		return p.sendGroupCall(ctx, c.Group)
+	}
+	return p.sendUserCall(ctx, c.User)
+}
+
+// claimOf claims the free, due pending changes of a resource.
+func (p *Provisioner) claimOf(ctx context.Context, kind cache.Kind, id string) ([]cache.Pending, error) {
+	pend, err := p.store.PendingOf(ctx, kind, id)
+	if err != nil || len(pend) == 0 {
+		return nil, err
+	}
+	now := p.cfg.Now().UTC()
+	claimed, err := p.store.ClaimPending(ctx, pend, now, now.Add(p.cfg.ClaimTTL))
+	if err != nil {
+		return nil, fmt.Errorf("claim pending changes of %s %s: %w", kind, id, err)
+	}
+	return claimed, nil
+}
+
+// split returns the other side's ids of claimed changes, joins and leaves.
+func split(claimed []cache.Pending, kind cache.Kind) (add, remove []string) {
+	for _, c := range claimed {
+		other := c.User
+		if kind == cache.KindUser {
+			other = c.Group
+		}
+		if c.Add {
+			add = append(add, other)
+		} else {
+			remove = append(remove, other)
+		}
+	}
+	return add, remove
+}
+
+// sendGroupCall sends one PUT /Group carrying the group's pending changes.
+func (p *Provisioner) sendGroupCall(ctx context.Context, groupID string) (callResult, error) {
+	unlock, err := p.lock(ctx, "group:"+groupID)
+	if err != nil {
+		return callResult{}, err
+	}
+	defer unlock()
+	rec, err := p.store.Get(ctx, cache.KindGroup, groupID)
+	if errors.Is(err, cache.ErrNotFound) {
+		return callResult{}, nil // deleted meanwhile: its changes went with it
+	}
+	if err != nil {
+		return callResult{}, fmt.Errorf("scheduler: group %s: %w", groupID, err)
+	}
+	claimed, err := p.claimOf(ctx, cache.KindGroup, groupID)
+	if err != nil || len(claimed) == 0 {
+		return callResult{}, err
+	}
+	sctx, unc := upstream.TrackUncertain(upstream.WithoutBudgetWait(ctx))
+	defer p.noteDoubt(ctx, cache.KindGroup, groupID, false, unc)
+	return p.sendParts(ctx, sctx, cache.KindGroup, rec, claimed)
+}
+
+// sendParts sends one call carrying claimed, the changes of rec (a group:
+// PUT /Group; a user: PUT /User), and settles them. UiPath refuses a
+// whole call for one bad change (an account or group it no longer has):
+// a refused call is split in halves and each sent again, which finds the
+// changes at fault in a few calls and lets the rest through.
+func (p *Provisioner) sendParts(ctx, sctx context.Context, kind cache.Kind, rec cache.Record, claimed []cache.Pending) (callResult, error) {
+	add, remove := split(claimed, kind)
+	var err error
+	if kind == cache.KindGroup {
+		_, err = p.up.UpdateGroup(sctx, rec.ID, rec.Name, add, remove)
+	} else {
+		err = p.up.UpdateUser(sctx, rec.ID, upstream.UserUpdate{GroupIDsToAdd: add, GroupIDsToRemove: remove})
+	}
+	switch {
+	case errors.Is(err, upstream.ErrNotFound):
+		// The call's own resource is gone from UiPath (deleted there).
+		// Removals from it hold; additions wait for reconciliation to
+		// recreate it.
+		return p.settleGone(ctx, claimed, fmt.Sprintf("the %s no longer exists in UiPath", kind))
+	case err == nil || upstream.IsRetryable(err):
+		return p.settleCall(ctx, claimed, err)
+	case len(claimed) == 1:
+		if c := claimed[0]; kind == cache.KindGroup && len(p.vanished(ctx, []string{c.User})) == 1 {
+			return p.settleGone(ctx, claimed, "the account no longer exists in UiPath")
+		}
+		return p.settleCall(ctx, claimed, err)
+	}
+	half := len(claimed) / 2
+	res, err := p.sendParts(ctx, sctx, kind, rec, claimed[:half])
+	if err != nil || res.unsent {
+		// Stopped: the other half goes back to the queue as it was.
+		if _, serr := p.settleCall(ctx, claimed[half:], upstream.ErrBudgetExhausted); err == nil {
+			err = serr
+		}
+		return res, err
+	}
+	more, err := p.sendParts(ctx, sctx, kind, rec, claimed[half:])
+	more.done, more.retried, more.failed = more.done+res.done, more.retried+res.retried, more.failed+res.failed
+	return more, err
+}
+
+// sendUserCall sends one PUT /User carrying the user's pending changes.
+func (p *Provisioner) sendUserCall(ctx context.Context, userID string) (callResult, error) {
+	unlock, err := p.lock(ctx, "user:"+userID)
+	if err != nil {
+		return callResult{}, err
+	}
+	defer unlock()
+	rec, err := p.store.Get(ctx, cache.KindUser, userID)
+	if errors.Is(err, cache.ErrNotFound) {
+		return callResult{}, nil
+	}
+	if err != nil {
+		return callResult{}, fmt.Errorf("scheduler: user %s: %w", userID, err)
+	}
+	claimed, err := p.claimOf(ctx, cache.KindUser, userID)
+	if err != nil || len(claimed) == 0 {
+		return callResult{}, err
+	}
+	if rec.Deprovisioned {
+		// No account (delete policy): the store's groups are all there is;
+		// a reactivation recreates the account in them.
+		return p.settleCall(ctx, claimed, nil)
+	}
+	sctx, unc := upstream.TrackUncertain(upstream.WithoutBudgetWait(ctx))
+	defer p.noteDoubt(ctx, cache.KindUser, userID, false, unc)
+	return p.sendParts(ctx, sctx, cache.KindUser, rec, claimed)
+}
+
+// settleGone settles changes whose user or group UiPath no longer has:
+// removals hold, additions fail for good.
+func (p *Provisioner) settleGone(ctx context.Context, claimed []cache.Pending, reason string) (callResult, error) {
+	var res callResult
+	outcomes := make([]cache.Outcome, 0, len(claimed))
+	for _, c := range claimed {
+		if !c.Add {
+			outcomes = append(outcomes, cache.Outcome{Change: c, Result: cache.PendingDone})
+			res.done++
+			continue
+		}
+		outcomes = append(outcomes, cache.Outcome{Change: c, Result: cache.PendingFailed})
+		res.failed++
+		p.recordFailure(ctx, c, reason)
+	}
+	return res, p.settleOutcomes(ctx, outcomes)
+}
+
+// settleCall settles a call's changes by its error.
+func (p *Provisioner) settleCall(ctx context.Context, claimed []cache.Pending, err error) (callResult, error) {
+	var res callResult
+	now := p.cfg.Now().UTC()
+	outcomes := make([]cache.Outcome, 0, len(claimed))
+	for _, c := range claimed {
+		o := cache.Outcome{Change: c}
+		switch {
+		case err == nil:
+			o.Result = cache.PendingDone
+			res.done++
+		case errors.Is(err, upstream.ErrBudgetExhausted):
+			o.Result = cache.PendingUnsent
+			res.unsent = true
+			res.wait = max(upstream.RetryAfter(err), 10*time.Millisecond)
+		case upstream.IsRetryable(err) && c.Tries+1 < maxTries && now.Sub(c.Since) < giveUpAfter:
+			o.Result = cache.PendingRetry
+			o.Due = now.Add(max(upstream.RetryAfter(err), backoff(c.Tries)))
+			res.retried++
+		default:
+			o.Result = cache.PendingFailed
+			res.failed++
+			reason := err.Error()
+			if upstream.IsRetryable(err) {
+				reason = fmt.Sprintf("gave up after %d tries: %v", c.Tries+1, err)
+			}
+			p.recordFailure(ctx, c, reason)
+		}
+		outcomes = append(outcomes, o)
+	}
+	if err != nil && !res.unsent {
+		p.log.WarnContext(ctx, "membership call failed", "changes", len(claimed), "retried", res.retried, "failed", res.failed, "error", err)
+	}
+	return res, p.settleOutcomes(ctx, outcomes)
+}
+
+// backoff is the wait before the next try of a change that failed tries
+// times before: 2s doubling, at most 5 minutes.
+func backoff(tries int) time.Duration {
+	return min(2*time.Second<<min(tries, 8), 5*time.Minute)
+}
+
+func (p *Provisioner) settleOutcomes(ctx context.Context, outcomes []cache.Outcome) error {
+	rctx, cancel := recordCtx(ctx)
+	defer cancel()
+	if err := p.store.SettlePending(rctx, outcomes); err != nil {
+		return fmt.Errorf("scheduler: %w", err)
+	}
+	return nil
+}
+
+// recordFailure keeps a change UiPath refused for good where an operator
+// sees it.
+func (p *Provisioner) recordFailure(ctx context.Context, c cache.Pending, reason string) {
+	p.log.ErrorContext(ctx, "membership change refused by UiPath; left for reconciliation", "group", c.Group, "scim_id", c.User, "add", c.Add, "reason", reason)
+	rctx, cancel := recordCtx(ctx)
+	defer cancel()
+	f := cache.Failure{Group: c.Group, User: c.User, Add: c.Add, Reason: reason, At: p.cfg.Now().UTC()}
+	if err := p.store.AddFailure(rctx, f); err != nil {
+		p.log.ErrorContext(ctx, "cannot record a failed membership change", "group", c.Group, "scim_id", c.User, "error", err)
+	}
+}
+
+// carryPending claims a user's pending changes for a call the request
+// makes anyway (a deactivation): they ride on it. The returned function
+// settles them by that call's error.
+func (p *Provisioner) carryPending(ctx context.Context, userID string, upd *upstream.UserUpdate) func(error) {
+	claimed, err := p.claimOf(ctx, cache.KindUser, userID)
+	if err != nil {
+		p.log.WarnContext(ctx, "pending changes not carried by the deactivation; the scheduler sends them", "scim_id", userID, "error", err)
+		return func(error) {}
+	}
+	if len(claimed) == 0 {
+		return func(error) {}
+	}
+	upd.GroupIDsToAdd, upd.GroupIDsToRemove = split(claimed, cache.KindUser)
+	return func(err error) {
+		if errors.Is(err, upstream.ErrNotFound) {
+			_, err = p.settleGone(ctx, claimed, "the account no longer exists in UiPath")
+		} else {
+			_, err = p.settleCall(ctx, claimed, err)
+		}
+		if err != nil {
+			p.log.WarnContext(ctx, "settling the changes a deactivation carried", "scim_id", userID, "error", err)
+		}
+	}
+}
+
+// forgetPending takes a user's pending changes out of the queue without
+// sending them: its account is gone (the delete policy), and the store's
+// groups are what a reactivation recreates it in.
+func (p *Provisioner) forgetPending(ctx context.Context, userID string) {
+	pend, err := p.store.PendingOf(ctx, cache.KindUser, userID)
+	if err == nil && len(pend) > 0 {
+		// Claim them whatever their due time or claim: nothing is sent.
+		far := p.cfg.Now().UTC().Add(100 * 365 * 24 * time.Hour)
+		var claimed []cache.Pending
+		if claimed, err = p.store.ClaimPending(ctx, pend, far, far.Add(time.Second)); err == nil {
+			_, err = p.settleCall(ctx, claimed, nil)
+		}
+	}
+	if err != nil {
+		p.log.WarnContext(ctx, "pending changes of a deleted account not cleared; the scheduler settles them", "scim_id", userID, "error", err)
+	}
+}
+
+// QueueStatus is the state of the membership queue, for status.
+type QueueStatus struct {
+	// Pending is the changes queued; InFlight those a sender holds now,
+	// and Backoff those waiting after a failed try.
+	Pending, InFlight, Backoff int
+	// Oldest is the age of the oldest pending change.
+	Oldest time.Duration
+	// PlannedCalls is the UiPath calls needed to send every pending change
+	// (the scheduler's plan, before ripeness).
+	PlannedCalls int
+	// Failures is the latest changes UiPath refused for good, newest
+	// first.
+	Failures []cache.Failure
+}
+
+// QueueStatus reports the membership queue, with up to failures recent
+// failures.
+func (p *Provisioner) QueueStatus(ctx context.Context, failures int) (QueueStatus, error) {
+	var st QueueStatus
+	all, err := p.store.PendingChanges(ctx)
+	if err != nil {
+		return st, fmt.Errorf("queue status: %w", err)
+	}
+	now := p.cfg.Now().UTC()
+	st.Pending = len(all)
+	for _, c := range all {
+		st.Oldest = max(st.Oldest, now.Sub(c.Since))
+		switch {
+		case c.Claimed.After(now):
+			st.InFlight++
+		case c.Due.After(now):
+			st.Backoff++
+		}
+	}
+	st.PlannedCalls = len(p.planPending(all, now))
+	if st.Failures, err = p.store.Failures(ctx, failures); err != nil {
+		return st, fmt.Errorf("queue status: %w", err)
+	}
+	return st, nil
+}

@@ -1,0 +1,260 @@
+package mapping_test
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scim-bridge/scim-bridge/cache"
+	"github.com/scim-bridge/scim-bridge/internal/envtest"
+	"github.com/scim-bridge/scim-bridge/mapping"
+	"github.com/scim-bridge/scim-bridge/upstream/emulator"
+)
+
+// queuedCfg is the service's configuration: queued writes, auto strategy,
+// and a scheduler that sends as soon as a call is ripe.
+func queuedCfg() mapping.Config {
+	return mapping.Config{MembershipWrites: mapping.WritesQueued, Strategy: mapping.StrategyAuto, Quiet: time.Millisecond}
+}
+
+// patchMembers adds (op "add") or removes members of a group.
+func (e *env) patchMembers(groupID, op string, ids ...string) {
+	e.t.Helper()
+	vals := make([]string, len(ids))
+	for i, id := range ids {
+		vals[i] = fmt.Sprintf(`{"value":%q}`, id)
+	}
+	body := patchBody(fmt.Sprintf(`[{"op":%q,"path":"members","value":[%s]}]`, op, strings.Join(vals, ",")))
+	if _, err := e.groups.Patch(e.t.Context(), groupID, ops(e.t, body), ""); err != nil {
+		e.t.Fatalf("PATCH group %s %s %d members: %v", groupID, op, len(ids), err)
+	}
+}
+
+func (e *env) drain() {
+	e.t.Helper()
+	if err := e.prov.Drain(e.t.Context()); err != nil {
+		e.t.Fatalf("Drain: %v", err)
+	}
+}
+
+func (e *env) pending() []cache.Pending {
+	e.t.Helper()
+	p, err := e.store.PendingChanges(e.t.Context())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
+func (e *env) upMembers(groupID string) []string {
+	ids := e.emu.GroupMemberIDs(groupID)
+	for i := range ids {
+		ids[i] = strings.ToLower(ids[i])
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func lower(ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = strings.ToLower(id)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestQueuedMembershipIsAcknowledgedOnceStored: a queued PATCH answers
+// before UiPath is called, the store (and so GET) shows the desired
+// members, and one call carries every PATCH the IdP sent for the group.
+func TestQueuedMembershipIsAcknowledgedOnceStored(t *testing.T) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := newEnv(t, envOptions{store: store, cfg: queuedCfg()})
+		var ids []string
+		for i := range 6 {
+			ids = append(ids, e.mustUser(fmt.Sprintf("u%d", i)).ID)
+		}
+		g := e.mustGroup("Engineers")
+		e.resetCalls()
+		e.patchMembers(g.ID, "add", ids[0:2]...)
+		e.patchMembers(g.ID, "add", ids[2:4]...)
+		e.patchMembers(g.ID, "add", ids[4:6]...)
+		e.patchMembers(g.ID, "remove", ids[5])
+		if n := e.writes(); n != 0 {
+			t.Fatalf("queued PATCHes made %d UiPath writes before the scheduler ran", n)
+		}
+		rec, _ := e.record(cache.KindGroup, g.ID)
+		if want := sorted(ids[:5]...); !slices.Equal(rec.Members, want) {
+			t.Fatalf("store members = %v, want the desired %v", rec.Members, want)
+		}
+		if n := len(e.pending()); n != 5 {
+			t.Fatalf("pending = %d, want 5 (the add and remove of one user cancel)", n)
+		}
+		e.drain()
+		if got, want := e.upMembers(g.ID), lower(ids[:5]); !slices.Equal(got, want) {
+			t.Fatalf("UiPath members = %v, want %v", got, want)
+		}
+		if n := e.writes(); n != 1 {
+			t.Fatalf("UiPath writes = %d, want 1: one PUT /Group carries all four PATCHes", n)
+		}
+		if n := len(e.pending()); n != 0 {
+			t.Fatalf("pending after drain = %d", n)
+		}
+	})
+}
+
+// TestSchedulerPlansAcrossRequests: many single-member PATCHes over many
+// groups go out as the minimum vertex cover of all of them, not one plan
+// per request; a change undone before it was sent never reaches UiPath.
+func TestSchedulerPlansAcrossRequests(t *testing.T) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := newEnv(t, envOptions{store: store, cfg: queuedCfg()})
+		var users, groups []string
+		for i := range 8 {
+			users = append(users, e.mustUser(fmt.Sprintf("u%d", i)).ID)
+		}
+		for i := range 5 {
+			groups = append(groups, e.mustGroup(fmt.Sprintf("G%d", i)).ID)
+		}
+		e.resetCalls()
+		var changes []mapping.Change
+		want := map[string][]string{}
+		for gi, g := range groups {
+			for ui, u := range users {
+				if (gi+ui)%3 == 0 || (gi == 0 && ui < 6) {
+					e.patchMembers(g, "add", u)
+					changes = append(changes, mapping.Change{User: u, Group: g, Add: true})
+					want[g] = append(want[g], u)
+				}
+			}
+		}
+		// Undone before the scheduler ran: never sent.
+		e.patchMembers(groups[4], "add", users[7])
+		e.patchMembers(groups[4], "remove", users[7])
+		e.drain()
+		minimum := len(mapping.PlanMembership(mapping.StrategyAuto, changes))
+		if n := e.calls(http.MethodPut, "/"); n != minimum {
+			t.Fatalf("PUTs = %d, want the global minimum %d (%d changes, %d requests)", n, minimum, len(changes), len(changes)+2)
+		}
+		for _, g := range groups {
+			if got, want := e.upMembers(g), lower(want[g]); !slices.Equal(got, want) {
+				t.Fatalf("group %s in UiPath = %v, want %v", g, got, want)
+			}
+		}
+	})
+}
+
+// TestDeactivationCarriesPendingChanges: a leaver's deactivation is one
+// PUT /User that also carries the user's queued group changes.
+func TestDeactivationCarriesPendingChanges(t *testing.T) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := newEnv(t, envOptions{store: store, cfg: queuedCfg()})
+		u := e.mustUser("leaver")
+		g1, g2 := e.mustGroup("A"), e.mustGroup("B", u.ID)
+		e.patchMembers(g1.ID, "add", u.ID)
+		e.patchMembers(g2.ID, "remove", u.ID)
+		e.resetCalls()
+		if _, err := e.users.Patch(t.Context(), u.ID, ops(t, patchBody(`[{"op":"replace","path":"active","value":false}]`)), ""); err != nil {
+			t.Fatal(err)
+		}
+		puts := e.wire.sent(http.MethodPut, "/User/")
+		if len(puts) != 1 {
+			t.Fatalf("PUT /User calls = %d, want 1", len(puts))
+		}
+		b := puts[0].Body
+		if b["isActive"] != false || !slices.Equal(stringsOf(b["groupIDsToAdd"]), []string{g1.ID}) || !slices.Equal(stringsOf(b["groupIDsToRemove"]), []string{g2.ID}) {
+			t.Fatalf("deactivation body = %v, want isActive false carrying +%s -%s", b, g1.ID, g2.ID)
+		}
+		if n := len(e.pending()); n != 0 {
+			t.Fatalf("pending after the deactivation = %d, want 0", n)
+		}
+		if e.upUser(u.ID).IsActive {
+			t.Fatal("UiPath account still active")
+		}
+		if got := e.upMembers(g1.ID); !slices.Equal(got, lower([]string{u.ID})) {
+			t.Fatalf("group A in UiPath = %v", got)
+		}
+		if got := e.upMembers(g2.ID); len(got) != 0 {
+			t.Fatalf("group B in UiPath = %v, want empty", got)
+		}
+	})
+}
+
+// TestRefusedChangeIsRecordedAndTheRestLands: an account deleted directly
+// in UiPath makes UiPath refuse the whole PUT /Group; the scheduler finds
+// the change at fault, records it with its reason, and the others land.
+func TestRefusedChangeIsRecordedAndTheRestLands(t *testing.T) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := newEnv(t, envOptions{store: store, cfg: queuedCfg()})
+		var ids []string
+		for i := range 30 {
+			ids = append(ids, e.mustUser(fmt.Sprintf("u%02d", i)).ID)
+		}
+		g := e.mustGroup("Sales")
+		e.patchMembers(g.ID, "add", ids...)
+		if err := e.up.DeleteUser(t.Context(), ids[17]); err != nil {
+			t.Fatal(err)
+		}
+		e.drain()
+		want := lower(slices.Delete(slices.Clone(ids), 17, 18))
+		if got := e.upMembers(g.ID); !slices.Equal(got, want) {
+			t.Fatalf("UiPath members = %d, want the 29 accounts that exist", len(got))
+		}
+		fails, err := e.store.Failures(t.Context(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(fails) != 1 || fails[0].User != ids[17] || fails[0].Group != g.ID || !fails[0].Add || !strings.Contains(fails[0].Reason, "no longer exists") {
+			t.Fatalf("failures = %+v, want the one add of the deleted account", fails)
+		}
+		if n := len(e.pending()); n != 0 {
+			t.Fatalf("pending after drain = %d, want 0 (nothing retried forever)", n)
+		}
+		if n := e.calls(http.MethodPut, "/Group"); n > 12 {
+			t.Fatalf("PUT /Group calls = %d: finding one bad change should take a few halvings", n)
+		}
+	})
+}
+
+// TestTransientFailureIsRetried: a 503 leaves the changes queued, due
+// later; they land on the next try.
+func TestTransientFailureIsRetried(t *testing.T) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := newEnv(t, envOptions{store: store, cfg: queuedCfg()})
+		u := e.mustUser("ada")
+		g := e.mustGroup("Ops")
+		e.patchMembers(g.ID, "add", u.ID)
+		e.emu.Inject(emulator.Fault{Method: http.MethodPut, Status: http.StatusServiceUnavailable, Times: -1})
+		rep, err := e.prov.Round(t.Context())
+		if err != nil || rep.Retried != 1 || rep.Done != 0 {
+			t.Fatalf("round = %+v, %v; want one change retried", rep, err)
+		}
+		p := e.pending()
+		if len(p) != 1 || !p[0].Attempted || p[0].Tries != 1 || !p[0].Due.After(time.Now()) {
+			t.Fatalf("pending after a 503 = %+v, want attempted, one try, due later", p)
+		}
+		e.emu.ClearFaults()
+		e.drain()
+		if got := e.upMembers(g.ID); !slices.Equal(got, lower([]string{u.ID})) {
+			t.Fatalf("UiPath members = %v", got)
+		}
+	})
+}
+
+// TestSyncWritesStaySync: with membership writes sync, a PATCH reaches
+// UiPath before it is answered and nothing is queued.
+func TestSyncWritesStaySync(t *testing.T) {
+	e := newEnv(t, envOptions{cfg: mapping.Config{MembershipWrites: mapping.WritesSync, Strategy: mapping.StrategyAuto}})
+	u := e.mustUser("ada")
+	g := e.mustGroup("Ops")
+	e.patchMembers(g.ID, "add", u.ID)
+	if got := e.upMembers(g.ID); !slices.Equal(got, lower([]string{u.ID})) {
+		t.Fatalf("UiPath members = %v", got)
+	}
+	if n := len(e.pending()); n != 0 {
+		t.Fatalf("pending = %d in sync mode", n)
+	}
+}
