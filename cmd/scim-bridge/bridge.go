@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/cache"
@@ -46,8 +47,9 @@ type bridge struct {
 	// handler serves the SCIM server and, at /metrics, its metrics.
 	handler http.Handler
 	// background runs, until ctx ends, the work the bridge does besides
-	// answering requests: checking resources whose UiPath write had an
-	// unknown outcome.
+	// answering requests: the write scheduler, and checking resources
+	// whose UiPath write had an unknown outcome. It returns when both
+	// have stopped.
 	background func(ctx context.Context)
 }
 
@@ -91,6 +93,7 @@ func newBridge(cfg config.Config, httpClient *http.Client, log *slog.Logger) (*b
 		Deprovision:     cfg.Deprovision,
 		AdoptExisting:   cfg.AdoptExisting,
 		LateWriteWindow: cfg.LateWriteWindow,
+		OnDeprovision:   metrics.ObserveDeprovision,
 	}, client, store, log.With("component", "mapping"))
 	if err != nil {
 		store.Close()
@@ -120,7 +123,12 @@ func newBridge(cfg config.Config, httpClient *http.Client, log *slog.Logger) (*b
 		store.Close()
 		return nil, err
 	}
-	background := func(ctx context.Context) { prov.RunSettler(ctx, settleEvery, metrics.ObserveSettle) }
+	background := func(ctx context.Context) {
+		var wg sync.WaitGroup
+		wg.Go(func() { prov.RunScheduler(ctx, metrics.ObserveRound) })
+		wg.Go(func() { prov.RunSettler(ctx, settleEvery, metrics.ObserveSettle) })
+		wg.Wait()
+	}
 	return &bridge{store: store, client: client, handler: withMetrics(metrics.Handler(), handler), background: background}, nil
 }
 

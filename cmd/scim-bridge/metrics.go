@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -42,7 +43,14 @@ type metrics struct {
 	budgetWait  *prometheus.CounterVec   // method; seconds
 	exhausted   *prometheus.CounterVec   // method
 	settle      *prometheus.CounterVec   // result
-	handler     http.Handler
+	// The write scheduler: the queue, calls and changes, and leavers.
+	pending       prometheus.Gauge
+	pendingOldest prometheus.Gauge
+	plannedCalls  prometheus.Gauge
+	sentCalls     prometheus.Counter
+	changes       *prometheus.CounterVec // result
+	deprovision   prometheus.Histogram
+	handler       http.Handler
 }
 
 // newMetrics returns the metrics of a bridge of that version: the bridge's
@@ -84,6 +92,31 @@ func newMetrics(version string, lookupStats func() (lookups, pipelines int64), l
 			Name: "scim_bridge_doubt_checks_total",
 			Help: "Checks of resources whose UiPath write had an unknown outcome, by result (ok, repaired, failed, abandoned).",
 		}, []string{"result"}),
+		pending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "scim_bridge_membership_pending",
+			Help: "Membership changes acknowledged to the IdP and not yet confirmed by UiPath.",
+		}),
+		pendingOldest: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "scim_bridge_membership_pending_oldest_seconds",
+			Help: "Age of the oldest pending membership change (0: none).",
+		}),
+		plannedCalls: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "scim_bridge_membership_planned_calls",
+			Help: "UiPath calls the scheduler's latest plan needs to carry every pending change.",
+		}),
+		sentCalls: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "scim_bridge_membership_calls_sent_total",
+			Help: "UiPath calls the scheduler sent carrying membership changes.",
+		}),
+		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scim_bridge_membership_changes_total",
+			Help: "Membership changes the scheduler settled, by result (done, retried, failed: refused by UiPath for good, see status).",
+		}, []string{"result"}),
+		deprovision: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "scim_bridge_deprovision_seconds",
+			Help:    "Time from an IdP's deactivation or user deletion to UiPath's confirmation.",
+			Buckets: requestBuckets,
+		}),
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "scim_bridge_build_info",
@@ -98,9 +131,13 @@ func newMetrics(version string, lookupStats func() (lookups, pipelines int64), l
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		buildInfo,
 		m.requests, m.requestDur, m.upstream, m.upstreamDur, m.budgetWait, m.exhausted, m.settle,
+		m.pending, m.pendingOldest, m.plannedCalls, m.sentCalls, m.changes, m.deprovision,
 	)
 	for _, r := range []string{"ok", "repaired", "failed", "abandoned"} {
 		m.settle.WithLabelValues(r) // present at 0, so alerts see the series
+	}
+	for _, r := range []string{"done", "retried", "failed"} {
+		m.changes.WithLabelValues(r)
 	}
 	if lookupStats != nil {
 		m.registry.MustRegister(
@@ -134,6 +171,22 @@ func (m *metrics) ObserveSettle(r mapping.SettleReport, _ error) {
 	m.settle.WithLabelValues("failed").Add(float64(r.Failed))
 	m.settle.WithLabelValues("abandoned").Add(float64(r.Abandoned))
 }
+
+// ObserveRound records one round of the write scheduler; it is meant for
+// mapping.Provisioner.RunScheduler.
+func (m *metrics) ObserveRound(r mapping.RoundReport, _ error) {
+	m.pending.Set(float64(r.Pending))
+	m.pendingOldest.Set(r.Oldest.Seconds())
+	m.plannedCalls.Set(float64(r.Planned))
+	m.sentCalls.Add(float64(r.Sent))
+	m.changes.WithLabelValues("done").Add(float64(r.Done))
+	m.changes.WithLabelValues("retried").Add(float64(r.Retried))
+	m.changes.WithLabelValues("failed").Add(float64(r.Failed))
+}
+
+// ObserveDeprovision records how long one leaver took to be confirmed in
+// UiPath; it is meant for mapping.Config.OnDeprovision.
+func (m *metrics) ObserveDeprovision(d time.Duration) { m.deprovision.Observe(d.Seconds()) }
 
 // ObserveRequest counts one SCIM request; it is meant for
 // scim.Config.Observe.

@@ -40,7 +40,18 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		log.Error("listen", "addr", cfg.Listen, "error", err)
 		return 1
 	}
-	go b.background(ctx)
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	bgDone := make(chan struct{})
+	go func() {
+		b.background(bgCtx)
+		close(bgDone)
+	}()
+	// The store closes (deferred above) only once the scheduler has put
+	// down the call it was making.
+	defer func() {
+		stopBackground()
+		<-bgDone
+	}()
 	log.Info("scim-bridge serving", "version", version, "addr", ln.Addr().String(), "store", storeName(cfg),
 		"membership_strategy", cfg.MembershipStrategy, "deprovision", cfg.Deprovision)
 	if err := serveUntilDone(ctx, ln, b.handler, cfg.ShutdownTimeout, log); err != nil {
