@@ -3,6 +3,8 @@ package upstream_test
 import (
 	"context"
 	"errors"
+	"maps"
+	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -23,7 +25,7 @@ func TestLocalBudgetSlidingWindow(t *testing.T) {
 	var taken []time.Time
 	for range 2000 {
 		c.Advance(time.Duration(r.IntN(4000)) * time.Millisecond)
-		wait, err := b.TryTake(t.Context(), "PUT")
+		wait, err := b.TryTake(t.Context(), "PUT", false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,7 +47,7 @@ func TestLocalBudgetSlidingWindow(t *testing.T) {
 	if len(taken) < 100 {
 		t.Fatalf("budget too stingy: only %d calls allowed", len(taken))
 	}
-	if wait, _ := b.TryTake(t.Context(), "GET"); wait != 0 {
+	if wait, _ := b.TryTake(t.Context(), "GET", false); wait != 0 {
 		t.Error("a method without a limit was paced")
 	}
 }
@@ -168,5 +170,268 @@ func TestWithoutBudgetWait(t *testing.T) {
 	}
 	if waited := e.clock.Now().Sub(start); waited < 50*time.Second {
 		t.Errorf("the waiting call waited only %v for a one-minute budget", waited)
+	}
+}
+
+func TestReservedCalls(t *testing.T) {
+	tests := []struct {
+		name   string
+		limits map[string]int
+		r      float64
+		want   map[string]int
+	}{
+		{name: "UiPath's limits at 10%", limits: map[string]int{"GET": 300, "POST": 24000, "PUT": 160, "DELETE": 160}, r: 0.1,
+			want: map[string]int{"PUT": 16, "DELETE": 16}},
+		{name: "rounded up", limits: map[string]int{"put": 10, "Delete": 7}, r: 0.25, want: map[string]int{"PUT": 3, "DELETE": 2}},
+		{name: "half of two", limits: map[string]int{"PUT": 2}, r: 0.5, want: map[string]int{"PUT": 1}},
+		{name: "none when others would get no room", limits: map[string]int{"PUT": 1, "DELETE": 3}, r: 0.9, want: map[string]int{}},
+		{name: "GET, POST and PATCH keep none", limits: map[string]int{"GET": 300, "POST": 10, "PATCH": 10}, r: 0.5, want: map[string]int{}},
+		{name: "zero", limits: map[string]int{"PUT": 160}, r: 0},
+		{name: "one", limits: map[string]int{"PUT": 160}, r: 1},
+		{name: "negative", limits: map[string]int{"PUT": 160}, r: -0.1},
+		{name: "NaN", limits: map[string]int{"PUT": 160}, r: math.NaN()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := upstream.ReservedCalls(tt.limits, tt.r)
+			if !maps.Equal(got, tt.want) {
+				t.Errorf("ReservedCalls(%v, %v) = %v, want %v", tt.limits, tt.r, got, tt.want)
+			}
+		})
+	}
+}
+
+// take is one TryTake and its outcome.
+func take(t *testing.T, b upstream.Budget, method string, priority bool) time.Duration {
+	t.Helper()
+	wait, err := b.TryTake(t.Context(), method, priority)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wait
+}
+
+// TestLocalBudgetReserve: with a reserve, calls that are not priority stop
+// at limit-reserved, priority calls go on up to the limit, and the wait
+// each refused call is told is exactly when its class has room again.
+func TestLocalBudgetReserve(t *testing.T) {
+	const window = 10 * time.Second
+	span := window + upstream.BudgetPad(window) // how long a call stays in the log
+	for _, method := range []string{"PUT", "DELETE"} {
+		t.Run(method, func(t *testing.T) {
+			c := newClock()
+			t0 := c.Now()
+			// 10 at 25%: 3 reserved, 7 for everyone.
+			b := upstream.NewLocalBudget(map[string]int{method: 10}, window, c.Now).WithReserve(0.25)
+			for i := range 7 {
+				if w := take(t, b, method, false); w != 0 {
+					t.Fatalf("call %d refused (wait %v) below limit-reserved", i+1, w)
+				}
+				c.Advance(time.Second)
+			}
+			// t0+7s: 7 calls, at t0 … t0+6s.
+			if w, want := take(t, b, method, false), t0.Add(span).Sub(c.Now())+time.Millisecond; w != want {
+				t.Fatalf("8th ordinary call: wait %v, want %v (until the oldest leaves)", w, want)
+			}
+			for i := range 3 {
+				if w := take(t, b, method, true); w != 0 {
+					t.Fatalf("priority call %d refused (wait %v) within the reserve", i+1, w)
+				}
+			}
+			// 10 calls now: at t0 … t0+6s and three at t0+7s.
+			wp := take(t, b, method, true)
+			if want := t0.Add(span).Sub(c.Now()) + time.Millisecond; wp != want {
+				t.Fatalf("priority call past the limit: wait %v, want %v (until the oldest leaves)", wp, want)
+			}
+			// An ordinary call needs the window down to 6 calls: four must
+			// leave, the fourth oldest was taken at t0+3s.
+			wo := take(t, b, method, false)
+			if want := t0.Add(3*time.Second).Add(span).Sub(c.Now()) + time.Millisecond; wo != want {
+				t.Fatalf("ordinary call with the reserve in use: wait %v, want %v (until the 4th oldest leaves)", wo, want)
+			}
+			// Each class gets room when it was told, not before (the wait
+			// has a 1ms margin).
+			c.Advance(wp - 2*time.Millisecond)
+			if w := take(t, b, method, true); w != 2*time.Millisecond {
+				t.Fatalf("priority call 2ms early: wait %v, want 2ms", w)
+			}
+			c.Advance(2 * time.Millisecond)
+			if w, want := take(t, b, method, false), wo-wp; w != want {
+				t.Fatalf("ordinary call once the oldest left: wait %v, want the rest of its wait, %v", w, want)
+			}
+			if w := take(t, b, method, true); w != 0 {
+				t.Fatalf("priority call at its wait: refused (wait %v)", w)
+			}
+			// That call filled the window again: an ordinary call now
+			// waits for the call of t0+4s.
+			wo = take(t, b, method, false)
+			if want := t0.Add(4*time.Second).Add(span).Sub(c.Now()) + time.Millisecond; wo != want {
+				t.Fatalf("ordinary call: wait %v, want %v", wo, want)
+			}
+			c.Advance(wo - 2*time.Millisecond)
+			if w := take(t, b, method, false); w != 2*time.Millisecond {
+				t.Fatalf("ordinary call 2ms early: wait %v, want 2ms", w)
+			}
+			c.Advance(2 * time.Millisecond)
+			if w := take(t, b, method, false); w != 0 {
+				t.Fatalf("ordinary call at its wait: refused (wait %v)", w)
+			}
+		})
+	}
+}
+
+// TestLocalBudgetReserveOnlyPUTAndDELETE: GET and POST keep no reserve:
+// ordinary calls get their whole limit.
+func TestLocalBudgetReserveOnlyPUTAndDELETE(t *testing.T) {
+	c := newClock()
+	b := upstream.NewLocalBudget(map[string]int{"GET": 4, "POST": 4}, time.Minute, c.Now).WithReserve(0.5)
+	for _, m := range []string{"GET", "POST"} {
+		for i := range 4 {
+			if w := take(t, b, m, false); w != 0 {
+				t.Fatalf("%s call %d refused (wait %v)", m, i+1, w)
+			}
+		}
+		if w := take(t, b, m, true); w == 0 {
+			t.Fatalf("%s: a priority call went past the limit", m)
+		}
+	}
+}
+
+// TestLocalBudgetNoReserve: reserve 0 (and the default) is the budget as
+// before: both classes share the whole limit and wait for the oldest call.
+func TestLocalBudgetNoReserve(t *testing.T) {
+	const window = time.Minute
+	span := window + upstream.BudgetPad(window)
+	for _, tc := range []struct {
+		name string
+		b    func(now func() time.Time) *upstream.LocalBudget
+	}{
+		{"default", func(now func() time.Time) *upstream.LocalBudget {
+			return upstream.NewLocalBudget(map[string]int{"PUT": 3}, window, now)
+		}},
+		{"WithReserve(0)", func(now func() time.Time) *upstream.LocalBudget {
+			return upstream.NewLocalBudget(map[string]int{"PUT": 3}, window, now).WithReserve(0)
+		}},
+		{"reserve taken back", func(now func() time.Time) *upstream.LocalBudget {
+			return upstream.NewLocalBudget(map[string]int{"PUT": 3}, window, now).WithReserve(0.5).WithReserve(0)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newClock()
+			t0 := c.Now()
+			b := tc.b(c.Now)
+			for i, prio := range []bool{false, true, false} {
+				if w := take(t, b, "PUT", prio); w != 0 {
+					t.Fatalf("call %d refused (wait %v)", i+1, w)
+				}
+				c.Advance(time.Second)
+			}
+			want := t0.Add(span).Sub(c.Now()) + time.Millisecond
+			for _, prio := range []bool{false, true} {
+				if w := take(t, b, "PUT", prio); w != want {
+					t.Errorf("priority=%v past the limit: wait %v, want %v", prio, w, want)
+				}
+			}
+		})
+	}
+}
+
+// TestLocalBudgetReserveSlidingWindow: whatever the mix of calls, no
+// interval of one window holds more than the limit, nor more ordinary calls
+// than limit-reserved; and no call is refused when its class has room.
+func TestLocalBudgetReserveSlidingWindow(t *testing.T) {
+	c := newClock()
+	const limit, window = 8, 10 * time.Second
+	span := window + upstream.BudgetPad(window)
+	b := upstream.NewLocalBudget(map[string]int{"DELETE": limit}, window, c.Now).WithReserve(0.25) // 2 reserved
+	r := rand.New(rand.NewPCG(9, 10))
+	type call struct {
+		at       time.Time
+		priority bool
+	}
+	var taken []call
+	inWindow := func(now time.Time, ordinaryOnly bool) int {
+		n := 0
+		for _, x := range taken {
+			if x.at.After(now.Add(-span)) && (!ordinaryOnly || !x.priority) {
+				n++
+			}
+		}
+		return n
+	}
+	for range 3000 {
+		c.Advance(time.Duration(r.IntN(3000)) * time.Millisecond)
+		prio := r.IntN(4) == 0
+		room := limit
+		if !prio {
+			room = limit - 2
+		}
+		before := inWindow(c.Now(), false)
+		wait := take(t, b, "DELETE", prio)
+		if (wait == 0) != (before < room) {
+			t.Fatalf("priority=%v with %d calls in the window: wait %v", prio, before, wait)
+		}
+		if wait == 0 {
+			taken = append(taken, call{c.Now(), prio})
+		}
+	}
+	for i := range taken {
+		n, ordinary := 0, 0
+		for j := i; j < len(taken) && taken[j].at.Sub(taken[i].at) < window; j++ {
+			n++
+			if !taken[j].priority {
+				ordinary++
+			}
+		}
+		if n > limit || ordinary > limit-2 {
+			t.Fatalf("%d calls, %d of them ordinary, within one window starting %v", n, ordinary, taken[i].at)
+		}
+	}
+}
+
+// TestDeprovisioningUsesTheReserve: when the budget refuses ordinary calls,
+// a call marked as deprovisioning is still sent, up to the limit.
+func TestDeprovisioningUsesTheReserve(t *testing.T) {
+	e := newEnv(t, envOption{client: func(c *upstream.Config) { c.MaxBudgetWait = time.Second }})
+	// PUT 4 at 50%: 2 for everyone, 2 more for deprovisioning.
+	e.cfg.Budget = upstream.NewLocalBudget(map[string]int{"PUT": 4}, time.Minute, e.clock.Now).WithReserve(0.5)
+	c, err := upstream.New(e.cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if upstream.IsDeprovisioning(t.Context()) || !upstream.IsDeprovisioning(upstream.Deprovisioning(t.Context())) {
+		t.Fatal("IsDeprovisioning does not see the mark")
+	}
+	u1, u2 := e.seedUser("stays@corp.example", "stays@corp.example"), e.seedUser("leaves@corp.example", "leaves@corp.example")
+	name := "Renamed"
+	for i := range 2 {
+		if err := c.UpdateUser(t.Context(), u1.ID, upstream.UserUpdate{Name: &name}); err != nil {
+			t.Fatalf("ordinary update %d: %v", i+1, err)
+		}
+	}
+	if err := c.UpdateUser(t.Context(), u1.ID, upstream.UserUpdate{Name: &name}); !errors.Is(err, upstream.ErrBudgetExhausted) {
+		t.Fatalf("third ordinary update: %v, want ErrBudgetExhausted", err)
+	}
+	before := e.calls("PUT", u2.ID)
+	inactive := false
+	ctx := upstream.Deprovisioning(t.Context())
+	if err := c.UpdateUser(ctx, u2.ID, upstream.UserUpdate{IsActive: &inactive}); err != nil {
+		t.Fatalf("deactivation with ordinary calls refused: %v", err)
+	}
+	if got := e.calls("PUT", u2.ID) - before; got != 1 {
+		t.Fatalf("the deactivation reached UiPath %d times, want 1", got)
+	}
+	if u, ok := e.emu.User(u2.ID); !ok || u.IsActive {
+		t.Fatalf("the leaver is still active in UiPath: %+v", u)
+	}
+	if w := e.waits(); len(w) != 0 {
+		t.Errorf("the deactivation waited %v", w)
+	}
+	// The reserve has a limit too: the limit.
+	if err := c.UpdateUser(ctx, u2.ID, upstream.UserUpdate{IsActive: &inactive}); err != nil {
+		t.Fatalf("second deprovisioning call: %v", err)
+	}
+	if err := c.UpdateUser(ctx, u2.ID, upstream.UserUpdate{IsActive: &inactive}); !errors.Is(err, upstream.ErrBudgetExhausted) {
+		t.Fatalf("deprovisioning call past the limit: %v, want ErrBudgetExhausted", err)
 	}
 }

@@ -59,7 +59,9 @@ type Config struct {
 	// time.Now.
 	Now func() time.Time
 	// Budget, when set, paces every API call (not token calls) so the bridge
-	// stays inside UiPath's rate limits. Zero: no client-side pacing.
+	// stays inside UiPath's rate limits; calls whose context is marked by
+	// Deprovisioning are taken as priority calls. Zero: no client-side
+	// pacing.
 	Budget Budget
 	// MaxBudgetWait is how long one call may wait for room in Budget before
 	// it fails with ErrBudgetExhausted (a retryable 429 with RetryAfter).

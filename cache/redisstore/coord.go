@@ -19,21 +19,31 @@ var _ cache.Locker = (*Store)(nil)
 
 // takeScript is a sliding-log rate budget shared by every replica: it
 // counts the calls of the last window (Redis' own clock, so replicas' clocks
-// do not matter) and admits one more if there is room, else answers the
-// milliseconds until the oldest call leaves the window.
-// KEYS[1] log; ARGV[1] limit, ARGV[2] window ms, ARGV[3] unique member.
+// do not matter) and admits one more if there is room for the caller's
+// class, else answers the milliseconds until there is: until the window
+// holds room-1 calls, i.e. until the entry n-room (0 = oldest) leaves it. A
+// priority call has room up to the limit, any other call only up to the
+// limit less the reserve; with priority calls in the reserve, that entry is
+// not necessarily the oldest. Both limits come in, so the choice and the
+// count are one atomic step.
+// KEYS[1] log; ARGV[1] limit, ARGV[2] limit for a call that is not
+// priority, ARGV[3] "1" for a priority call, ARGV[4] window ms, ARGV[5]
+// unique member.
 var takeScript = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local window = tonumber(ARGV[2])
+local window = tonumber(ARGV[4])
+local room = tonumber(ARGV[2])
+if ARGV[3] == '1' then room = tonumber(ARGV[1]) end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
-  redis.call('ZADD', KEYS[1], now, now .. ':' .. ARGV[3])
+local n = redis.call('ZCARD', KEYS[1])
+if n < room then
+  redis.call('ZADD', KEYS[1], now, now .. ':' .. ARGV[5])
   redis.call('PEXPIRE', KEYS[1], window + 1000)
   return 0
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-local wait = tonumber(oldest[2]) + window - now + 1
+local leaving = redis.call('ZRANGE', KEYS[1], n - room, n - room, 'WITHSCORES')
+local wait = tonumber(leaving[2]) + window - now + 1
 if wait < 1 then wait = 1 end
 return wait
 `)
@@ -45,11 +55,14 @@ type Budget struct {
 	s      *Store
 	limits map[string]int
 	window time.Duration
+
+	mu       sync.RWMutex
+	reserved map[string]int // per method, calls only priority calls may use
 }
 
 // Budget returns a budget allowing limits[method] calls per window (plus
-// pad) across every process that uses this Redis and prefix. Methods
-// without a limit are not paced.
+// pad) across every process that uses this Redis and prefix, with no
+// reserve. Methods without a limit are not paced.
 func (s *Store) Budget(limits map[string]int, window, pad time.Duration) *Budget {
 	l := make(map[string]int, len(limits))
 	for m, n := range limits {
@@ -58,16 +71,46 @@ func (s *Store) Budget(limits map[string]int, window, pad time.Duration) *Budget
 	return &Budget{s: s, limits: l, window: window + pad}
 }
 
+// WithReserved keeps reserved[method] of each method's calls for priority
+// calls: a call that is not priority is admitted only while the window
+// holds fewer than limit-reserved calls of its method, a priority call
+// while it holds fewer than limit. The counts are upstream.ReservedCalls'
+// (the rule is stated there once); a count that is not positive, or that
+// would leave other calls no room (limit-reserved < 1), means no reserve for
+// that method. Replicas sharing the budget should keep the same reserve. It
+// replaces any earlier reserve and returns b.
+func (b *Budget) WithReserved(reserved map[string]int) *Budget {
+	r := make(map[string]int, len(reserved))
+	for m, n := range reserved {
+		m = strings.ToUpper(m)
+		if limit := b.limits[m]; n > 0 && limit-n >= 1 {
+			r[m] = n
+		}
+	}
+	b.mu.Lock()
+	b.reserved = r
+	b.mu.Unlock()
+	return b
+}
+
 // TryTake takes one call of method, or returns how long until there may be
-// room (taking nothing).
-func (b *Budget) TryTake(ctx context.Context, method string) (time.Duration, error) {
+// room for a call of its class (taking nothing). It implements
+// upstream.Budget.
+func (b *Budget) TryTake(ctx context.Context, method string, priority bool) (time.Duration, error) {
 	method = strings.ToUpper(method)
 	limit, ok := b.limits[method]
 	if !ok || limit <= 0 {
 		return 0, nil
 	}
+	b.mu.RLock()
+	room := limit - b.reserved[method]
+	b.mu.RUnlock()
+	prio := 0
+	if priority {
+		prio = 1
+	}
 	ms, err := takeScript.Run(ctx, b.s.client, []string{b.s.keys.p + "budget:" + method},
-		limit, b.window.Milliseconds(), randomToken()).Int64()
+		limit, room, prio, b.window.Milliseconds(), randomToken()).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("redisstore: budget: %w", err)
 	}

@@ -12,11 +12,14 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/scim-bridge/scim-bridge/cache"
+	"github.com/scim-bridge/scim-bridge/cache/redisstore"
 	"github.com/scim-bridge/scim-bridge/internal/redistest"
+	"github.com/scim-bridge/scim-bridge/upstream"
 )
 
 // TestBudgetSharedByReplicas: two stores on one Redis (two replicas) share
-// one budget: together they get exactly the limit per window.
+// one budget: together they get exactly the limit per window. Without a
+// reserve, priority calls are ordinary ones.
 func TestBudgetSharedByReplicas(t *testing.T) {
 	url, prefix := redistest.URL(t), redistest.Prefix(t)
 	a, b := newStore(t, url, prefix), newStore(t, url, prefix)
@@ -28,7 +31,7 @@ func TestBudgetSharedByReplicas(t *testing.T) {
 		if i%2 == 1 {
 			bud = bb
 		}
-		wait, err := bud.TryTake(t.Context(), "PUT")
+		wait, err := bud.TryTake(t.Context(), "PUT", i%4 == 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -41,14 +44,148 @@ func TestBudgetSharedByReplicas(t *testing.T) {
 	if taken != 5 {
 		t.Fatalf("replicas took %d calls together, want 5", taken)
 	}
-	if wait, err := ba.TryTake(t.Context(), "GET"); err != nil || wait != 0 {
+	if wait, err := ba.TryTake(t.Context(), "GET", false); err != nil || wait != 0 {
 		t.Errorf("unlimited method: wait %v err %v", wait, err)
 	}
 	// Another prefix is another organization's budget.
 	other := newStore(t, url, redistest.Prefix(t)).Budget(map[string]int{"PUT": 5}, time.Minute, 0)
-	if wait, _ := other.TryTake(t.Context(), "PUT"); wait != 0 {
+	if wait, _ := other.TryTake(t.Context(), "PUT", false); wait != 0 {
 		t.Error("budgets under different prefixes are not independent")
 	}
+}
+
+// budgetTake is one TryTake that must not fail.
+func budgetTake(t *testing.T, b *redisstore.Budget, method string, priority bool) time.Duration {
+	t.Helper()
+	wait, err := b.TryTake(t.Context(), method, priority)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wait
+}
+
+// TestBudgetReserveSharedByReplicas: with a reserve, ordinary calls of
+// either replica stop at limit-reserved, priority calls of either go on up
+// to the limit, and GET and POST keep their whole limit.
+func TestBudgetReserveSharedByReplicas(t *testing.T) {
+	url, prefix := redistest.URL(t), redistest.Prefix(t)
+	limits := map[string]int{"GET": 4, "POST": 4, "PUT": 10, "DELETE": 10}
+	reserved := upstream.ReservedCalls(limits, 0.25) // PUT and DELETE 3
+	buds := []*redisstore.Budget{
+		newStore(t, url, prefix).Budget(limits, time.Minute, 0).WithReserved(reserved),
+		newStore(t, url, prefix).Budget(limits, time.Minute, 0).WithReserved(reserved),
+	}
+	for _, m := range []string{"PUT", "DELETE"} {
+		for i := range 7 {
+			if w := budgetTake(t, buds[i%2], m, false); w != 0 {
+				t.Fatalf("%s: ordinary call %d refused (wait %v) below limit-reserved", m, i+1, w)
+			}
+		}
+		for _, b := range buds {
+			if w := budgetTake(t, b, m, false); w < 50*time.Second || w > time.Minute+time.Millisecond {
+				t.Fatalf("%s: ordinary call past limit-reserved: wait %v, want about a minute", m, w)
+			}
+		}
+		for i := range 3 {
+			if w := budgetTake(t, buds[i%2], m, true); w != 0 {
+				t.Fatalf("%s: priority call %d refused (wait %v) within the reserve", m, i+1, w)
+			}
+		}
+		for _, prio := range []bool{true, false} {
+			if w := budgetTake(t, buds[1], m, prio); w < 50*time.Second || w > time.Minute+time.Millisecond {
+				t.Fatalf("%s: priority=%v past the limit: wait %v, want about a minute", m, prio, w)
+			}
+		}
+	}
+	for _, m := range []string{"GET", "POST"} {
+		for i := range 4 {
+			if w := budgetTake(t, buds[i%2], m, false); w != 0 {
+				t.Fatalf("%s has no reserve, but ordinary call %d was refused (wait %v)", m, i+1, w)
+			}
+		}
+		if w := budgetTake(t, buds[0], m, true); w == 0 {
+			t.Fatalf("%s: a priority call went past the limit", m)
+		}
+	}
+}
+
+// TestBudgetReserveWaits: the wait a refused call is told is for its class:
+// a priority call waits for the oldest call to leave the window, an
+// ordinary one until the window holds fewer than limit-reserved calls. The
+// log is seeded with calls at known times of Redis' clock.
+func TestBudgetReserveWaits(t *testing.T) {
+	url, prefix := redistest.URL(t), redistest.Prefix(t)
+	const window = time.Minute
+	// 10 at 25%: 3 reserved, 7 for everyone.
+	limits := map[string]int{"DELETE": 10}
+	bud := newStore(t, url, prefix).Budget(limits, window, 0).WithReserved(upstream.ReservedCalls(limits, 0.25))
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := redis.NewClient(opts)
+	t.Cleanup(func() { rc.Close() })
+	key := "{" + prefix + "}:budget:DELETE"
+	// seed fills the log with calls taken 50s, 45s, … ago, and returns when
+	// (by Redis' clock) the i-th oldest leaves the window.
+	seed := func(n int) func(i int) time.Time {
+		t.Helper()
+		now, err := rc.Time(t.Context()).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		now = now.Truncate(time.Millisecond)
+		rc.Del(t.Context(), key)
+		at := make([]time.Time, n)
+		for i := range n {
+			at[i] = now.Add(-50*time.Second + time.Duration(i)*5*time.Second)
+			if err := rc.ZAdd(t.Context(), key, redis.Z{Score: float64(at[i].UnixMilli()), Member: strconv.Itoa(i)}).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return func(i int) time.Time { return at[i].Add(window) }
+	}
+	// checkWait checks that a wait told at about the time before is the
+	// time until leaves (+1ms), allowing for the test's own latency.
+	checkWait := func(what string, wait time.Duration, before time.Time, leaves time.Time) {
+		t.Helper()
+		want := leaves.Sub(before) + time.Millisecond
+		if wait > want || wait < want-time.Second {
+			t.Errorf("%s: wait %v, want %v (less the test's latency)", what, wait, want)
+		}
+	}
+	redisNow := func() time.Time { // to the millisecond, as the script reads it
+		now, err := rc.Time(t.Context()).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return now.Truncate(time.Millisecond)
+	}
+
+	// The window full: 10 calls at -50s … -5s.
+	leaves := seed(10)
+	before := redisNow()
+	checkWait("priority", budgetTake(t, bud, "DELETE", true), before, leaves(0))
+	// An ordinary call needs 4 to leave: the 4th oldest, not the oldest.
+	checkWait("ordinary", budgetTake(t, bud, "DELETE", false), before, leaves(3))
+
+	// 8 calls: the reserve is partly used; priority calls still have room.
+	leaves = seed(8)
+	before = redisNow()
+	checkWait("ordinary, 8 in the window", budgetTake(t, bud, "DELETE", false), before, leaves(1))
+	if w := budgetTake(t, bud, "DELETE", true); w != 0 {
+		t.Errorf("priority call with 8 of 10 in the window: wait %v", w)
+	}
+
+	// Without a reserve both classes wait for the oldest.
+	plain := newStore(t, url, prefix).Budget(limits, window, 0)
+	leaves = seed(10)
+	before = redisNow()
+	checkWait("no reserve, priority", budgetTake(t, plain, "DELETE", true), before, leaves(0))
+	checkWait("no reserve, ordinary", budgetTake(t, plain, "DELETE", false), before, leaves(0))
+	// A reserve that would leave ordinary calls no room is none.
+	none := newStore(t, url, prefix).Budget(limits, window, 0).WithReserved(map[string]int{"DELETE": 10})
+	checkWait("reserve of the whole limit, ordinary", budgetTake(t, none, "DELETE", false), before, leaves(0))
 }
 
 // TestLockSerialisesReplicas: a read-modify-write done under the lock by
