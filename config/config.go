@@ -70,6 +70,12 @@ type Config struct {
 	// MembershipStrategy is how membership changes reach UiPath: "user",
 	// "group" or "auto" (SCIM_BRIDGE_MEMBERSHIP_STRATEGY, default "user").
 	MembershipStrategy string
+	// MembershipWrites is when the IdP is answered for a membership change:
+	// "queued", once the change is durably stored, a scheduler sending it
+	// to UiPath with the fewest calls; or "sync", once UiPath confirms it,
+	// one plan per request (SCIM_BRIDGE_MEMBERSHIP_WRITES, default
+	// "queued").
+	MembershipWrites string
 	// Deprovision is what active=false does: "disable" or "delete"
 	// (SCIM_BRIDGE_DEPROVISION, default "disable").
 	Deprovision string
@@ -82,6 +88,11 @@ type Config struct {
 	// BudgetWindow is the window Budget applies to
 	// (SCIM_BRIDGE_UIPATH_BUDGET_WINDOW, default 5m).
 	BudgetWindow time.Duration
+	// DeprovisionReserve is the share of the PUT and DELETE budgets kept for
+	// deprovisioning (deactivations and deletions of users), which other
+	// calls cannot use, from 0 to 0.5 (SCIM_BRIDGE_DEPROVISION_RESERVE,
+	// written "10%" or "0.1"; default 10%).
+	DeprovisionReserve float64
 	// UpstreamTimeout bounds each call to UiPath (SCIM_BRIDGE_UIPATH_TIMEOUT,
 	// default 30s).
 	UpstreamTimeout time.Duration
@@ -124,9 +135,11 @@ func defaults() Config {
 		RedisPrefix:        "scim-bridge",
 		DataDir:            "./data",
 		MembershipStrategy: "user",
+		MembershipWrites:   "queued",
 		Deprovision:        "disable",
 		Budget:             budget,
 		BudgetWindow:       5 * time.Minute,
+		DeprovisionReserve: 0.1,
 		UpstreamTimeout:    30 * time.Second,
 		LateWriteWindow:    2 * time.Minute,
 		MaxBodyBytes:       8 << 20,

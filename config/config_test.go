@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -82,9 +83,11 @@ func TestLoadDefaults(t *testing.T) {
 		RedisPrefix:        "scim-bridge",
 		DataDir:            "./data",
 		MembershipStrategy: "user",
+		MembershipWrites:   "queued",
 		Deprovision:        "disable",
 		Budget:             map[string]int{"GET": 300, "POST": 24000, "PUT": 160, "DELETE": 160},
 		BudgetWindow:       5 * time.Minute,
+		DeprovisionReserve: 0.1,
 		UpstreamTimeout:    30 * time.Second,
 		LateWriteWindow:    2 * time.Minute,
 		MaxBodyBytes:       8388608,
@@ -120,10 +123,12 @@ func TestLoadEnv(t *testing.T) {
 				"SCIM_BRIDGE_REDIS_URL":                "redis://:pw@redis:6379/0",
 				"SCIM_BRIDGE_REDIS_PREFIX":             "acme",
 				"SCIM_BRIDGE_DATA_DIR":                 "/data",
-				"SCIM_BRIDGE_MEMBERSHIP_STRATEGY":      "auto",
+				"SCIM_BRIDGE_MEMBERSHIP_STRATEGY":      "group",
+				"SCIM_BRIDGE_MEMBERSHIP_WRITES":        "sync",
 				"SCIM_BRIDGE_DEPROVISION":              "delete",
 				"SCIM_BRIDGE_UIPATH_BUDGET":            "GET=100,POST=1000,PUT=50,DELETE=40,PATCH=10",
 				"SCIM_BRIDGE_UIPATH_BUDGET_WINDOW":     "1m",
+				"SCIM_BRIDGE_DEPROVISION_RESERVE":      "25%",
 				"SCIM_BRIDGE_UIPATH_TIMEOUT":           "10s",
 				"SCIM_BRIDGE_UIPATH_LATE_WRITE_WINDOW": "5m",
 				"SCIM_BRIDGE_MAX_BODY_BYTES":           "1048576",
@@ -147,10 +152,12 @@ func TestLoadEnv(t *testing.T) {
 					RedisURL:           "redis://:pw@redis:6379/0",
 					RedisPrefix:        "acme",
 					DataDir:            "/data",
-					MembershipStrategy: "auto",
+					MembershipStrategy: "group",
+					MembershipWrites:   "sync",
 					Deprovision:        "delete",
 					Budget:             map[string]int{"GET": 100, "POST": 1000, "PUT": 50, "DELETE": 40, "PATCH": 10},
 					BudgetWindow:       time.Minute,
+					DeprovisionReserve: 0.25,
 					UpstreamTimeout:    10 * time.Second,
 					LateWriteWindow:    5 * time.Minute,
 					MaxBodyBytes:       1 << 20,
@@ -186,6 +193,31 @@ func TestLoadEnv(t *testing.T) {
 				c.LogLevel = "warn"
 				c.Listen = ":9000"
 			},
+		},
+		{
+			name: "membership writes case-insensitive",
+			env:  map[string]string{"SCIM_BRIDGE_MEMBERSHIP_WRITES": "Sync"},
+			want: func(c *Config) { c.MembershipWrites = "sync" },
+		},
+		{
+			name: "reserve as a fraction",
+			env:  map[string]string{"SCIM_BRIDGE_DEPROVISION_RESERVE": "0.07"},
+			want: func(c *Config) { c.DeprovisionReserve = 0.07 },
+		},
+		{
+			name: "reserve as a percentage is the same number as the fraction",
+			env:  map[string]string{"SCIM_BRIDGE_DEPROVISION_RESERVE": "7%"},
+			want: func(c *Config) { c.DeprovisionReserve = 0.07 },
+		},
+		{
+			name: "reserve: a fractional percentage, a space before the sign",
+			env:  map[string]string{"SCIM_BRIDGE_DEPROVISION_RESERVE": "12.5 %"},
+			want: func(c *Config) { c.DeprovisionReserve = 0.125 },
+		},
+		{
+			name: "reserve off",
+			env:  map[string]string{"SCIM_BRIDGE_DEPROVISION_RESERVE": "0%"},
+			want: func(c *Config) { c.DeprovisionReserve = 0 },
 		},
 		{
 			name: "budget methods not listed keep their default",
@@ -229,6 +261,8 @@ uipath_budget:
   GET: 50
   PUT: 20
 uipath_timeout: 5s
+deprovision_reserve: 20%
+membership_writes: sync
 max_body_bytes: 1024
 adopt_existing: false
 data_dir: ~
@@ -256,8 +290,10 @@ data_dir: ~
 				"SCIM_BRIDGE_UIPATH_CLIENT_SECRET": "env-secret",
 				"SCIM_BRIDGE_UIPATH_BUDGET":        "DELETE=1",
 				"SCIM_BRIDGE_ADOPT_EXISTING":       "true",
+				"SCIM_BRIDGE_DEPROVISION_RESERVE":  "0.05",
 			},
 			want: func(c *Config) {
+				c.DeprovisionReserve = 0.05
 				c.Listen = ":7001"
 				c.Tokens = []Secret{"env-a"}
 				c.UiPathClientSecret = "env-secret"
@@ -291,6 +327,8 @@ data_dir: ~
 			want.UiPathScopes = []string{"PM.User", "PM.Group"}
 			want.Budget = map[string]int{"GET": 50, "POST": 24000, "PUT": 20, "DELETE": 160}
 			want.UpstreamTimeout = 5 * time.Second
+			want.DeprovisionReserve = 0.2
+			want.MembershipWrites = "sync"
 			want.MaxBodyBytes = 1024
 			want.AdoptExisting = false
 			tt.want(&want)
@@ -344,6 +382,33 @@ func TestLoadErrors(t *testing.T) {
 				`"POST=x": count must be a positive integer`,
 				`"GET=2": GET given twice`,
 			},
+		},
+		{
+			name: "reserve: not a share",
+			env:  map[string]string{"SCIM_BRIDGE_DEPROVISION_RESERVE": "lots"},
+			wantErrors: []string{
+				`SCIM_BRIDGE_DEPROVISION_RESERVE: "lots" is not a percentage (e.g. 10%) or a fraction (e.g. 0.1)`,
+			},
+		},
+		{
+			name:       "reserve: NaN",
+			env:        map[string]string{"SCIM_BRIDGE_DEPROVISION_RESERVE": "NaN"},
+			wantErrors: []string{`SCIM_BRIDGE_DEPROVISION_RESERVE: "NaN" is not a percentage`},
+		},
+		{
+			name:       "reserve: infinity",
+			env:        map[string]string{"SCIM_BRIDGE_DEPROVISION_RESERVE": "-Inf%"},
+			wantErrors: []string{`SCIM_BRIDGE_DEPROVISION_RESERVE: "-Inf%" is not a percentage`},
+		},
+		{
+			name:       "reserve: two percent signs",
+			env:        map[string]string{"SCIM_BRIDGE_DEPROVISION_RESERVE": "10%%"},
+			wantErrors: []string{`SCIM_BRIDGE_DEPROVISION_RESERVE: "10%%" is not a percentage`},
+		},
+		{
+			name:       "reserve in the file",
+			file:       "deprovision_reserve: '%'\n",
+			wantErrors: []string{"deprovision_reserve in ", `"%" is not a percentage`},
 		},
 		{
 			name:       "budget: error names the variable",
@@ -433,9 +498,11 @@ func TestEntries(t *testing.T) {
 		{Name: "SCIM_BRIDGE_REDIS_PREFIX", Value: "scim-bridge", Default: true},
 		{Name: "SCIM_BRIDGE_DATA_DIR", Value: "./data", Default: true},
 		{Name: "SCIM_BRIDGE_MEMBERSHIP_STRATEGY", Value: "user", Default: true},
+		{Name: "SCIM_BRIDGE_MEMBERSHIP_WRITES", Value: "queued", Default: true},
 		{Name: "SCIM_BRIDGE_DEPROVISION", Value: "disable", Default: true},
 		{Name: "SCIM_BRIDGE_UIPATH_BUDGET", Value: "GET=300,POST=24000,PUT=100,DELETE=160"},
 		{Name: "SCIM_BRIDGE_UIPATH_BUDGET_WINDOW", Value: "5m0s", Default: true},
+		{Name: "SCIM_BRIDGE_DEPROVISION_RESERVE", Value: "10%", Default: true},
 		{Name: "SCIM_BRIDGE_UIPATH_TIMEOUT", Value: "30s", Default: true},
 		{Name: "SCIM_BRIDGE_UIPATH_LATE_WRITE_WINDOW", Value: "2m0s", Default: true},
 		{Name: "SCIM_BRIDGE_MAX_BODY_BYTES", Value: "8388608", Default: true},
@@ -470,6 +537,8 @@ func TestEntriesRoundTrip(t *testing.T) {
 		"SCIM_BRIDGE_UIPATH_BUDGET":        "PATCH=7",
 		"SCIM_BRIDGE_UIPATH_BUDGET_WINDOW": "90s",
 		"SCIM_BRIDGE_ADOPT_EXISTING":       "false",
+		"SCIM_BRIDGE_DEPROVISION_RESERVE":  "0.07",
+		"SCIM_BRIDGE_MEMBERSHIP_WRITES":    "sync",
 	}), "")
 	if err != nil {
 		t.Fatal(err)
@@ -486,5 +555,30 @@ func TestEntriesRoundTrip(t *testing.T) {
 	}
 	if d := diffConfig(got, c); d != "" {
 		t.Error(d)
+	}
+}
+
+// TestShareRoundTrip: every share formatShare prints reads back as the same
+// number, and the usual ones print as plain percentages.
+func TestShareRoundTrip(t *testing.T) {
+	printed := map[float64]string{0: "0%", 0.1: "10%", 0.07: "7%", 0.125: "12.5%", 0.5: "50%", 0.001: "0.1%", 1.0 / 3: ""}
+	for r, want := range printed {
+		got := formatShare(r)
+		if want != "" && got != want {
+			t.Errorf("formatShare(%v) = %q, want %q", r, got, want)
+		}
+		if back, err := parseShare(got); err != nil || back != r {
+			t.Errorf("formatShare(%v) = %q reads back as %v, %v", r, got, back, err)
+		}
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for range 10000 {
+		r := rnd.Float64()
+		if rnd.IntN(2) == 0 {
+			r = float64(rnd.IntN(10001)) / 10000 // hundredths of a percent
+		}
+		if back, err := parseShare(formatShare(r)); err != nil || back != r {
+			t.Fatalf("%v prints as %q, reads back as %v, %v", r, formatShare(r), back, err)
+		}
 	}
 }

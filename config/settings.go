@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -140,6 +141,7 @@ var settings = []setting{
 	text("redis_prefix", func(c *Config) *string { return &c.RedisPrefix }),
 	text("data_dir", func(c *Config) *string { return &c.DataDir }),
 	word("membership_strategy", func(c *Config) *string { return &c.MembershipStrategy }),
+	word("membership_writes", func(c *Config) *string { return &c.MembershipWrites }),
 	word("deprovision", func(c *Config) *string { return &c.Deprovision }),
 	{
 		key: "uipath_budget", shape: mapping,
@@ -159,6 +161,18 @@ var settings = []setting{
 		format: func(c Config) string { return formatBudget(c.Budget) },
 	},
 	duration("uipath_budget_window", func(c *Config) *time.Duration { return &c.BudgetWindow }),
+	{
+		key: "deprovision_reserve",
+		parse: func(c *Config, v string) error {
+			r, err := parseShare(v)
+			if err != nil {
+				return err
+			}
+			c.DeprovisionReserve = r
+			return nil
+		},
+		format: func(c Config) string { return formatShare(c.DeprovisionReserve) },
+	},
 	duration("uipath_timeout", func(c *Config) *time.Duration { return &c.UpstreamTimeout }),
 	duration("uipath_late_write_window", func(c *Config) *time.Duration { return &c.LateWriteWindow }),
 	{
@@ -238,6 +252,40 @@ func joinSecrets(ss []Secret) string {
 		parts[i] = s.String()
 	}
 	return strings.Join(parts, ",")
+}
+
+// parseShare parses a share of a whole written as a percentage ("10%",
+// "12.5%") or a fraction ("0.1"). The range is Validate's to check.
+func parseShare(v string) (float64, error) {
+	bad := fmt.Errorf("%q is not a percentage (e.g. 10%%) or a fraction (e.g. 0.1)", v)
+	num, percent := strings.CutSuffix(v, "%")
+	num = strings.TrimSpace(num)
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, bad
+	}
+	if !percent {
+		return f, nil
+	}
+	// Shifting the decimal point in the text gives the float nearest the
+	// written value ("7%" is exactly what "0.07" is); dividing by 100 may
+	// not.
+	if r, err := strconv.ParseFloat(num+"e-2", 64); err == nil {
+		return r, nil
+	}
+	return f / 100, nil
+}
+
+// formatShare prints r as parseShare reads it: as the shortest percentage
+// that reads back as r, or as a fraction where none does.
+func formatShare(r float64) string {
+	for prec := 0; prec <= 15; prec++ {
+		p := strconv.FormatFloat(r*100, 'f', prec, 64) + "%"
+		if back, err := parseShare(p); err == nil && back == r {
+			return p
+		}
+	}
+	return strconv.FormatFloat(r, 'g', -1, 64)
 }
 
 // budgetMethods are the method classes a budget may name, in print order.

@@ -89,6 +89,7 @@ func (c Config) Validate() error {
 		}
 	}
 	checkWord("MEMBERSHIP_STRATEGY", c.MembershipStrategy, "user", "group", "auto")
+	checkWord("MEMBERSHIP_WRITES", c.MembershipWrites, "queued", "sync")
 	checkWord("DEPROVISION", c.Deprovision, "disable", "delete")
 	checkWord("LOG_LEVEL", c.LogLevel, "debug", "info", "warn", "error")
 	checkWord("LOG_FORMAT", c.LogFormat, "json", "text")
@@ -108,6 +109,9 @@ func (c Config) Validate() error {
 		}
 	}
 	checkPositive("UIPATH_BUDGET_WINDOW", c.BudgetWindow)
+	if r := c.DeprovisionReserve; !(r >= 0 && r <= maxDeprovisionReserve) { // NaN fails too
+		fail("DEPROVISION_RESERVE", "%s: must be from 0%% to %s", formatShare(r), formatShare(maxDeprovisionReserve))
+	}
 	checkPositive("UIPATH_TIMEOUT", c.UpstreamTimeout)
 	checkPositive("UIPATH_LATE_WRITE_WINDOW", c.LateWriteWindow)
 	checkPositive("SHUTDOWN_TIMEOUT", c.ShutdownTimeout)
@@ -116,6 +120,11 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// maxDeprovisionReserve is the largest DeprovisionReserve Validate
+// accepts: at most half of the PUT and DELETE budgets is kept from every
+// other call.
+const maxDeprovisionReserve = 0.5
 
 // guid matches the textual form of a GUID (8-4-4-4-12 hex digits).
 var guid = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)

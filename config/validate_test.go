@@ -1,6 +1,7 @@
 package config
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +64,7 @@ func TestValidate(t *testing.T) {
 				`SCIM_BRIDGE_UIPATH_PARTITION_ID: "acme" is not a GUID`,
 				"SCIM_BRIDGE_DATA_DIR: required when SCIM_BRIDGE_REDIS_URL is empty",
 				`SCIM_BRIDGE_MEMBERSHIP_STRATEGY: "" is not one of user, group, auto`,
+				`SCIM_BRIDGE_MEMBERSHIP_WRITES: "" is not one of queued, sync`,
 				`SCIM_BRIDGE_DEPROVISION: "" is not one of disable, delete`,
 				`SCIM_BRIDGE_LOG_LEVEL: "" is not one of debug, info, warn, error`,
 				`SCIM_BRIDGE_LOG_FORMAT: "" is not one of json, text`,
@@ -74,6 +76,39 @@ func TestValidate(t *testing.T) {
 				"SCIM_BRIDGE_SHUTDOWN_TIMEOUT: 0s: must be positive",
 				"SCIM_BRIDGE_MAX_BODY_BYTES: 0: must be positive",
 			},
+		},
+		{
+			name:   "reserve at its bounds, writes sync",
+			change: func(c *Config) { c.DeprovisionReserve = 0.5; c.MembershipWrites = "sync" },
+		},
+		{
+			name:   "no reserve",
+			change: func(c *Config) { c.DeprovisionReserve = 0 },
+		},
+		{
+			name:       "reserve above half",
+			change:     func(c *Config) { c.DeprovisionReserve = 0.6 },
+			wantErrors: []string{"SCIM_BRIDGE_DEPROVISION_RESERVE: 60%: must be from 0% to 50%"},
+		},
+		{
+			name:       "reserve written as a percentage without the sign",
+			change:     func(c *Config) { c.DeprovisionReserve = 10 },
+			wantErrors: []string{"SCIM_BRIDGE_DEPROVISION_RESERVE: 1000%: must be from 0% to 50%"},
+		},
+		{
+			name:       "negative reserve",
+			change:     func(c *Config) { c.DeprovisionReserve = -0.1 },
+			wantErrors: []string{"SCIM_BRIDGE_DEPROVISION_RESERVE: -10%: must be from 0% to 50%"},
+		},
+		{
+			name:       "NaN reserve",
+			change:     func(c *Config) { c.DeprovisionReserve = math.NaN() },
+			wantErrors: []string{"SCIM_BRIDGE_DEPROVISION_RESERVE: NaN: must be from 0% to 50%"},
+		},
+		{
+			name:       "unknown membership writes",
+			change:     func(c *Config) { c.MembershipWrites = "later" },
+			wantErrors: []string{`SCIM_BRIDGE_MEMBERSHIP_WRITES: "later" is not one of queued, sync`},
 		},
 		{
 			name: "bad URLs",
