@@ -68,7 +68,7 @@ type Config struct {
 	// default "./data").
 	DataDir string
 	// MembershipStrategy is how membership changes reach UiPath: "user",
-	// "group" or "auto" (SCIM_BRIDGE_MEMBERSHIP_STRATEGY, default "user").
+	// "group" or "auto" (SCIM_BRIDGE_MEMBERSHIP_STRATEGY, default "auto").
 	MembershipStrategy string
 	// MembershipWrites is when the IdP is answered for a membership change:
 	// "queued", once the change is durably stored, a scheduler sending it
@@ -134,7 +134,7 @@ func defaults() Config {
 		UiPathScopes:       []string{"PM.User", "PM.Group", "PM.Directory"},
 		RedisPrefix:        "scim-bridge",
 		DataDir:            "./data",
-		MembershipStrategy: "user",
+		MembershipStrategy: "auto",
 		MembershipWrites:   "queued",
 		Deprovision:        "disable",
 		Budget:             budget,

@@ -46,7 +46,7 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 }
 
 // TestCrashMidMembershipPatch kills the bridge while it applies a PATCH
-// adding 2,000 members to a group: with strategy user (the default) that
+// adding 2,000 members to a group: with strategy user that
 // is 2,000 PUT /User calls, killed after a few hundred; with auto, one
 // PUT /Group that UiPath has applied but whose answer the bridge never
 // reads. The restarted bridge gets the same PATCH again from the IdP.
