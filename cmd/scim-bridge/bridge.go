@@ -63,12 +63,15 @@ func newBridge(cfg config.Config, httpClient *http.Client, log *slog.Logger) (*b
 	if err != nil {
 		return nil, fmt.Errorf("open %s store: %w", storeName(cfg), err)
 	}
-	var budget upstream.Budget = upstream.NewLocalBudget(cfg.Budget, cfg.BudgetWindow, nil)
+	// Part of the PUT and DELETE budgets is kept for deprovisioning, so that
+	// leavers never wait behind other writes.
+	var budget upstream.Budget = upstream.NewLocalBudget(cfg.Budget, cfg.BudgetWindow, nil).WithReserve(cfg.DeprovisionReserve)
 	var lookupStats func() (lookups, pipelines int64) // Redis only
 	if rs, ok := store.(*redisstore.Store); ok {
 		// Replicas sharing the Redis share the budget: UiPath's limits are per
 		// organization, not per process.
-		budget = rs.Budget(cfg.Budget, cfg.BudgetWindow, upstream.BudgetPad(cfg.BudgetWindow))
+		budget = rs.Budget(cfg.Budget, cfg.BudgetWindow, upstream.BudgetPad(cfg.BudgetWindow)).
+			WithReserved(upstream.ReservedCalls(cfg.Budget, cfg.DeprovisionReserve))
 		lookupStats = rs.LookupStats
 	}
 	metrics := newMetrics(version, lookupStats, log.With("component", "metrics"))

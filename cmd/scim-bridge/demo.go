@@ -70,6 +70,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		MaxBodyBytes:       8 << 20,
 		Budget:             map[string]int{"GET": 300, "POST": 24000, "PUT": 160, "DELETE": 160},
 		BudgetWindow:       5 * time.Minute,
+		DeprovisionReserve: 0.1,
 	}
 	b, err := newBridge(cfg, nil, log)
 	if err != nil {
