@@ -260,7 +260,7 @@ func (p *Provisioner) settleUser(ctx context.Context, d cache.Doubt) (settleResu
 	}
 	if missing || rec.Deprovisioned {
 		p.log.WarnContext(ctx, "settle: UiPath has an account the store says is gone: deleting it", "scim_id", d.ID)
-		if err := p.up.DeleteUser(ctx, d.ID); err != nil && !errors.Is(err, upstream.ErrNotFound) {
+		if err := p.up.DeleteUser(upstream.Deprovisioning(ctx), d.ID); err != nil && !errors.Is(err, upstream.ErrNotFound) {
 			return settleOK, err
 		}
 		return settleRepaired, nil
@@ -278,6 +278,9 @@ func (p *Provisioner) settleUser(ctx context.Context, d cache.Doubt) (settleResu
 		return settleOK, nil
 	}
 	p.log.WarnContext(ctx, "settle: UiPath account differs from the store: restoring it", "scim_id", d.ID, "active", want.Active)
+	if !want.Active {
+		ctx = upstream.Deprovisioning(ctx)
+	}
 	if err := p.up.UpdateUser(ctx, d.ID, upd); err != nil {
 		return settleOK, err
 	}

@@ -206,7 +206,7 @@ func (p *Provisioner) createUpstreamUser(ctx context.Context, id string, prof pr
 	}
 	if !prof.Active {
 		inactive := false
-		if err := p.up.UpdateUser(ctx, id, upstream.UserUpdate{IsActive: &inactive}); err != nil {
+		if err := p.up.UpdateUser(upstream.Deprovisioning(ctx), id, upstream.UserUpdate{IsActive: &inactive}); err != nil {
 			return "", false, fmt.Errorf("deactivate new user %s: %w", id, err)
 		}
 		if !p.confirmInactive(ctx, id) {
@@ -326,6 +326,11 @@ func (p *Provisioner) commitUser(ctx context.Context, cur loadedUser, res map[st
 		if err := p.checkUnique(ctx, cache.KindUser, rec.ID, "", ext); err != nil {
 			return rec, err
 		}
+	}
+	if !prof.Active {
+		// A leaver's calls may use the budget's deprovisioning reserve:
+		// membership traffic never makes them wait.
+		ctx = upstream.Deprovisioning(ctx)
 	}
 	deprovisioned, err := p.applyProfile(ctx, rec, oldProf, prof, cur.doubt)
 	if err != nil {
@@ -484,7 +489,7 @@ func (p *Provisioner) deleteUser(ctx context.Context, id, ifMatch string) error 
 	if err := checkIfMatch(rec, ifMatch); err != nil {
 		return err
 	}
-	ctx, unc := upstream.TrackUncertain(ctx)
+	ctx, unc := upstream.TrackUncertain(upstream.Deprovisioning(ctx))
 	defer p.noteDoubt(ctx, cache.KindUser, id, true, unc)
 	if !rec.Deprovisioned {
 		if err := p.up.DeleteUser(ctx, id); err != nil && !errors.Is(err, upstream.ErrNotFound) {

@@ -92,11 +92,12 @@ func newBridge(cfg config.Config, httpClient *http.Client, log *slog.Logger) (*b
 		return nil, fmt.Errorf("upstream client: %w", err)
 	}
 	prov, err := mapping.New(mapping.Config{
-		Strategy:        cfg.MembershipStrategy,
-		Deprovision:     cfg.Deprovision,
-		AdoptExisting:   cfg.AdoptExisting,
-		LateWriteWindow: cfg.LateWriteWindow,
-		OnDeprovision:   metrics.ObserveDeprovision,
+		Strategy:         cfg.MembershipStrategy,
+		MembershipWrites: cfg.MembershipWrites,
+		Deprovision:      cfg.Deprovision,
+		AdoptExisting:    cfg.AdoptExisting,
+		LateWriteWindow:  cfg.LateWriteWindow,
+		OnDeprovision:    metrics.ObserveDeprovision,
 	}, client, store, log.With("component", "mapping"))
 	if err != nil {
 		store.Close()

@@ -24,7 +24,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "address the bridge listens on")
 	dataDir := fs.String("data", "", "directory for the embedded store (default: a new temporary directory)")
-	strategy := fs.String("membership-strategy", "user", "user, group or auto")
+	strategy := fs.String("membership-strategy", "auto", "user, group or auto")
 	verbose := fs.Bool("v", false, "log every request")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -64,6 +64,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		UiPathScopes:       []string{"PM.User", "PM.Group", "PM.Directory"},
 		DataDir:            filepath.Clean(dir),
 		MembershipStrategy: *strategy,
+		MembershipWrites:   "queued",
 		Deprovision:        "disable",
 		AdoptExisting:      true,
 		UpstreamTimeout:    30 * time.Second,
@@ -116,11 +117,12 @@ Walk-through (paste into a shell):
   curl -s -H "$H1" -H "$H2" -d '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ada@example.com","name":{"givenName":"Ada","familyName":"Lovelace"},"emails":[{"value":"ada@example.com","type":"work","primary":true}],"active":true}' $SCIM/Users
   ADA=$(curl -s -H "$H1" "$SCIM/Users?filter=userName%%20eq%%20%%22ada@example.com%%22" | sed -E 's/.*"id":"([^"]+)".*/\1/')
 
-  # a group, then ada joins it
+  # a group, then ada joins it: the bridge answers once the change is
+  # stored, and its scheduler sends it to UiPath a moment later
   curl -s -H "$H1" -H "$H2" -d '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Finance"}' $SCIM/Groups
   GRP=$(curl -s -H "$H1" "$SCIM/Groups?filter=displayName%%20eq%%20%%22Finance%%22" | sed -E 's/.*"id":"([^"]+)".*/\1/')
   curl -s -X PATCH -H "$H1" -H "$H2" -d '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"'$ADA'"}]}]}' $SCIM/Groups/$GRP
-  curl -s $UIPATH/_state
+  sleep 2; curl -s $UIPATH/_state
 
   # she leaves: deactivate (the UiPath account is disabled), then delete
   curl -s -X PATCH -H "$H1" -H "$H2" -d '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}' $SCIM/Users/$ADA
