@@ -9,6 +9,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/scim-bridge/scim-bridge/config"
+	"github.com/scim-bridge/scim-bridge/mapping"
+	"github.com/scim-bridge/scim-bridge/upstream"
 )
 
 // checkConfigCmd prints every setting (secrets as <secret>) and every
@@ -37,6 +39,34 @@ func checkConfigCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "\nproblems:\n%v\n", err)
 		return 1
 	}
+	fmt.Fprintln(stdout, "\nwhat the membership settings cost:")
+	for _, line := range costNotes(cfg) {
+		fmt.Fprintln(stdout, "  "+line)
+	}
 	fmt.Fprintln(stdout, "\nconfiguration OK")
 	return 0
+}
+
+// costNotes says, for the configured membership writes and strategy, what
+// a membership change costs in UiPath calls and in the IdP's wait.
+func costNotes(cfg config.Config) []string {
+	put := cfg.Budget["PUT"]
+	reserved := upstream.ReservedCalls(cfg.Budget, cfg.DeprovisionReserve)["PUT"]
+	var notes []string
+	switch cfg.MembershipWrites {
+	case mapping.WritesSync:
+		notes = append(notes, "writes sync: the IdP waits for UiPath; each request is planned on its own, so an IdP's many small PATCHes of one group cost one call each (or more)")
+	default:
+		notes = append(notes, "writes queued: the IdP is answered once the change is stored; the scheduler plans over every pending change, so one group's PATCHes go out as one call")
+	}
+	switch cfg.MembershipStrategy {
+	case mapping.StrategyUser:
+		notes = append(notes, "strategy user: one PUT /User per affected user (a 2,000-member group costs 2,000 calls)")
+	case mapping.StrategyGroup:
+		notes = append(notes, "strategy group: one PUT /Group per affected group (one user joining 5 groups costs 5 calls)")
+	default:
+		notes = append(notes, "strategy auto: the fewest calls, each change on its user's or its group's call (a minimum vertex cover)")
+	}
+	notes = append(notes, fmt.Sprintf("budget: %d PUTs per %s for membership changes; %d more only for leavers (deprovision reserve)", put-reserved, cfg.BudgetWindow, reserved))
+	return notes
 }

@@ -84,6 +84,9 @@ func TestCheckConfig(t *testing.T) {
 				"<secret>,<secret>", // one per token
 				"https://cloud.uipath.com/acme/identity_/connect/token (default)",
 				"scim-bridge-app",
+				"writes queued: the IdP is answered once the change is stored",
+				"strategy auto: the fewest calls",
+				"budget: 144 PUTs per 5m0s for membership changes; 16 more only for leavers",
 			},
 		},
 		{
@@ -101,7 +104,8 @@ func TestCheckConfig(t *testing.T) {
 			},
 			wantCode: 0,
 			wantOut: []string{"configuration OK", "/var/lib/scim-bridge", "group", "sync", "GET=100,POST=24000,PUT=160,DELETE=160",
-				"20%"},
+				"20%", "writes sync: the IdP waits for UiPath", "strategy group: one PUT /Group",
+				"budget: 128 PUTs per 5m0s for membership changes; 32 more only for leavers"},
 		},
 		{
 			// A value Load cannot parse (the budget) must not hide the
