@@ -6,10 +6,40 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scim-bridge/scim-bridge/upstream"
 	"github.com/scim-bridge/scim-bridge/upstream/emulator"
 )
+
+// awaitMembersSent waits, at most timeout, until every intended group
+// that UiPath holds once has the intended members there. The bridge
+// answers a membership change once it is stored (queued writes, the
+// default) and its scheduler sends it a moment later: convergence is
+// judged once that moment has had its chance, not while the queue drains.
+// A group that never gets there is reported by checkConverged.
+func awaitMembersSent(t *testing.T, emu *emulator.Server, groups map[string][]string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ids := map[string][]string{}
+		for _, g := range emu.Groups() {
+			k := strings.ToLower(g.Name)
+			ids[k] = append(ids[k], g.ID)
+		}
+		done := true
+		for name, want := range groups {
+			if len(ids[strings.ToLower(name)]) != 1 || len(emu.GroupMemberIDs(ids[strings.ToLower(name)][0])) != len(want) {
+				done = false
+				break
+			}
+		}
+		if done || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
 
 // convergence is what checkConverged found, for the logs: duplicates in
 // UiPath and intended users or memberships missing from UiPath or the
@@ -31,6 +61,7 @@ func (c convergence) String() string {
 // any difference and returns the counts.
 func checkConverged(t *testing.T, emu *emulator.Server, c *idp, users []string, groups map[string][]string) convergence {
 	t.Helper()
+	awaitMembersSent(t, emu, groups, 60*time.Second)
 	var out convergence
 	report := func(format string, args ...any) {
 		t.Helper()
