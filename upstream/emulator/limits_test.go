@@ -200,6 +200,7 @@ func TestFaults(t *testing.T) {
 		before := len(h.srv.Users())
 		for _, applied := range []bool{false, true} {
 			h.srv.Inject(Fault{Method: "POST", PathContains: "BulkCreate", Drop: true, AfterApply: applied})
+			logged := len(h.srv.Requests())
 			body, _ := json.Marshal(bulk(pid, map[string]any{"userName": "dropped-" + strconv.FormatBool(applied)}))
 			r, _ := http.NewRequestWithContext(t.Context(), "POST", h.url+"/api/User/BulkCreate", bytes.NewReader(body))
 			r.Header.Set("Authorization", "Bearer "+h.tok)
@@ -208,8 +209,16 @@ func TestFaults(t *testing.T) {
 				resp.Body.Close()
 				t.Fatalf("applied=%v: got status %d, want a transport error", applied, resp.StatusCode)
 			}
-			if reqs := h.srv.Requests(); reqs[len(reqs)-1].Status != StatusDropped {
-				t.Errorf("applied=%v: logged status %d", applied, reqs[len(reqs)-1].Status)
+			// The client sees the closed connection before the server
+			// has logged the call: wait for the entry.
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				reqs := h.srv.Requests()
+				if len(reqs) > logged && reqs[len(reqs)-1].Status == StatusDropped {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("applied=%v: the dropped call was not logged as %d: %v", applied, StatusDropped, reqs[logged:])
+				}
 			}
 		}
 		if n := len(h.srv.Users()) - before; n != 1 {
