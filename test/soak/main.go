@@ -43,6 +43,7 @@ type options struct {
 	faults          bool
 	faultKinds      []string
 	strategy        string
+	writes          string
 	users, groups   int
 	workers         int
 	grace           time.Duration
@@ -61,7 +62,7 @@ type options struct {
 func defaultOptions() options {
 	return options{
 		duration: 10 * time.Minute, store: "bolt", rate: 20, seed: 1, faults: true, faultKinds: allFaultKinds,
-		strategy: mapping.StrategyAuto, users: 300, groups: 30, workers: 16,
+		strategy: mapping.StrategyAuto, writes: mapping.WritesQueued, users: 300, groups: 30, workers: 16,
 		grace: 10 * time.Second, check: 2 * time.Second, converge: 90 * time.Second,
 		upstreamTimeout: 400 * time.Millisecond, idpAttempts: 5, idpBackoff: 250 * time.Millisecond,
 		rssGrowth: 1.5, settleEvery: time.Second,
@@ -86,6 +87,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&faults, "faults", "on", "inject faults into UiPath: on or off")
 	fs.StringVar(&kinds, "fault-kinds", "all", "fault kinds when -faults on: all, or a comma-separated list of "+strings.Join(allFaultKinds, ", "))
 	fs.StringVar(&o.strategy, "strategy", o.strategy, "membership strategy of the bridge: user, group or auto")
+	fs.StringVar(&o.writes, "writes", o.writes, "membership writes of the bridge: queued (the scheduler sends them) or sync")
 	fs.IntVar(&o.users, "users", o.users, "users the IdPs keep provisioned (creates stop at this many live users)")
 	fs.IntVar(&o.groups, "groups", o.groups, "groups the IdPs keep provisioned")
 	fs.IntVar(&o.workers, "workers", o.workers, "concurrent IdP operations at most")
@@ -125,6 +127,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case mapping.StrategyUser, mapping.StrategyGroup, mapping.StrategyAuto:
 	default:
 		bad = append(bad, "-strategy must be user, group or auto")
+	}
+	if o.writes != mapping.WritesQueued && o.writes != mapping.WritesSync {
+		bad = append(bad, "-writes must be queued or sync")
 	}
 	if o.duration <= 0 || o.rate <= 0 || o.users < 2 || o.groups < 1 || o.workers < 1 || o.check <= 0 ||
 		o.converge <= 0 || o.upstreamTimeout <= 0 || o.idpAttempts < 1 || o.idpBackoff <= 0 || o.rssGrowth < 1 {
@@ -243,8 +248,8 @@ func newSoak(o options, out io.Writer) (s *soak, cleanup func(), err error) {
 	}
 	// The late faults land at most ~2.5 s after they were sent: a 5 s
 	// window covers them, as the 2-minute default covers UiPath.
-	prov, err := mapping.New(mapping.Config{Strategy: o.strategy, AdoptExisting: true,
-		LateWriteWindow: 5 * time.Second, FirstCheck: time.Second}, client, store, logger.With("component", "mapping"))
+	prov, err := mapping.New(mapping.Config{Strategy: o.strategy, AdoptExisting: true, MembershipWrites: o.writes,
+		LateWriteWindow: 5 * time.Second, FirstCheck: time.Second, Quiet: 200 * time.Millisecond}, client, store, logger.With("component", "mapping"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -272,9 +277,23 @@ func newSoak(o options, out io.Writer) (s *soak, cleanup func(), err error) {
 			attempts: 1, backoff: o.idpBackoff},
 		leaverMon: newLeaverMonitor(o.grace),
 		mem:       newMemMonitor(),
-		settle:    func(ctx context.Context) error { _, err := prov.Settle(ctx); return err },
+		settle: func(ctx context.Context) error {
+			_, err := prov.Settle(ctx)
+			// The queue drains too: the scheduler may have backed off.
+			dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			if derr := prov.Drain(dctx); derr != nil && !errors.Is(derr, context.DeadlineExceeded) {
+				err = errors.Join(err, derr)
+			}
+			return err
+		},
 	}
 	s.settler = func(ctx context.Context) {
+		go prov.RunScheduler(ctx, func(_ mapping.RoundReport, err error) {
+			if err != nil && ctx.Err() == nil {
+				logs.note("scheduler: " + err.Error())
+			}
+		})
 		prov.RunSettler(ctx, o.settleEvery, func(_ mapping.SettleReport, err error) {
 			if err != nil && ctx.Err() == nil {
 				logs.note("settle: " + err.Error())
@@ -432,8 +451,8 @@ func printSetup(w io.Writer, o options) {
 	if o.faults {
 		kinds = strings.Join(o.faultKinds, ",")
 	}
-	fmt.Fprintf(w, "soak: %s, %d CPUs; store %s, strategy %s, %v of traffic at %.0f ops/s (%d workers), %d users, %d groups, seed %d\n",
-		runtime.Version(), runtime.NumCPU(), o.store, o.strategy, o.duration, o.rate, o.workers, o.users, o.groups, o.seed)
+	fmt.Fprintf(w, "soak: %s, %d CPUs; store %s, strategy %s, writes %s, %v of traffic at %.0f ops/s (%d workers), %d users, %d groups, seed %d\n",
+		runtime.Version(), runtime.NumCPU(), o.store, o.strategy, o.writes, o.duration, o.rate, o.workers, o.users, o.groups, o.seed)
 	fmt.Fprintf(w, "      faults %s; UiPath call deadline %v; IdP attempts %d; leaver grace %v; checks every %v\n",
 		kinds, o.upstreamTimeout, o.idpAttempts, o.grace, o.check)
 }
