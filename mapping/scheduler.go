@@ -400,11 +400,31 @@ func (p *Provisioner) settleGone(ctx context.Context, claimed []cache.Pending, r
 			res.done++
 			continue
 		}
+		if !p.stillWanted(ctx, c) {
+			// The IdP deleted the user or group meanwhile: nothing failed.
+			outcomes = append(outcomes, cache.Outcome{Change: c, Result: cache.PendingDone})
+			res.done++
+			continue
+		}
 		outcomes = append(outcomes, cache.Outcome{Change: c, Result: cache.PendingFailed})
 		res.failed++
 		p.recordFailure(ctx, c, reason)
 	}
 	return res, p.settleOutcomes(ctx, outcomes)
+}
+
+// stillWanted reports whether the store still has both sides of a change
+// (on a store error it assumes so: a failure is then recorded, not lost).
+func (p *Provisioner) stillWanted(ctx context.Context, c cache.Pending) bool {
+	for _, r := range []struct {
+		kind cache.Kind
+		id   string
+	}{{cache.KindUser, c.User}, {cache.KindGroup, c.Group}} {
+		if _, err := p.store.Get(ctx, r.kind, r.id); errors.Is(err, cache.ErrNotFound) {
+			return false
+		}
+	}
+	return true
 }
 
 // settleCall settles a call's changes by its error.
