@@ -152,6 +152,39 @@ func (b *LocalBudget) TryTake(_ context.Context, method string, priority bool) (
 	return q[len(q)-room].Add(b.window).Sub(now) + time.Millisecond, nil
 }
 
+// BudgetUse is one limited method's share of a budget's current window,
+// for status reports.
+type BudgetUse struct {
+	// Used is the calls of the method in the window now, priority ones
+	// included.
+	Used int
+	// Limit is the calls the window may hold; Reserved is the part of it
+	// only priority (deprovisioning) calls may use.
+	Limit, Reserved int
+}
+
+// Usage returns, for every method with a limit (upper case), the calls in
+// the window now, the limit and the reserve. It takes nothing.
+func (b *LocalBudget) Usage(_ context.Context) (map[string]BudgetUse, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.now()
+	out := make(map[string]BudgetUse, len(b.limits))
+	for m, limit := range b.limits {
+		if limit <= 0 {
+			continue
+		}
+		used := 0
+		for _, at := range b.log[m] {
+			if at.After(now.Add(-b.window)) {
+				used++
+			}
+		}
+		out[m] = BudgetUse{Used: used, Limit: limit, Reserved: b.reserved[m]}
+	}
+	return out, nil
+}
+
 // takeBudget waits for room in the budget for one call, at most
 // MaxBudgetWait in all and never past ctx's deadline; past that it returns a 429-like retryable *Error
 // wrapping ErrBudgetExhausted with the wait still needed.

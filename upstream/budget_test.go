@@ -435,3 +435,53 @@ func TestDeprovisioningUsesTheReserve(t *testing.T) {
 		t.Fatalf("deprovisioning call past the limit: %v, want ErrBudgetExhausted", err)
 	}
 }
+
+// TestLocalBudgetUsage: Usage counts the calls of each limited method in
+// the window now, priority ones and refused ones apart (refused calls are
+// not counted), reports the limit and the reserve, forgets calls that left
+// the window, and takes nothing itself.
+func TestLocalBudgetUsage(t *testing.T) {
+	const window = 10 * time.Second
+	span := window + upstream.BudgetPad(window)
+	c := newClock()
+	b := upstream.NewLocalBudget(map[string]int{"get": 3, "PUT": 4, "DELETE": 10}, window, c.Now).WithReserve(0.5)
+	usage := func() map[string]upstream.BudgetUse {
+		t.Helper()
+		u, err := b.Usage(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	want := map[string]upstream.BudgetUse{
+		"GET":    {Used: 0, Limit: 3},
+		"PUT":    {Used: 0, Limit: 4, Reserved: 2},
+		"DELETE": {Used: 0, Limit: 10, Reserved: 5},
+	}
+	if got := usage(); !maps.Equal(got, want) {
+		t.Fatalf("fresh budget: %v, want %v", got, want)
+	}
+	take(t, b, "GET", false)
+	take(t, b, "PUT", false)
+	take(t, b, "PUT", false)
+	if w := take(t, b, "PUT", false); w == 0 {
+		t.Fatal("ordinary PUT into the reserve was taken")
+	}
+	c.Advance(window / 2)
+	take(t, b, "PUT", true)
+	take(t, b, "POST", false) // not limited: never counted
+	want["GET"] = upstream.BudgetUse{Used: 1, Limit: 3}
+	want["PUT"] = upstream.BudgetUse{Used: 3, Limit: 4, Reserved: 2}
+	for range 2 { // reading twice: Usage takes nothing
+		if got := usage(); !maps.Equal(got, want) {
+			t.Fatalf("after takes: %v, want %v", got, want)
+		}
+	}
+	// The first calls leave the window; the priority one stays.
+	c.Advance(span - window/2)
+	want["GET"] = upstream.BudgetUse{Used: 0, Limit: 3}
+	want["PUT"] = upstream.BudgetUse{Used: 1, Limit: 4, Reserved: 2}
+	if got := usage(); !maps.Equal(got, want) {
+		t.Fatalf("once the first calls left the window: %v, want %v", got, want)
+	}
+}
