@@ -117,6 +117,63 @@ func (b *Budget) TryTake(ctx context.Context, method string, priority bool) (tim
 	return time.Duration(ms) * time.Millisecond, nil
 }
 
+// usageScript counts, for each log in KEYS, the calls of the last window
+// (ARGV[1] ms) by Redis' own clock, as takeScript does, without taking or
+// trimming anything.
+var usageScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local from = '(' .. (now - tonumber(ARGV[1]))
+local out = {}
+for i, k in ipairs(KEYS) do
+  out[i] = redis.call('ZCOUNT', k, from, '+inf')
+end
+return out
+`)
+
+// BudgetUse is one limited method's share of the shared budget's current
+// window. (It has the fields of upstream.BudgetUse; this package does not
+// import upstream.)
+type BudgetUse struct {
+	// Used is the calls of the method in the window now, by every replica,
+	// priority ones included.
+	Used int
+	// Limit is the calls the window may hold; Reserved is the part of it
+	// only priority calls may use.
+	Limit, Reserved int
+}
+
+// Usage returns, for every method with a limit (upper case), the calls
+// every replica made in the window now, the limit and the reserve. It
+// takes nothing, so a process that only reports (status) may call it
+// beside the replicas that send.
+func (b *Budget) Usage(ctx context.Context) (map[string]BudgetUse, error) {
+	var methods, keys []string
+	for m, limit := range b.limits {
+		if limit > 0 {
+			methods = append(methods, m)
+			keys = append(keys, b.s.keys.p+"budget:"+m)
+		}
+	}
+	out := make(map[string]BudgetUse, len(methods))
+	if len(methods) == 0 {
+		return out, nil
+	}
+	counts, err := usageScript.Run(ctx, b.s.client, keys, b.window.Milliseconds()).Int64Slice()
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: budget usage: %w", err)
+	}
+	if len(counts) != len(methods) {
+		return nil, fmt.Errorf("redisstore: budget usage: %d counts for %d methods", len(counts), len(methods))
+	}
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for i, m := range methods {
+		out[m] = BudgetUse{Used: int(counts[i]), Limit: b.limits[m], Reserved: b.reserved[m]}
+	}
+	return out, nil
+}
+
 // unlockScript deletes a lock only if this holder still owns it.
 var unlockScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end

@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -186,6 +187,79 @@ func TestBudgetReserveWaits(t *testing.T) {
 	// A reserve that would leave ordinary calls no room is none.
 	none := newStore(t, url, prefix).Budget(limits, window, 0).WithReserved(map[string]int{"DELETE": 10})
 	checkWait("reserve of the whole limit, ordinary", budgetTake(t, none, "DELETE", false), before, leaves(0))
+}
+
+// TestBudgetUsage: Usage, from a store that only reports (status), counts
+// the calls every replica took in the window by Redis' clock, priority
+// ones too, with the limit and the reserve; calls that left the window are
+// not counted, and reading takes nothing.
+func TestBudgetUsage(t *testing.T) {
+	url, prefix := redistest.URL(t), redistest.Prefix(t)
+	const window = time.Minute
+	limits := map[string]int{"GET": 3, "PUT": 4}
+	reserved := upstream.ReservedCalls(limits, 0.5) // PUT 2
+	a := newStore(t, url, prefix).Budget(limits, window, 0).WithReserved(reserved)
+	b := newStore(t, url, prefix).Budget(limits, window, 0).WithReserved(reserved)
+	status := newStore(t, url, prefix).Budget(limits, window, 0).WithReserved(reserved)
+	usage := func() map[string]redisstore.BudgetUse {
+		t.Helper()
+		u, err := status.Usage(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	want := map[string]redisstore.BudgetUse{"GET": {Limit: 3}, "PUT": {Limit: 4, Reserved: 2}}
+	if got := usage(); !maps.Equal(got, want) {
+		t.Fatalf("fresh budget: %v, want %v", got, want)
+	}
+	budgetTake(t, a, "PUT", false)
+	budgetTake(t, b, "PUT", false)
+	if w := budgetTake(t, a, "PUT", false); w == 0 {
+		t.Fatal("ordinary PUT into the reserve was taken")
+	}
+	budgetTake(t, b, "PUT", true)
+	budgetTake(t, a, "GET", false)
+	budgetTake(t, a, "POST", false) // not limited
+	want = map[string]redisstore.BudgetUse{"GET": {Used: 1, Limit: 3}, "PUT": {Used: 3, Limit: 4, Reserved: 2}}
+	for range 2 {
+		if got := usage(); !maps.Equal(got, want) {
+			t.Fatalf("after takes: %v, want %v", got, want)
+		}
+	}
+
+	// Calls taken a window ago or more are not in it; one a second younger
+	// is.
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := redis.NewClient(opts)
+	t.Cleanup(func() { rc.Close() })
+	now, err := rc.Time(t.Context()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := "{" + prefix + "}:budget:GET"
+	for i, age := range []time.Duration{window + time.Hour, window, window - time.Second} {
+		z := redis.Z{Score: float64(now.Add(-age).UnixMilli()), Member: "seeded:" + strconv.Itoa(i)}
+		if err := rc.ZAdd(t.Context(), key, z).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want["GET"] = redisstore.BudgetUse{Used: 2, Limit: 3}
+	if got := usage(); !maps.Equal(got, want) {
+		t.Fatalf("with calls seeded a window ago and less: %v, want %v", got, want)
+	}
+
+	// Another prefix is another organization's budget.
+	other, err := newStore(t, url, redistest.Prefix(t)).Budget(limits, window, 0).Usage(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other["PUT"].Used != 0 || other["GET"].Used != 0 {
+		t.Errorf("another prefix sees this one's calls: %v", other)
+	}
 }
 
 // TestLockSerialisesReplicas: a read-modify-write done under the lock by
