@@ -2,7 +2,9 @@ package boltstore_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -67,8 +69,80 @@ func TestLocked(t *testing.T) {
 		s2.Close()
 		t.Fatal("second open of a locked file succeeded")
 	}
-	if !strings.Contains(err.Error(), "locked by another process") {
-		t.Errorf("err = %q, want it to say the file is locked", err)
+	if !strings.Contains(err.Error(), "locked by another process") || !errors.Is(err, boltstore.ErrLocked) {
+		t.Errorf("err = %q, want it to say the file is locked, wrapping ErrLocked", err)
+	}
+	ro, err := boltstore.New(boltstore.Config{Path: cfg.Path, ReadOnly: true, OpenTimeout: 50 * time.Millisecond}, testLogger(t))
+	if err == nil {
+		ro.Close()
+		t.Fatal("read-only open of a file open for writing succeeded")
+	}
+	if !errors.Is(err, boltstore.ErrLocked) {
+		t.Errorf("read-only open: err = %q, want ErrLocked", err)
+	}
+}
+
+// TestReadOnly: a read-only open creates nothing, reads what a writer left
+// (the queue included) beside another reader, refuses writes, and keeps a
+// writer out until it closes.
+func TestReadOnly(t *testing.T) {
+	ctx := t.Context()
+	dir := filepath.Join(t.TempDir(), "data")
+	path := filepath.Join(dir, "store.db")
+	roCfg := boltstore.Config{Path: path, ReadOnly: true, OpenTimeout: 50 * time.Millisecond}
+	if _, err := boltstore.New(roCfg, testLogger(t)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("read-only open of a missing file: %v, want fs.ErrNotExist", err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("read-only open created %s: %v", dir, err)
+	}
+
+	w, err := boltstore.New(boltstore.Config{Path: path}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Create(ctx, cache.Record{Kind: cache.KindUser, ID: "u", Name: "u"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Create(ctx, cache.Record{Kind: cache.KindGroup, ID: "g", Name: "G"}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	if _, err := w.QueueMembers(ctx, "g", []string{"u"}, nil, now, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.AddFailure(ctx, cache.Failure{Group: "g", User: "u", Add: true, Reason: "refused", At: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	r1, err := boltstore.New(roCfg, testLogger(t))
+	if err != nil {
+		t.Fatalf("read-only open: %v", err)
+	}
+	defer r1.Close()
+	r2, err := boltstore.New(roCfg, testLogger(t))
+	if err != nil {
+		t.Fatalf("second reader: %v", err)
+	}
+	defer r2.Close()
+	pend, err := r2.PendingChanges(ctx)
+	if err != nil || len(pend) != 1 || pend[0].Group != "g" || pend[0].User != "u" || !pend[0].Add {
+		t.Errorf("pending read back: %+v, %v", pend, err)
+	}
+	if f, err := r1.Failures(ctx, 10); err != nil || len(f) != 1 || f[0].Reason != "refused" {
+		t.Errorf("failures read back: %+v, %v", f, err)
+	}
+	if _, err := r1.Create(ctx, cache.Record{Kind: cache.KindUser, ID: "v", Name: "v"}); err == nil {
+		t.Error("a read-only store took a write")
+	}
+	if w, err := boltstore.NewWithTimeout(boltstore.Config{Path: path}, testLogger(t), 50*time.Millisecond); !errors.Is(err, boltstore.ErrLocked) {
+		if err == nil {
+			w.Close()
+		}
+		t.Errorf("writer beside a reader: %v, want ErrLocked", err)
 	}
 }
 

@@ -18,5 +18,7 @@
 // writing; it retries on a lost race.
 //
 // The file is opened with mode 0600 and an exclusive lock; a second process
-// opening the same file gets an error after a timeout instead of hanging.
+// opening the same file gets ErrLocked after a timeout instead of hanging.
+// A read-only open (Config.ReadOnly, for status) takes a shared lock, so it
+// too is refused while a bridge has the file open.
 package boltstore

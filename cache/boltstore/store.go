@@ -22,12 +22,32 @@ var _ cache.Store = (*Store)(nil)
 // process before it gives up.
 const defaultOpenTimeout = 5 * time.Second
 
+// ErrLocked is wrapped by the error New returns when another process held
+// the file (a running scim-bridge) for the whole of Config.OpenTimeout.
+var ErrLocked = errors.New("boltstore: file is locked by another process")
+
 // Config configures the embedded store.
 type Config struct {
 	// Path is the database file; its directory is created (mode 0700) if
 	// missing, the file with mode 0600. Required: the zero value is
 	// rejected by New.
 	Path string
+	// OpenTimeout is how long New waits for the file lock another process
+	// holds before it fails with ErrLocked. Zero → 5s.
+	OpenTimeout time.Duration
+	// ReadOnly opens an existing file for reading only, under a shared
+	// lock: beside other readers, but not beside a process that has it
+	// open for writing (New then fails with ErrLocked after OpenTimeout).
+	// Nothing is created: a missing file is an error that wraps
+	// fs.ErrNotExist. Every write fails. Zero value: read-write.
+	ReadOnly bool
+}
+
+func (c Config) withDefaults() Config {
+	if c.OpenTimeout <= 0 {
+		c.OpenTimeout = defaultOpenTimeout
+	}
+	return c
 }
 
 // Store is a cache.Store on a bbolt file. It is safe for concurrent use by
@@ -40,30 +60,36 @@ type Store struct {
 
 // options are the test seams of newStore.
 type options struct {
-	openTimeout time.Duration
-	noSync      bool // skip fsync per commit: benchmarks only
+	noSync bool // skip fsync per commit: benchmarks only
 }
 
-// New opens (creating if needed) the store file at cfg.Path. It fails after
-// a timeout if another process holds the file open. A nil logger discards
-// logs.
+// New opens (creating if needed, unless cfg.ReadOnly) the store file at
+// cfg.Path. It fails with ErrLocked after cfg.OpenTimeout if another
+// process holds the file open. A nil logger discards logs.
 func New(cfg Config, logger *slog.Logger) (*Store, error) {
-	return newStore(cfg, logger, options{openTimeout: defaultOpenTimeout})
+	return newStore(cfg, logger, options{})
 }
+
+// fixedBuckets are the buckets every store file has: a read-write open
+// creates them, a read-only one needs them.
+var fixedBuckets = []string{bucketMembers, bucketMeta, bucketPending, bucketPendingUsers, bucketFailures}
 
 func newStore(cfg Config, logger *slog.Logger, opts options) (*Store, error) {
+	cfg = cfg.withDefaults()
 	if cfg.Path == "" {
 		return nil, errors.New("boltstore: Path is required")
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o700); err != nil {
-		return nil, fmt.Errorf("boltstore: create directory: %w", err)
+	if !cfg.ReadOnly {
+		if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o700); err != nil {
+			return nil, fmt.Errorf("boltstore: create directory: %w", err)
+		}
 	}
-	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{Timeout: opts.openTimeout, NoSync: opts.noSync})
+	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{Timeout: cfg.OpenTimeout, NoSync: opts.noSync, ReadOnly: cfg.ReadOnly})
 	if errors.Is(err, bolterrors.ErrTimeout) {
-		return nil, fmt.Errorf("boltstore: open %s: file is locked by another process (another scim-bridge running?): %w", cfg.Path, err)
+		return nil, fmt.Errorf("boltstore: open %s: %w (another scim-bridge running?)", cfg.Path, ErrLocked)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("boltstore: open %s: %w", cfg.Path, err)
@@ -71,19 +97,30 @@ func newStore(cfg Config, logger *slog.Logger, opts options) (*Store, error) {
 	// Concurrent writes share one transaction and one fsync (db.Batch); a
 	// lone write waits at most this long for company.
 	db.MaxBatchDelay = 2 * time.Millisecond
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range []string{bucketMembers, bucketMeta, bucketPending, bucketPendingUsers, bucketFailures} {
-			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
-				return err
+	if cfg.ReadOnly {
+		err = db.View(func(tx *bolt.Tx) error {
+			for _, name := range fixedBuckets {
+				if tx.Bucket([]byte(name)) == nil {
+					return fmt.Errorf("no %s bucket (the file was never opened for writing by this version)", name)
+				}
 			}
-		}
-		return nil
-	})
+			return nil
+		})
+	} else {
+		err = db.Update(func(tx *bolt.Tx) error {
+			for _, name := range fixedBuckets {
+				if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("boltstore: init %s: %w", cfg.Path, err)
 	}
-	logger.Debug("mapping store opened", "backend", "bolt", "path", cfg.Path)
+	logger.Debug("mapping store opened", "backend", "bolt", "path", cfg.Path, "read_only", cfg.ReadOnly)
 	return &Store{db: db, logger: logger}, nil
 }
 
