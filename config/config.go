@@ -34,6 +34,15 @@ type Config struct {
 	// OIDCAudience is the audience those JWTs must carry
 	// (SCIM_BRIDGE_OIDC_AUDIENCE); required with OIDCIssuer.
 	OIDCAudience string
+	// AdminListen is the address of the admin listener, which serves the
+	// admin API (/admin/v1/status) and /metrics, or AdminOff for none
+	// (SCIM_BRIDGE_ADMIN_LISTEN, default "127.0.0.1:9464"). Without
+	// AdminTokens it must be a loopback address.
+	AdminListen string
+	// AdminTokens are the bearer tokens the admin API accepts
+	// (SCIM_BRIDGE_ADMIN_TOKENS, comma-separated; default none: the admin
+	// API is then open to whoever reaches the loopback address).
+	AdminTokens []Secret
 	// UiPathURL is the identity root of the UiPath organization, without a
 	// trailing slash, e.g. https://cloud.uipath.com/acme/identity_
 	// (SCIM_BRIDGE_UIPATH_URL, required).
@@ -119,6 +128,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 }
 
+// AdminOff is the AdminListen value that turns the admin listener off.
+const AdminOff = "off"
+
 // defaultBudget is UiPath Automation Cloud's limit per organization and
 // 5 minutes (DESIGN.md "Upstream budget").
 var defaultBudget = map[string]int{"GET": 300, "POST": 24000, "PUT": 160, "DELETE": 160}
@@ -131,6 +143,7 @@ func defaults() Config {
 	}
 	return Config{
 		Listen:             ":8080",
+		AdminListen:        "127.0.0.1:9464",
 		UiPathScopes:       []string{"PM.User", "PM.Group", "PM.Directory"},
 		RedisPrefix:        "scim-bridge",
 		DataDir:            "./data",

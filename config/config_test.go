@@ -79,6 +79,7 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	want := Config{
 		Listen:             ":8080",
+		AdminListen:        "127.0.0.1:9464",
 		UiPathScopes:       []string{"PM.User", "PM.Group", "PM.Directory"},
 		RedisPrefix:        "scim-bridge",
 		DataDir:            "./data",
@@ -114,6 +115,8 @@ func TestLoadEnv(t *testing.T) {
 				"SCIM_BRIDGE_TOKENS":                   "tok-a,tok-b",
 				"SCIM_BRIDGE_OIDC_ISSUER":              "https://idp.example",
 				"SCIM_BRIDGE_OIDC_AUDIENCE":            "scim-bridge",
+				"SCIM_BRIDGE_ADMIN_LISTEN":             "[::1]:9999",
+				"SCIM_BRIDGE_ADMIN_TOKENS":             "adm-a, adm-b",
 				"SCIM_BRIDGE_UIPATH_URL":               "https://cloud.uipath.com/acme/identity_",
 				"SCIM_BRIDGE_UIPATH_TOKEN_URL":         "https://cloud.uipath.com/identity_/connect/token",
 				"SCIM_BRIDGE_UIPATH_CLIENT_ID":         "client",
@@ -143,6 +146,8 @@ func TestLoadEnv(t *testing.T) {
 					Tokens:             []Secret{"tok-a", "tok-b"},
 					OIDCIssuer:         "https://idp.example",
 					OIDCAudience:       "scim-bridge",
+					AdminListen:        "[::1]:9999",
+					AdminTokens:        []Secret{"adm-a", "adm-b"},
 					UiPathURL:          "https://cloud.uipath.com/acme/identity_",
 					UiPathTokenURL:     "https://cloud.uipath.com/identity_/connect/token",
 					UiPathClientID:     "client",
@@ -193,6 +198,11 @@ func TestLoadEnv(t *testing.T) {
 				c.LogLevel = "warn"
 				c.Listen = ":9000"
 			},
+		},
+		{
+			name: "admin listener off, any case",
+			env:  map[string]string{"SCIM_BRIDGE_ADMIN_LISTEN": "OFF"},
+			want: func(c *Config) { c.AdminListen = AdminOff },
 		},
 		{
 			name: "membership writes case-insensitive",
@@ -263,6 +273,8 @@ uipath_budget:
 uipath_timeout: 5s
 deprovision_reserve: 20%
 membership_writes: sync
+admin_listen: 0.0.0.0:9464
+admin_tokens: [adm-1]
 max_body_bytes: 1024
 adopt_existing: false
 data_dir: ~
@@ -328,6 +340,8 @@ data_dir: ~
 			want.Budget = map[string]int{"GET": 50, "POST": 24000, "PUT": 20, "DELETE": 160}
 			want.UpstreamTimeout = 5 * time.Second
 			want.DeprovisionReserve = 0.2
+			want.AdminListen = "0.0.0.0:9464"
+			want.AdminTokens = []Secret{"adm-1"}
 			want.MembershipWrites = "sync"
 			want.MaxBodyBytes = 1024
 			want.AdoptExisting = false
@@ -488,6 +502,8 @@ func TestEntries(t *testing.T) {
 		{Name: "SCIM_BRIDGE_TOKENS", Value: "<secret>,<secret>"},
 		{Name: "SCIM_BRIDGE_OIDC_ISSUER", Value: "", Default: true},
 		{Name: "SCIM_BRIDGE_OIDC_AUDIENCE", Value: "", Default: true},
+		{Name: "SCIM_BRIDGE_ADMIN_LISTEN", Value: "127.0.0.1:9464", Default: true},
+		{Name: "SCIM_BRIDGE_ADMIN_TOKENS", Value: "", Default: true},
 		{Name: "SCIM_BRIDGE_UIPATH_URL", Value: "https://cloud.uipath.com/acme/identity_"},
 		{Name: "SCIM_BRIDGE_UIPATH_TOKEN_URL", Value: "https://cloud.uipath.com/acme/identity_/connect/token", Default: true},
 		{Name: "SCIM_BRIDGE_UIPATH_CLIENT_ID", Value: "", Default: true},

@@ -7,7 +7,7 @@
 // named by SCIM_BRIDGE_CONFIG or passed to Load. An environment variable that
 // is set and non-empty overrides the file; an empty variable counts as unset.
 // List values may be written in the file as YAML sequences (tokens,
-// uipath_scopes) and the budget as a mapping (uipath_budget: {GET: 300}).
+// admin_tokens, uipath_scopes) and the budget as a mapping (uipath_budget: {GET: 300}).
 //
 // Load reports every value it cannot parse; Validate reports every failed
 // check at once, so one run of `scim-bridge check-config` shows all the

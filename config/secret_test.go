@@ -16,14 +16,16 @@ const (
 	leakToken  = "tok-9f8e7d6c"
 	leakClient = "cs-5b4a3928"
 	leakRedis  = "rp-1a2b3c4d"
+	leakAdmin  = "adm-7e6f5a4b"
 )
 
-var leaks = []string{leakToken, leakClient, leakRedis}
+var leaks = []string{leakToken, leakClient, leakRedis, leakAdmin}
 
 // secretConfig returns a Config holding every kind of secret.
 func secretConfig() Config {
 	c := validConfig()
 	c.Tokens = []Secret{leakToken, "other-" + leakToken}
+	c.AdminTokens = []Secret{leakAdmin}
 	c.UiPathClientSecret = leakClient
 	c.RedisURL = Secret("redis://user:" + leakRedis + "@redis.example:6379/0")
 	return c
@@ -83,7 +85,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		fmt.Fprintf(&entries, "%s=%s\n", e.Name, e.Value)
 	}
 	assertNoLeak(t, "Entries", entries.String())
-	for _, name := range []string{"SCIM_BRIDGE_TOKENS=<secret>,<secret>", "SCIM_BRIDGE_UIPATH_CLIENT_SECRET=<secret>", "SCIM_BRIDGE_REDIS_URL=<secret>"} {
+	for _, name := range []string{"SCIM_BRIDGE_TOKENS=<secret>,<secret>", "SCIM_BRIDGE_ADMIN_TOKENS=<secret>", "SCIM_BRIDGE_UIPATH_CLIENT_SECRET=<secret>", "SCIM_BRIDGE_REDIS_URL=<secret>"} {
 		if !strings.Contains(entries.String(), name+"\n") {
 			t.Errorf("Entries lacks %s:\n%s", name, entries.String())
 		}
@@ -101,6 +103,7 @@ func TestSecretsNotInValidateErrors(t *testing.T) {
 		c := secretConfig()
 		c.RedisURL = Secret(redisURL)
 		c.Tokens = append(c.Tokens, "")
+		c.AdminTokens = append(c.AdminTokens, "", leakToken) // empty, and an IdP's token
 		c.UiPathURL = "not a url"
 		err := c.Validate()
 		if err == nil || !strings.Contains(err.Error(), "SCIM_BRIDGE_REDIS_URL") {
@@ -115,6 +118,7 @@ func TestSecretsNotInLoadErrors(t *testing.T) {
 		"uipath_client_secret: [" + leakClient + "]\n",
 		"uipath_client_secret: {" + leakClient + ": x}\n",
 		"tokens: {" + leakToken + ": " + leakToken + "}\n",
+		"admin_tokens: {" + leakAdmin + ": " + leakAdmin + "}\n",
 		"tokens: [[" + leakToken + "]]\n",
 		"redis_url: [" + leakRedis + "]\n",
 		"uipath_client_secret: \"" + leakClient + "\n",

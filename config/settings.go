@@ -17,7 +17,8 @@ type Entry struct {
 	// Name is the environment variable, e.g. SCIM_BRIDGE_LISTEN.
 	Name string
 	// Value is the effective value in the variable's syntax; a secret
-	// shows as "<secret>" (one per token for SCIM_BRIDGE_TOKENS).
+	// shows as "<secret>" (one per token for SCIM_BRIDGE_TOKENS and
+	// SCIM_BRIDGE_ADMIN_TOKENS).
 	Value string
 	// Default reports whether Value is the default.
 	Default bool
@@ -102,21 +103,21 @@ func (s setting) fromYAML(n *yaml.Node) (string, error) {
 // settings lists every variable in the order of Config's fields.
 var settings = []setting{
 	text("listen", func(c *Config) *string { return &c.Listen }),
-	{
-		key: "tokens", shape: sequence, sep: ",",
-		parse: func(c *Config, v string) error {
-			c.Tokens = nil
-			for _, t := range strings.Split(v, ",") {
-				if t = strings.TrimSpace(t); t != "" {
-					c.Tokens = append(c.Tokens, Secret(t))
-				}
-			}
-			return nil
-		},
-		format: func(c Config) string { return joinSecrets(c.Tokens) },
-	},
+	secrets("tokens", func(c *Config) *[]Secret { return &c.Tokens }),
 	text("oidc_issuer", func(c *Config) *string { return &c.OIDCIssuer }),
 	text("oidc_audience", func(c *Config) *string { return &c.OIDCAudience }),
+	{
+		key: "admin_listen",
+		parse: func(c *Config, v string) error {
+			if strings.EqualFold(v, AdminOff) {
+				v = AdminOff
+			}
+			c.AdminListen = v
+			return nil
+		},
+		format: func(c Config) string { return c.AdminListen },
+	},
+	secrets("admin_tokens", func(c *Config) *[]Secret { return &c.AdminTokens }),
 	{
 		key: "uipath_url",
 		parse: func(c *Config, v string) error {
@@ -227,6 +228,25 @@ func secret(key string, field func(*Config) *Secret) setting {
 		key:    key,
 		parse:  func(c *Config, v string) error { *field(c) = Secret(v); return nil },
 		format: func(c Config) string { return field(&c).String() },
+	}
+}
+
+// secrets is a comma-separated list of Secrets (bearer tokens); empty
+// items are dropped.
+func secrets(key string, field func(*Config) *[]Secret) setting {
+	return setting{
+		key: key, shape: sequence, sep: ",",
+		parse: func(c *Config, v string) error {
+			var list []Secret
+			for _, t := range strings.Split(v, ",") {
+				if t = strings.TrimSpace(t); t != "" {
+					list = append(list, Secret(t))
+				}
+			}
+			*field(c) = list
+			return nil
+		},
+		format: func(c Config) string { return joinSecrets(*field(&c)) },
 	}
 }
 

@@ -47,6 +47,24 @@ func (c Config) Validate() error {
 		fail("OIDC_AUDIENCE", "set without %sOIDC_ISSUER", EnvPrefix)
 	}
 
+	// The admin listener: open to anyone who reaches it unless tokens are
+	// set, so only on loopback without them.
+	if c.AdminListen != AdminOff {
+		if err := checkListen(c.AdminListen); err != nil {
+			fail("ADMIN_LISTEN", "%q: %v, or %s", c.AdminListen, err, AdminOff)
+		} else if host, _, _ := net.SplitHostPort(c.AdminListen); len(c.AdminTokens) == 0 && !IsLoopback(host) {
+			fail("ADMIN_LISTEN", "%q is not a loopback address, and %sADMIN_TOKENS is empty: set tokens, listen on 127.0.0.1 or [::1], or turn it %s", c.AdminListen, EnvPrefix, AdminOff)
+		}
+	}
+	for i, t := range c.AdminTokens {
+		switch {
+		case strings.TrimSpace(t.Reveal()) == "":
+			fail("ADMIN_TOKENS", "token %d is empty", i+1)
+		case slices.Contains(c.Tokens, t):
+			fail("ADMIN_TOKENS", "token %d is also in %sTOKENS: an IdP's token must not open the admin API", i+1, EnvPrefix)
+		}
+	}
+
 	// UiPath.
 	switch {
 	case c.UiPathURL == "":
@@ -140,6 +158,17 @@ func checkListen(addr string) error {
 		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
 	}
 	return nil
+}
+
+// IsLoopback reports whether host (of a host:port address) names the
+// loopback interface: "localhost" or a loopback IP. An empty host (every
+// interface) is not loopback.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // isHTTPURL reports whether s is an absolute http or https URL with a host.

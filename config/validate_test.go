@@ -57,6 +57,7 @@ func TestValidate(t *testing.T) {
 				`SCIM_BRIDGE_LISTEN: "": want host:port`,
 				"no IdP authentication: set SCIM_BRIDGE_TOKENS or SCIM_BRIDGE_OIDC_ISSUER",
 				"SCIM_BRIDGE_OIDC_AUDIENCE: set without SCIM_BRIDGE_OIDC_ISSUER",
+				`SCIM_BRIDGE_ADMIN_LISTEN: "": want host:port`,
 				"SCIM_BRIDGE_UIPATH_URL: required",
 				"SCIM_BRIDGE_UIPATH_CLIENT_ID: required",
 				"SCIM_BRIDGE_UIPATH_CLIENT_SECRET: required",
@@ -138,6 +139,47 @@ func TestValidate(t *testing.T) {
 			name:       "empty token",
 			change:     func(c *Config) { c.Tokens = []Secret{"a", " "} },
 			wantErrors: []string{"SCIM_BRIDGE_TOKENS: token 2 is empty"},
+		},
+		{
+			name:   "admin listener on loopback without tokens",
+			change: func(c *Config) { c.AdminListen = "[::1]:9464" },
+		},
+		{
+			name:   "admin listener on localhost without tokens",
+			change: func(c *Config) { c.AdminListen = "localhost:0" },
+		},
+		{
+			name:   "admin listener off",
+			change: func(c *Config) { c.AdminListen = AdminOff },
+		},
+		{
+			name:   "admin listener on every interface with tokens",
+			change: func(c *Config) { c.AdminListen = ":9464"; c.AdminTokens = []Secret{"admin"} },
+		},
+		{
+			name:       "admin listener on every interface without tokens",
+			change:     func(c *Config) { c.AdminListen = ":9464" },
+			wantErrors: []string{`SCIM_BRIDGE_ADMIN_LISTEN: ":9464" is not a loopback address, and SCIM_BRIDGE_ADMIN_TOKENS is empty`},
+		},
+		{
+			name:       "admin listener on a host name without tokens",
+			change:     func(c *Config) { c.AdminListen = "bridge.internal:9464" },
+			wantErrors: []string{`SCIM_BRIDGE_ADMIN_LISTEN: "bridge.internal:9464" is not a loopback address`},
+		},
+		{
+			name:       "admin listener on a private address without tokens",
+			change:     func(c *Config) { c.AdminListen = "10.0.0.5:9464" },
+			wantErrors: []string{`SCIM_BRIDGE_ADMIN_LISTEN: "10.0.0.5:9464" is not a loopback address`},
+		},
+		{
+			name:       "admin listener without a port",
+			change:     func(c *Config) { c.AdminListen = "127.0.0.1" },
+			wantErrors: []string{`SCIM_BRIDGE_ADMIN_LISTEN: "127.0.0.1": want host:port, e.g. :8080 or 127.0.0.1:8080, or off`},
+		},
+		{
+			name:       "empty admin token, an IdP token reused",
+			change:     func(c *Config) { c.AdminTokens = []Secret{"", "token"} },
+			wantErrors: []string{"SCIM_BRIDGE_ADMIN_TOKENS: token 1 is empty", "SCIM_BRIDGE_ADMIN_TOKENS: token 2 is also in SCIM_BRIDGE_TOKENS"},
 		},
 		{
 			name:       "redis scheme",
