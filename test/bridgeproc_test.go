@@ -97,6 +97,7 @@ func startBridge(t *testing.T, bin string, te *envtest.Env, settings map[string]
 	token := "crash-token-" + strings.Repeat("k", 24)
 	cfg := map[string]string{
 		"LISTEN":               freeLoopback(t),
+		"ADMIN_LISTEN":         freeLoopback(t),
 		"TOKENS":               token,
 		"UIPATH_URL":           te.URL,
 		"UIPATH_CLIENT_ID":     id,

@@ -28,9 +28,12 @@ var stores = map[string]func(cfg config.Config, log *slog.Logger) (cache.Store, 
 		return redisstore.New(redisstore.Config{URL: cfg.RedisURL.Reveal(), Prefix: cfg.RedisPrefix}, log)
 	},
 	"embedded": func(cfg config.Config, log *slog.Logger) (cache.Store, error) {
-		return boltstore.New(boltstore.Config{Path: filepath.Join(cfg.DataDir, "scim-bridge.db")}, log)
+		return boltstore.New(boltstore.Config{Path: boltPath(cfg)}, log)
 	},
 }
+
+// boltPath is the embedded store's file.
+func boltPath(cfg config.Config) string { return filepath.Join(cfg.DataDir, "scim-bridge.db") }
 
 func storeName(cfg config.Config) string {
 	if cfg.RedisURL.Reveal() != "" {
@@ -46,6 +49,8 @@ type bridge struct {
 	client *upstream.Client
 	// handler serves the SCIM server and, at /metrics, its metrics.
 	handler http.Handler
+	// admin serves the admin listener: the admin API and /metrics.
+	admin http.Handler
 	// background runs, until ctx ends, the work the bridge does besides
 	// answering requests: the write scheduler, and checking resources
 	// whose UiPath write had an unknown outcome. It returns when both
@@ -63,15 +68,9 @@ func newBridge(cfg config.Config, httpClient *http.Client, log *slog.Logger) (*b
 	if err != nil {
 		return nil, fmt.Errorf("open %s store: %w", storeName(cfg), err)
 	}
-	// Part of the PUT and DELETE budgets is kept for deprovisioning, so that
-	// leavers never wait behind other writes.
-	var budget upstream.Budget = upstream.NewLocalBudget(cfg.Budget, cfg.BudgetWindow, nil).WithReserve(cfg.DeprovisionReserve)
+	budget := newBudget(cfg, store)
 	var lookupStats func() (lookups, pipelines int64) // Redis only
 	if rs, ok := store.(*redisstore.Store); ok {
-		// Replicas sharing the Redis share the budget: UiPath's limits are per
-		// organization, not per process.
-		budget = rs.Budget(cfg.Budget, cfg.BudgetWindow, upstream.BudgetPad(cfg.BudgetWindow)).
-			WithReserved(upstream.ReservedCalls(cfg.Budget, cfg.DeprovisionReserve))
 		lookupStats = rs.LookupStats
 	}
 	metrics := newMetrics(version, lookupStats, log.With("component", "metrics"))
@@ -91,14 +90,9 @@ func newBridge(cfg config.Config, httpClient *http.Client, log *slog.Logger) (*b
 		store.Close()
 		return nil, fmt.Errorf("upstream client: %w", err)
 	}
-	prov, err := mapping.New(mapping.Config{
-		Strategy:         cfg.MembershipStrategy,
-		MembershipWrites: cfg.MembershipWrites,
-		Deprovision:      cfg.Deprovision,
-		AdoptExisting:    cfg.AdoptExisting,
-		LateWriteWindow:  cfg.LateWriteWindow,
-		OnDeprovision:    metrics.ObserveDeprovision,
-	}, client, store, log.With("component", "mapping"))
+	pcfg := provisionerConfig(cfg)
+	pcfg.OnDeprovision = metrics.ObserveDeprovision
+	prov, err := mapping.New(pcfg, client, store, log.With("component", "mapping"))
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -133,7 +127,61 @@ func newBridge(cfg config.Config, httpClient *http.Client, log *slog.Logger) (*b
 		wg.Go(func() { prov.RunSettler(ctx, settleEvery, metrics.ObserveSettle) })
 		wg.Wait()
 	}
-	return &bridge{store: store, client: client, handler: withMetrics(metrics.Handler(), handler), background: background}, nil
+	status := statusSource{store: storeName(cfg), prov: prov, budget: budget, window: budgetWindow(cfg)}
+	return &bridge{
+		store:      store,
+		client:     client,
+		handler:    withMetrics(metrics.Handler(), handler),
+		admin:      newAdminHandler(cfg.AdminTokens, metrics.Handler(), status.report, log.With("component", "admin")),
+		background: background,
+	}, nil
+}
+
+// provisionerConfig is the provisioner's configuration from the bridge's.
+func provisionerConfig(cfg config.Config) mapping.Config {
+	return mapping.Config{
+		Strategy:         cfg.MembershipStrategy,
+		MembershipWrites: cfg.MembershipWrites,
+		Deprovision:      cfg.Deprovision,
+		AdoptExisting:    cfg.AdoptExisting,
+		LateWriteWindow:  cfg.LateWriteWindow,
+	}
+}
+
+// newBudget is the client-side UiPath budget of a bridge on store. Part of
+// the PUT and DELETE budgets is kept for deprovisioning, so that leavers
+// never wait behind other writes.
+func newBudget(cfg config.Config, store cache.Store) usageBudget {
+	if rs, ok := store.(*redisstore.Store); ok {
+		// Replicas sharing the Redis share the budget: UiPath's limits are per
+		// organization, not per process.
+		return redisBudget{rs.Budget(cfg.Budget, cfg.BudgetWindow, upstream.BudgetPad(cfg.BudgetWindow)).
+			WithReserved(upstream.ReservedCalls(cfg.Budget, cfg.DeprovisionReserve))}
+	}
+	return upstream.NewLocalBudget(cfg.Budget, cfg.BudgetWindow, nil).WithReserve(cfg.DeprovisionReserve)
+}
+
+// budgetWindow is the window both budgets count calls over: the
+// configured one and the pad.
+func budgetWindow(cfg config.Config) time.Duration {
+	return cfg.BudgetWindow + upstream.BudgetPad(cfg.BudgetWindow)
+}
+
+// redisBudget gives the shared budget's usage upstream's type (redisstore
+// does not import upstream).
+type redisBudget struct{ *redisstore.Budget }
+
+// Usage implements usageBudget.
+func (b redisBudget) Usage(ctx context.Context) (map[string]upstream.BudgetUse, error) {
+	use, err := b.Budget.Usage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]upstream.BudgetUse, len(use))
+	for m, u := range use {
+		out[m] = upstream.BudgetUse(u)
+	}
+	return out, nil
 }
 
 // newLogger builds the process logger from the configuration.

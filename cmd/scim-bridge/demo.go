@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/config"
@@ -23,6 +24,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "address the bridge listens on")
+	adminListen := fs.String("admin-listen", "127.0.0.1:9464", "address of the admin API (status) and metrics, or off")
 	dataDir := fs.String("data", "", "directory for the embedded store (default: a new temporary directory)")
 	strategy := fs.String("membership-strategy", "auto", "user, group or auto")
 	verbose := fs.Bool("v", false, "log every request")
@@ -56,6 +58,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	clientID, secret := emu.Credentials()
 	cfg := config.Config{
 		Listen:             *listen,
+		AdminListen:        *adminListen,
 		Tokens:             []config.Secret{config.Secret(token)},
 		UiPathURL:          emuURL,
 		UiPathTokenURL:     emuURL + "/connect/token",
@@ -73,6 +76,13 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		BudgetWindow:       5 * time.Minute,
 		DeprovisionReserve: 0.1,
 	}
+	if strings.EqualFold(cfg.AdminListen, config.AdminOff) {
+		cfg.AdminListen = config.AdminOff
+	} else if host, _, err := net.SplitHostPort(cfg.AdminListen); err != nil || !config.IsLoopback(host) {
+		// The demo sets no admin token: its admin API stays on loopback.
+		fmt.Fprintf(stderr, "scim-bridge demo: -admin-listen %q: want a loopback host:port, or off\n", cfg.AdminListen)
+		return 2
+	}
 	b, err := newBridge(cfg, nil, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "scim-bridge demo: %v\n", err)
@@ -84,9 +94,20 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "scim-bridge demo: %v (try -listen 127.0.0.1:0)\n", err)
 		return 1
 	}
+	statusLine := "off"
+	if cfg.AdminListen != config.AdminOff {
+		adminLn, err := net.Listen("tcp", cfg.AdminListen)
+		if err != nil {
+			ln.Close()
+			fmt.Fprintf(stderr, "scim-bridge demo: %v (try -admin-listen 127.0.0.1:0, or off)\n", err)
+			return 1
+		}
+		go func() { _ = serveUntilDone(ctx, adminLn, b.admin, time.Second, log) }()
+		statusLine = "curl -s http://" + adminLn.Addr().String() + adminStatusPath
+	}
 	go b.background(ctx)
 	base := "http://" + ln.Addr().String() + "/scim/v2"
-	fmt.Fprintf(stdout, demoText, base, token, emuURL)
+	fmt.Fprintf(stdout, demoText, base, token, emuURL, statusLine)
 	if err := serveUntilDone(ctx, ln, b.handler, 5*time.Second, log); err != nil {
 		fmt.Fprintf(stderr, "scim-bridge demo: %v\n", err)
 		return 1
@@ -107,6 +128,7 @@ const demoText = `scim-bridge demo is running (Ctrl-C to stop).
   SCIM base URL:     %[1]s
   Bearer token:      %[2]s
   UiPath (emulated): %[3]s  (what it holds: %[3]s/_state)
+  Queue status:      %[4]s
 
 Walk-through (paste into a shell):
 

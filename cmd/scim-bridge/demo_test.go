@@ -21,7 +21,9 @@ func startDemo(t *testing.T) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	out, errOut := &envtest.LogBuffer{}, &envtest.LogBuffer{}
 	done := make(chan int, 1)
-	go func() { done <- demoCmd(ctx, []string{"-listen", "127.0.0.1:0", "-data", t.TempDir()}, out, errOut) }()
+	go func() {
+		done <- demoCmd(ctx, []string{"-listen", "127.0.0.1:0", "-admin-listen", "127.0.0.1:0", "-data", t.TempDir()}, out, errOut)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {

@@ -35,6 +35,7 @@ func TestServeMetrics(t *testing.T) {
 	clientID, secret := emu.Credentials()
 	setConfigEnv(t, map[string]string{
 		"LISTEN":               addr,
+		"ADMIN_LISTEN":         freeAddr(t),
 		"TOKENS":               token,
 		"UIPATH_URL":           te.URL,
 		"UIPATH_CLIENT_ID":     clientID,

@@ -40,6 +40,30 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		log.Error("listen", "addr", cfg.Listen, "error", err)
 		return 1
 	}
+	adminAddr := config.AdminOff
+	if cfg.AdminListen != config.AdminOff {
+		adminLn, err := net.Listen("tcp", cfg.AdminListen)
+		if err != nil {
+			ln.Close()
+			log.Error("listen (admin)", "addr", cfg.AdminListen, "error", err)
+			return 1
+		}
+		adminAddr = adminLn.Addr().String()
+		adminCtx, stopAdmin := context.WithCancel(ctx)
+		adminDone := make(chan struct{})
+		go func() {
+			defer close(adminDone)
+			if err := serveUntilDone(adminCtx, adminLn, b.admin, cfg.ShutdownTimeout, log.With("listener", "admin")); err != nil {
+				log.Error("serve (admin)", "error", err)
+			}
+		}()
+		// The store closes (deferred above) only once no admin request
+		// reads it.
+		defer func() {
+			stopAdmin()
+			<-adminDone
+		}()
+	}
 	bgCtx, stopBackground := context.WithCancel(ctx)
 	bgDone := make(chan struct{})
 	go func() {
@@ -52,7 +76,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		stopBackground()
 		<-bgDone
 	}()
-	log.Info("scim-bridge serving", "version", version, "addr", ln.Addr().String(), "store", storeName(cfg),
+	log.Info("scim-bridge serving", "version", version, "addr", ln.Addr().String(), "admin_addr", adminAddr, "store", storeName(cfg),
 		"membership_strategy", cfg.MembershipStrategy, "deprovision", cfg.Deprovision)
 	if err := serveUntilDone(ctx, ln, b.handler, cfg.ShutdownTimeout, log); err != nil {
 		log.Error("serve", "error", err)

@@ -101,6 +101,7 @@ func TestServeLifecycle(t *testing.T) {
 	dataDir := t.TempDir()
 	setConfigEnv(t, map[string]string{
 		"LISTEN":               addr,
+		"ADMIN_LISTEN":         freeAddr(t),
 		"TOKENS":               token,
 		"UIPATH_URL":           te.URL,
 		"UIPATH_CLIENT_ID":     clientID,

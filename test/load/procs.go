@@ -136,6 +136,7 @@ func startBridge(ctx context.Context, bin, dir string, env map[string]string) (*
 		return nil, err
 	}
 	env["SCIM_BRIDGE_LISTEN"] = addr
+	env["SCIM_BRIDGE_ADMIN_LISTEN"] = "off" // not the default port, which a bridge of the developer's may hold
 	cmd := exec.Command(bin, "serve")
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "SCIM_BRIDGE_") {
