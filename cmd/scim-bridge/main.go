@@ -18,6 +18,8 @@ Usage:
   scim-bridge serve          run the bridge (configuration from SCIM_BRIDGE_* variables)
   scim-bridge demo           run emulator + embedded store + bridge locally, no setup
   scim-bridge emulator       run the UiPath API emulator alone
+  scim-bridge status         print the queue of membership changes, the UiPath budget
+                             and refused changes (-json for JSON; exit 1: needs attention)
   scim-bridge check-config   validate the configuration and print every setting
   scim-bridge version        print the version
 
@@ -40,6 +42,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return demoCmd(ctx, args[1:], stdout, stderr)
 	case "emulator":
 		return emulatorCmd(ctx, args[1:], stdout, stderr)
+	case "status":
+		return statusCmd(ctx, args[1:], stdout, stderr)
 	case "check-config":
 		return checkConfigCmd(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
