@@ -38,6 +38,12 @@ const statusDeadline = 20 * time.Second
 // out of budget for a long while.
 const staleAfter = 15 * time.Minute
 
+// failureAlertWindow is how long a refused change keeps status exiting 1:
+// failures are kept for reading, not acknowledged, and an alert built on
+// the exit code must clear once the operator (or reconciliation) has had
+// a day to act.
+const failureAlertWindow = 24 * time.Hour
+
 const statusUsage = `Usage: scim-bridge status [-json] [-config FILE]
 
 Prints the membership changes waiting for UiPath (pending, in flight, in
@@ -218,8 +224,14 @@ func duration(s float64) time.Duration {
 // problems are the reasons the report makes status exit 1, for a person.
 func (r statusReport) problems() []string {
 	var out []string
-	if n := len(r.Failures); n > 0 {
-		out = append(out, fmt.Sprintf("UiPath refused membership changes for good; they are not retried (the latest %d above)", n))
+	recent := 0
+	for _, f := range r.Failures {
+		if r.GeneratedAt.Sub(f.At) < failureAlertWindow {
+			recent++
+		}
+	}
+	if recent > 0 {
+		out = append(out, fmt.Sprintf("UiPath refused %d membership change(s) for good in the last %s; they are not retried (listed above)", recent, short(failureAlertWindow)))
 	}
 	if oldest := duration(r.Membership.OldestSeconds); oldest > staleAfter {
 		out = append(out, fmt.Sprintf("the oldest pending membership change has waited %s (more than %s)", short(oldest), short(staleAfter)))

@@ -414,7 +414,7 @@ Refused membership changes (latest 1, newest first)
   2026-03-02T08:30:00Z  add     6f1c2a9e-7d3b-4c55-9a0e-1b2c3d4e5f60  0b5a1f3e-0c4d-4c61-9f55-6f1a3c2d9e10  the account no longer exists in UiPath
 
 Attention:
-  - UiPath refused membership changes for good; they are not retried (the latest 1 above)
+  - UiPath refused 1 membership change(s) for good in the last 24h0m0s; they are not retried (listed above)
   - the oldest pending membership change has waited 20m1s (more than 15m0s)
 `
 	var out bytes.Buffer
@@ -437,6 +437,13 @@ Attention:
 	fresh.Membership.OldestSeconds = staleAfter.Seconds()
 	if code := fresh.exitCode(); code != 0 {
 		t.Errorf("a change exactly 15m old: exit code %d, want 0", code)
+	}
+	// A refusal older than a day is still listed, but no longer alerts.
+	old := fresh
+	old.Failures = []failureStatus{rep.Failures[0]}
+	old.Failures[0].At = at.Add(-25 * time.Hour)
+	if code := old.exitCode(); code != 0 {
+		t.Errorf("a refusal 25h old: exit code %d, want 0", code)
 	}
 	failed := fresh
 	failed.Failures = rep.Failures
