@@ -19,8 +19,9 @@
 //   - production rate limits (fixed window per HTTP method, 429 with
 //     Retry-After), on unless Config.DisableRateLimits is set.
 //
-// Tests and tools inspect state (Users, Groups, Requests), seed pre-existing
-// accounts (SeedUser, SeedGroup) and inject faults (Inject). Items the
+// Tests and tools inspect state (Users, Groups, Requests, and MembershipLog:
+// every membership change applied and the call that asked for it), seed
+// pre-existing accounts (SeedUser, SeedGroup) and inject faults (Inject). Items the
 // reference marks UNCONFIRMED are implemented as its best inference; the
 // choice is noted where it is made.
 //

@@ -164,6 +164,7 @@ func (s *Server) handleCreateGroup(w http.ResponseWriter, r *http.Request, _ map
 	for _, uid := range members {
 		s.st.addMember(gid, uid)
 	}
+	s.logMembership(r, gid, members, true)
 	writeJSON(w, http.StatusCreated, s.st.groupView(g, true))
 }
 
@@ -221,6 +222,8 @@ func (s *Server) handleUpdateGroup(w http.ResponseWriter, r *http.Request, param
 	for _, uid := range remove {
 		s.st.removeMember(gid, uid)
 	}
+	s.logMembership(r, gid, add, true)
+	s.logMembership(r, gid, remove, false)
 	g.g.LastModificationTime = formatTime(now)
 	writeJSON(w, http.StatusOK, s.st.groupView(g, true))
 }

@@ -107,6 +107,10 @@ type Request struct {
 	Query  string
 	Status int
 	At     time.Time
+	// Call is the call's sequence number: every call the emulator serves,
+	// token calls included, is numbered from 1 in arrival order. The
+	// membership log (MembershipLog) names calls by it.
+	Call int
 }
 
 // Server is the emulator. It implements http.Handler and is safe for
@@ -120,6 +124,8 @@ type Server struct {
 	mu     sync.Mutex // guards everything below
 	st     *state
 	reqs   []Request
+	calls  int // calls numbered so far (Request.Call)
+	memLog []MembershipOp
 	faults []*faultRec
 	lim    limiter
 }
@@ -187,6 +193,11 @@ func isAPIPath(p string) bool { return p == "/api" || strings.HasPrefix(p, "/api
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	at := s.cfg.Now()
+	s.mu.Lock()
+	s.calls++
+	call := s.calls
+	s.mu.Unlock()
+	r = r.WithContext(context.WithValue(r.Context(), callKey{}, call))
 	s.serve(sw, r)
 	status := sw.status
 	if status == 0 {
@@ -201,7 +212,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		drop := max(len(s.reqs)-limit+1, limit/4)
 		s.reqs = append(s.reqs[:0], s.reqs[drop:]...)
 	}
-	s.reqs = append(s.reqs, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: status, At: at})
+	s.reqs = append(s.reqs, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: status, At: at, Call: call})
 	s.mu.Unlock()
 	s.log.Debug("emulator request", "method", r.Method, "path", r.URL.Path, "status", status)
 }

@@ -206,6 +206,7 @@ func (s *Server) handleBulkCreate(w http.ResponseWriter, r *http.Request, _ map[
 		})
 		for _, gid := range groupIDs {
 			s.st.addMember(gid, id)
+			s.logMembership(r, gid, []string{id}, true)
 		}
 		created = append(created, s.st.userView(rec))
 	}
@@ -375,11 +376,13 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request, params
 	s.st.index(rec)
 	for _, gid := range add {
 		s.st.addMember(gid, id)
+		s.logMembership(r, gid, []string{id}, true)
 	}
 	for _, gid := range remove {
 		if gid != s.st.everyone {
 			s.st.removeMember(gid, id)
 		}
+		s.logMembership(r, gid, []string{id}, false)
 	}
 	ts := formatTime(now)
 	u.LastModificationTime = &ts
