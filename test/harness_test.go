@@ -43,6 +43,8 @@ type env struct {
 	// settle is the repair step quiesce runs once late calls have landed;
 	// nil until it exists (see settleOf).
 	settle func(context.Context) error
+	// prov is the bridge's provisioner (nil for replicas built elsewhere).
+	prov *mapping.Provisioner
 }
 
 type envOptions struct {
@@ -72,6 +74,15 @@ type envOptions struct {
 	// newID, when set, makes the bridge's resource ids (mapping.Config.NewID),
 	// so that a fault can be aimed at the ids the bridge generates.
 	newID func() string
+	// queued makes membership writes queued, as the service runs them
+	// (the harness's default is sync), and runs the write scheduler
+	// beside the settler; quiet is its mapping.Config.Quiet (zero: the
+	// provisioner's default).
+	queued bool
+	quiet  time.Duration
+	// reserve is the share of the PUT and DELETE budget kept for
+	// deprovisioning (upstream.LocalBudget.WithReserve); zero: none.
+	reserve float64
 }
 
 // storeKinds are the backends every end-to-end flow runs against.
@@ -111,9 +122,14 @@ func newEnv(t *testing.T, store envtest.Store, o envOptions) *env {
 		Output:   io.Discard, // the logs stay in env.logs, shown by the tests that want them
 	})
 	log := te.Logger
+	writes := mapping.WritesSync
+	if o.queued {
+		writes = mapping.WritesQueued
+	}
 	prov, err := mapping.New(mapping.Config{
 		Strategy: o.strategy, Deprovision: o.deprovision, AdoptExisting: !o.noAdopt, NewID: o.newID,
 		LateWriteWindow: o.lateWriteWindow, FirstCheck: o.firstCheck,
+		MembershipWrites: writes, Quiet: o.quiet,
 	}, te.Client, te.Store, log.With("component", "mapping"))
 	if err != nil {
 		t.Fatal(err)
@@ -121,6 +137,10 @@ func newEnv(t *testing.T, store envtest.Store, o envOptions) *env {
 	if !o.noSettler {
 		// As serve does, at a test's pace; it stops when the test ends.
 		go prov.RunSettler(t.Context(), 50*time.Millisecond, nil)
+	}
+	if o.queued {
+		// As serve does; it stops when the test ends.
+		go prov.RunScheduler(t.Context(), nil)
 	}
 	token := "test-token-" + strings.Repeat("x", 20)
 	h, err := scim.New(scim.Config{Tokens: []string{token}, MaxBodyBytes: o.maxBody}, []mapping.Resource{prov.Users(), prov.Groups()}, log.With("component", "scim"))
@@ -131,7 +151,7 @@ func newEnv(t *testing.T, store envtest.Store, o envOptions) *env {
 	t.Cleanup(srv.Close)
 	return &env{t: t, emu: te.Emulator, store: te.Store, url: srv.URL + scim.BasePath, token: token, logs: te.Logs,
 		client: srv.Client(), emuURL: te.URL, secret: te.ClientConfig.ClientSecret, bridgeH: h, uipath: te.Client,
-		inflight: inflight, settle: settleOf(prov, te.Store)}
+		inflight: inflight, settle: settleOf(prov, te.Store), prov: prov}
 }
 
 // settleOf returns the repair step that quiesce runs after late calls
@@ -300,5 +320,5 @@ func budgetOf(o envOptions) upstream.Budget {
 	if o.budget == nil {
 		return nil
 	}
-	return upstream.NewLocalBudget(o.budget, o.budgetWindow, nil)
+	return upstream.NewLocalBudget(o.budget, o.budgetWindow, nil).WithReserve(o.reserve)
 }

@@ -373,3 +373,94 @@ func TestDeactivationReadBackNeverWaitsForBudget(t *testing.T) {
 		}
 	})
 }
+
+// TestLeaverUsesTheReserveWhileTheQueueSpendsTheBudget: queued membership
+// traffic spends every PUT the budget lets it have (20 per window, 10%
+// reserved: 18). A leaver's deactivation then still goes out at once, on
+// the reserve: the IdP gets its 2xx without a 429 and UiPath shows the
+// account inactive when it does, with no wait for the window. With no
+// reserve, the same leaver meets the spent budget and gets a 429: the
+// reserve is what lets it through.
+func TestLeaverUsesTheReserveWhileTheQueueSpendsTheBudget(t *testing.T) {
+	const limit, groups = 20, 30
+	const window = 3 * time.Second
+	for _, c := range []struct {
+		name    string
+		reserve float64
+	}{{"reserve 10%", 0.1}, {"no reserve", 0}} {
+		t.Run(c.name, func(t *testing.T) {
+			ordinary := limit - upstream.ReservedCalls(map[string]int{"PUT": limit}, c.reserve)["PUT"]
+			budget := upstream.NewLocalBudget(map[string]int{"PUT": limit}, window, nil).WithReserve(c.reserve)
+			e := newEnv(t, envtest.Bolt, envOptions{
+				strategy: "auto", queued: true, quiet: 10 * time.Millisecond,
+				// UiPath limits PUT as the budget does; the setup's reads
+				// and creates are not what this test is about.
+				emulator:   emulator.Config{Limits: map[string]int{"PUT": limit, "GET": -1, "DELETE": -1}, Window: window},
+				budgetWait: 200 * time.Millisecond,
+				client:     func(cfg *upstream.Config) { cfg.Budget = budget },
+			})
+			leaver := str(e.must(201, "POST", "/Users", newUserBody("leaver@corp.example")).body, "id")
+			// 30 groups of two members each: 30 PUT /Group calls, more
+			// than a window allows.
+			var gids, members []string
+			for i := range groups {
+				gids = append(gids, str(e.must(201, "POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": fmt.Sprintf("Team %02d", i)}).body, "id"))
+				for j := range 2 {
+					members = append(members, str(e.must(201, "POST", "/Users", newUserBody(fmt.Sprintf("m%02d-%d@corp.example", i, j))).body, "id"))
+				}
+			}
+			if n := e.emu.CountRequests(http.MethodPut); n != 0 {
+				t.Fatalf("the setup made %d PUTs", n)
+			}
+			for i, gid := range gids {
+				e.must(204, "PATCH", "/Groups/"+gid, patchBody(map[string]any{"op": "add", "path": "members",
+					"value": []any{map[string]any{"value": members[2*i]}, map[string]any{"value": members[2*i+1]}}}))
+			}
+			waitFor(t, 10*time.Second, "the scheduler to spend the ordinary PUT budget", func() bool {
+				return e.emu.CountRequests(http.MethodPut) >= ordinary
+			})
+			// The ordinary budget is spent and membership work waits for it.
+			if d, err := budget.TryTake(t.Context(), http.MethodPut, false); err != nil || d <= 0 {
+				t.Fatalf("ordinary PUT budget not spent (wait %v, %v): the test proves nothing", d, err)
+			}
+			pending, err := e.store.PendingChanges(t.Context())
+			if err != nil || len(pending) == 0 {
+				t.Fatalf("pending changes %d (%v), want membership work waiting for the budget", len(pending), err)
+			}
+			putsBefore := e.emu.CountRequests(http.MethodPut)
+
+			start := time.Now()
+			r := e.do("PATCH", "/Users/"+leaver, patchBody(map[string]any{"op": "replace", "path": "active", "value": false}))
+			took := time.Since(start)
+			u, _ := e.emu.User(leaver)
+			t.Logf("figures: %s: PUT limit %d per %v, ordinary %d; scheduler PUTs before the leaver %d, pending %d; leaver answered %d in %v; UiPath active=%v",
+				c.name, limit, window, ordinary, putsBefore, len(pending), r.status, took.Round(time.Millisecond), u.IsActive)
+			if c.reserve == 0 {
+				if r.status != http.StatusTooManyRequests || !u.IsActive {
+					t.Fatalf("without a reserve the leaver answered %d and UiPath active=%v; want 429 and still active (the budget is spent)", r.status, u.IsActive)
+				}
+				return
+			}
+			if r.status != http.StatusOK {
+				t.Fatalf("leaver: status %d, want 200: %s", r.status, r.raw)
+			}
+			if u.IsActive {
+				t.Fatal("the leaver is still active in UiPath when the IdP gets its answer")
+			}
+			if took > window/2 {
+				t.Errorf("the leaver took %v: it waited for the window", took)
+			}
+			if n := e.emu.CountRequests(http.MethodPut) - putsBefore; n != 1 {
+				t.Errorf("%d PUTs during the leaver, want its one deactivation", n)
+			}
+			if d, _ := budget.TryTake(t.Context(), http.MethodPut, false); d <= 0 {
+				t.Error("an ordinary PUT found room after the leaver: it took the ordinary budget, not the reserve")
+			}
+			for _, req := range e.emu.Requests() {
+				if req.Status == http.StatusTooManyRequests {
+					t.Errorf("UiPath throttled %s %s", req.Method, req.Path)
+				}
+			}
+		})
+	}
+}
