@@ -2,8 +2,10 @@ package test
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,6 +25,13 @@ import (
 // UiPath, as n `scim-bridge serve` processes would; each has its own
 // client, store connection, provisioner and HTTP server.
 func newReplicas(t *testing.T, n int, strategy string) []*env {
+	t.Helper()
+	return newReplicasWith(t, n, mapping.Config{Strategy: strategy, AdoptExisting: true})
+}
+
+// newReplicasWith is newReplicas with each replica's provisioner configured
+// by cfg; env.prov is the provisioner.
+func newReplicasWith(t *testing.T, n int, cfg mapping.Config) []*env {
 	t.Helper()
 	url, prefix := redistest.URL(t), redistest.Prefix(t)
 	te := envtest.New(t, envtest.Config{
@@ -45,7 +54,7 @@ func newReplicas(t *testing.T, n int, strategy string) []*env {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { store.Close() })
-		prov, err := mapping.New(mapping.Config{Strategy: strategy, AdoptExisting: true}, client, store, nil)
+		prov, err := mapping.New(cfg, client, store, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,7 +66,7 @@ func newReplicas(t *testing.T, n int, strategy string) []*env {
 		srv := httptest.NewServer(h)
 		t.Cleanup(srv.Close)
 		out = append(out, &env{t: t, emu: emu, store: store, url: srv.URL + scim.BasePath, token: token,
-			client: srv.Client(), logs: &envtest.LogBuffer{}})
+			client: srv.Client(), logs: &envtest.LogBuffer{}, prov: prov})
 	}
 	return out
 }
@@ -171,4 +180,151 @@ func parallel(n int, f func(i int)) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestReplicasDrainOneQueue: two replicas on one Redis, each running its own
+// write scheduler (and settler, as serve does), take membership PATCHes for
+// the same groups at once, in queued mode, while both schedulers send.
+// Every pair is driven by one IdP worker, so its final state is known;
+// the workers spread their PATCHes over both replicas. Once the queue is
+// empty, UiPath and the store hold exactly the acknowledged state, and
+// the emulator's membership log shows every change applied exactly once:
+// no op that finds its pair already as it asks (a change sent twice).
+func TestReplicasDrainOneQueue(t *testing.T) {
+	const nUsers, nGroups, workers, rounds = 24, 8, 8, 6
+	rs := newReplicasWith(t, 2, mapping.Config{
+		Strategy: mapping.StrategyAuto, AdoptExisting: true,
+		MembershipWrites: mapping.WritesQueued,
+		// Short, so that the schedulers send while the PATCHes go on and
+		// changes are turned round while a call carries them.
+		Quiet: 5 * time.Millisecond,
+	})
+	var sent [2]atomic.Int64
+	for i, r := range rs {
+		go r.prov.RunScheduler(t.Context(), func(rep mapping.RoundReport, _ error) { sent[i].Add(int64(rep.Sent)) })
+		go r.prov.RunSettler(t.Context(), 50*time.Millisecond, nil)
+	}
+	a := rs[0]
+	users := make([]string, nUsers)
+	for i := range nUsers {
+		users[i] = str(rs[i%2].must(201, "POST", "/Users", newUserBody(fmt.Sprintf("q%02d@corp.example", i))).body, "id")
+	}
+	groups := make([]string, nGroups)
+	for i := range nGroups {
+		groups[i] = str(rs[i%2].must(201, "POST", "/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": fmt.Sprintf("Queue %d", i)}).body, "id")
+	}
+
+	// Worker w owns the users u with u%workers == w: it alone changes
+	// their pairs, so its model of them is exact. Each round it sends, for
+	// every group, one PATCH adding and removing some of its users, through
+	// the replicas in turn.
+	want := make([]map[int]bool, nGroups) // group → user index → member
+	for g := range want {
+		want[g] = map[int]bool{}
+	}
+	var mu sync.Mutex
+	var errs []error
+	var patches atomic.Int64
+	start := time.Now()
+	parallel(workers, func(w int) {
+		rng := rand.New(rand.NewPCG(uint64(w), 7))
+		member := map[[2]int]bool{}
+		for round := range rounds {
+			for g := range nGroups {
+				var ops []any
+				var adds []any
+				for u := w; u < nUsers; u += workers {
+					if rng.IntN(3) == 0 {
+						continue // untouched this round
+					}
+					k := [2]int{g, u}
+					if member[k] {
+						ops = append(ops, map[string]any{"op": "remove", "path": `members[value eq "` + users[u] + `"]`})
+					} else {
+						adds = append(adds, map[string]any{"value": users[u]})
+					}
+					member[k] = !member[k]
+				}
+				if len(adds) > 0 {
+					ops = append(ops, map[string]any{"op": "add", "path": "members", "value": adds})
+				}
+				if len(ops) == 0 {
+					continue
+				}
+				body := map[string]any{"schemas": []string{patchSchema}, "Operations": ops}
+				patches.Add(1)
+				if r := rs[(w+round+g)%2].do("PATCH", "/Groups/"+groups[g], body); r.status != 204 {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("PATCH group %d: %d %s", g, r.status, r.raw))
+					mu.Unlock()
+				}
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for k, in := range member {
+			want[k[0]][k[1]] = in
+		}
+	})
+	if len(errs) > 0 {
+		t.Fatalf("%d PATCHes failed; first: %v", len(errs), errs[0])
+	}
+	acked := time.Since(start)
+
+	wantIDs := func(g int) []string {
+		var ids []string
+		for u, in := range want[g] {
+			if in {
+				ids = append(ids, strings.ToLower(users[u]))
+			}
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	// The store shows the acknowledged state at once.
+	for g, gid := range groups {
+		if got := sortedFold(memberValues(rs[g%2].must(200, "GET", "/Groups/"+gid, nil).body)); !slices.Equal(got, wantIDs(g)) {
+			t.Fatalf("group %d: the store has %v, want the acknowledged %v", g, got, wantIDs(g))
+		}
+	}
+	waitFor(t, 30*time.Second, "the queue to drain into UiPath", func() bool {
+		if p, err := a.store.PendingChanges(t.Context()); err != nil || len(p) > 0 {
+			return false
+		}
+		for g, gid := range groups {
+			if !slices.Equal(sortedFold(a.emu.GroupMemberIDs(gid)), wantIDs(g)) {
+				return false
+			}
+		}
+		return true
+	})
+	drained := time.Since(start)
+
+	log := a.emu.MembershipLog()
+	changes := 0
+	for p, ops := range opsByPair(log) {
+		if again := resent(ops); len(again) > 0 {
+			t.Errorf("pair %v: ops %s; %d sent again", p, opsString(ops), len(again))
+		}
+		changes += len(ops)
+	}
+	for g, gid := range groups {
+		a.checkMembers(gid, wantIDsOf(users, want[g])...)
+	}
+	if fails, err := a.store.Failures(t.Context(), 0); err != nil || len(fails) > 0 {
+		t.Errorf("failures recorded: %+v %v", fails, err)
+	}
+	t.Logf("figures: %d PATCHes acknowledged in %v, drained after %v; UiPath applied %d changes in %d calls (replica A sent %d, B %d)",
+		patches.Load(), acked.Round(time.Millisecond), drained.Round(time.Millisecond), changes, len(callsOf(log)), sent[0].Load(), sent[1].Load())
+}
+
+// wantIDsOf returns the ids of the users whose index is a member in in.
+func wantIDsOf(users []string, in map[int]bool) []string {
+	var out []string
+	for u, ok := range in {
+		if ok {
+			out = append(out, users[u])
+		}
+	}
+	return out
 }
