@@ -12,35 +12,6 @@ import (
 	"github.com/scim-bridge/scim-bridge/upstream/emulator"
 )
 
-// awaitMembersSent waits, at most timeout, until every intended group
-// that UiPath holds once has the intended members there. The bridge
-// answers a membership change once it is stored (queued writes, the
-// default) and its scheduler sends it a moment later: convergence is
-// judged once that moment has had its chance, not while the queue drains.
-// A group that never gets there is reported by checkConverged.
-func awaitMembersSent(t *testing.T, emu *emulator.Server, groups map[string][]string, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ids := map[string][]string{}
-		for _, g := range emu.Groups() {
-			k := strings.ToLower(g.Name)
-			ids[k] = append(ids[k], g.ID)
-		}
-		done := true
-		for name, want := range groups {
-			if len(ids[strings.ToLower(name)]) != 1 || len(emu.GroupMemberIDs(ids[strings.ToLower(name)][0])) != len(want) {
-				done = false
-				break
-			}
-		}
-		if done || time.Now().After(deadline) {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // convergence is what checkConverged found, for the logs: duplicates in
 // UiPath and intended users or memberships missing from UiPath or the
 // store (lost updates).
@@ -61,15 +32,37 @@ func (c convergence) String() string {
 // any difference and returns the counts.
 func checkConverged(t *testing.T, emu *emulator.Server, c *idp, users []string, groups map[string][]string) convergence {
 	t.Helper()
-	awaitMembersSent(t, emu, groups, 60*time.Second)
-	var out convergence
-	report := func(format string, args ...any) {
+	shown := 0
+	return compareConverged(t, emu, c, users, groups, func(format string, args ...any) {
 		t.Helper()
-		const shown = 20
-		if out.duplicates+out.lost <= shown {
+		if shown++; shown <= 20 {
 			t.Errorf(format, args...)
 		}
+	})
+}
+
+// awaitConverged is checkConverged once UiPath has caught up with the
+// store, or limit has passed: with queued membership writes a change is
+// acknowledged before it reaches UiPath.
+func awaitConverged(t *testing.T, limit time.Duration, emu *emulator.Server, c *idp, users []string, groups map[string][]string) convergence {
+	t.Helper()
+	end := time.Now().Add(limit)
+	for time.Now().Before(end) {
+		problems := 0
+		compareConverged(t, emu, c, users, groups, func(string, ...any) { problems++ })
+		if problems == 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
+	return checkConverged(t, emu, c, users, groups)
+}
+
+// compareConverged is checkConverged's comparison; it tells report about
+// each difference.
+func compareConverged(t *testing.T, emu *emulator.Server, c *idp, users []string, groups map[string][]string, report func(format string, args ...any)) convergence {
+	t.Helper()
+	var out convergence
 
 	// UiPath's accounts by userName.
 	upUsers := map[string][]string{}

@@ -60,6 +60,10 @@ func TestCrashMidMembershipPatch(t *testing.T) {
 				emu := te.Emulator
 				settings := storeConfig(t, store)
 				settings["MEMBERSHIP_STRATEGY"] = strategy
+				// The PATCH's own calls are what the kill interrupts:
+				// sync writes (TestCrashWithQueuedMembership kills the
+				// scheduler's).
+				settings["MEMBERSHIP_WRITES"] = "sync"
 				b := startBridge(t, bin, te, settings)
 				c := newIdP(t, b)
 

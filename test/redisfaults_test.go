@@ -215,7 +215,7 @@ func TestRedisRestartedEmpty(t *testing.T) {
 	if err := c.push(plan, 8); err != nil {
 		t.Fatalf("re-push after the wipe: %v", err)
 	}
-	conv := checkConverged(t, emu, c, plan.users, plan.groups)
+	conv := awaitConverged(t, 30*time.Second, emu, c, plan.users, plan.groups)
 	syncFailures := 0
 	if syncErr != nil {
 		syncFailures = strings.Count(syncErr.Error(), "gave up")
@@ -317,7 +317,7 @@ func TestRedisOutage30s(t *testing.T) {
 	all := syncPlan{users: append(slices.Clone(before.users), during.users...), groups: map[string][]string{
 		"before-group-0": append(slices.Clone(before.groups["before-group-0"]), during.users...),
 	}}
-	conv := checkConverged(t, emu, c, all.users, all.groups)
+	conv := awaitConverged(t, 30*time.Second, emu, c, all.users, all.groups)
 	if b.starts != 1 {
 		t.Errorf("the bridge was restarted %d times", b.starts-1)
 	}
