@@ -1,6 +1,7 @@
 package test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http/httptest"
@@ -186,10 +187,13 @@ func parallel(n int, f func(i int)) {
 // write scheduler (and settler, as serve does), take membership PATCHes for
 // the same groups at once, in queued mode, while both schedulers send.
 // Every pair is driven by one IdP worker, so its final state is known;
-// the workers spread their PATCHes over both replicas. Once the queue is
-// empty, UiPath and the store hold exactly the acknowledged state, and
-// the emulator's membership log shows every change applied exactly once:
-// no op that finds its pair already as it asks (a change sent twice).
+// the workers spread their PATCHes over both replicas. Which scheduler
+// sends is the luck of the scheduler lock, so a second burst runs with
+// only the scheduler that sent less: it drains what both replicas
+// acknowledged. Once the queue is empty, UiPath and the store hold exactly
+// the acknowledged state, and the emulator's membership log shows every
+// change applied exactly once: no op that finds its pair already as it
+// asks (a change sent twice).
 func TestReplicasDrainOneQueue(t *testing.T) {
 	const nUsers, nGroups, workers, rounds = 24, 8, 8, 6
 	rs := newReplicasWith(t, 2, mapping.Config{
@@ -199,9 +203,17 @@ func TestReplicasDrainOneQueue(t *testing.T) {
 		// changes are turned round while a call carries them.
 		Quiet: 5 * time.Millisecond,
 	})
+	// Per replica: the calls its scheduler sent, and how to stop it.
 	var sent [2]atomic.Int64
+	var stop [2]func()
 	for i, r := range rs {
-		go r.prov.RunScheduler(t.Context(), func(rep mapping.RoundReport, _ error) { sent[i].Add(int64(rep.Sent)) })
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			r.prov.RunScheduler(ctx, func(rep mapping.RoundReport, _ error) { sent[i].Add(int64(rep.Sent)) })
+		}()
+		stop[i] = func() { cancel(); <-done }
 		go r.prov.RunSettler(t.Context(), 50*time.Millisecond, nil)
 	}
 	a := rs[0]
@@ -215,90 +227,111 @@ func TestReplicasDrainOneQueue(t *testing.T) {
 	}
 
 	// Worker w owns the users u with u%workers == w: it alone changes
-	// their pairs, so its model of them is exact. Each round it sends, for
-	// every group, one PATCH adding and removing some of its users, through
-	// the replicas in turn.
-	want := make([]map[int]bool, nGroups) // group → user index → member
-	for g := range want {
-		want[g] = map[int]bool{}
+	// their pairs, so its model of them (member[w]) is exact. Each round it
+	// sends, for every group, one PATCH adding and removing some of its
+	// users, through the replicas in turn.
+	member := make([]map[[2]int]bool, workers) // worker → (group, user index) → member
+	rngs := make([]*rand.Rand, workers)
+	for w := range workers {
+		member[w] = map[[2]int]bool{}
+		rngs[w] = rand.New(rand.NewPCG(uint64(w), 7))
 	}
-	var mu sync.Mutex
-	var errs []error
 	var patches atomic.Int64
-	start := time.Now()
-	parallel(workers, func(w int) {
-		rng := rand.New(rand.NewPCG(uint64(w), 7))
-		member := map[[2]int]bool{}
-		for round := range rounds {
-			for g := range nGroups {
-				var ops []any
-				var adds []any
-				for u := w; u < nUsers; u += workers {
-					if rng.IntN(3) == 0 {
-						continue // untouched this round
+	burst := func(from, to int) {
+		t.Helper()
+		var mu sync.Mutex
+		var errs []error
+		parallel(workers, func(w int) {
+			rng := rngs[w]
+			for round := from; round < to; round++ {
+				for g := range nGroups {
+					var ops []any
+					var adds []any
+					for u := w; u < nUsers; u += workers {
+						if rng.IntN(3) == 0 {
+							continue // untouched this round
+						}
+						k := [2]int{g, u}
+						if member[w][k] {
+							ops = append(ops, map[string]any{"op": "remove", "path": `members[value eq "` + users[u] + `"]`})
+						} else {
+							adds = append(adds, map[string]any{"value": users[u]})
+						}
+						member[w][k] = !member[w][k]
 					}
-					k := [2]int{g, u}
-					if member[k] {
-						ops = append(ops, map[string]any{"op": "remove", "path": `members[value eq "` + users[u] + `"]`})
-					} else {
-						adds = append(adds, map[string]any{"value": users[u]})
+					if len(adds) > 0 {
+						ops = append(ops, map[string]any{"op": "add", "path": "members", "value": adds})
 					}
-					member[k] = !member[k]
-				}
-				if len(adds) > 0 {
-					ops = append(ops, map[string]any{"op": "add", "path": "members", "value": adds})
-				}
-				if len(ops) == 0 {
-					continue
-				}
-				body := map[string]any{"schemas": []string{patchSchema}, "Operations": ops}
-				patches.Add(1)
-				if r := rs[(w+round+g)%2].do("PATCH", "/Groups/"+groups[g], body); r.status != 204 {
-					mu.Lock()
-					errs = append(errs, fmt.Errorf("PATCH group %d: %d %s", g, r.status, r.raw))
-					mu.Unlock()
+					if len(ops) == 0 {
+						continue
+					}
+					body := map[string]any{"schemas": []string{patchSchema}, "Operations": ops}
+					patches.Add(1)
+					if r := rs[(w+round+g)%2].do("PATCH", "/Groups/"+groups[g], body); r.status != 204 {
+						mu.Lock()
+						errs = append(errs, fmt.Errorf("PATCH group %d: %d %s", g, r.status, r.raw))
+						mu.Unlock()
+					}
 				}
 			}
+		})
+		if len(errs) > 0 {
+			t.Fatalf("%d PATCHes failed; first: %v", len(errs), errs[0])
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		for k, in := range member {
-			want[k[0]][k[1]] = in
-		}
-	})
-	if len(errs) > 0 {
-		t.Fatalf("%d PATCHes failed; first: %v", len(errs), errs[0])
 	}
-	acked := time.Since(start)
-
-	wantIDs := func(g int) []string {
+	// want returns the acknowledged members of group g, lower case, sorted.
+	want := func(g int) []string {
 		var ids []string
-		for u, in := range want[g] {
-			if in {
-				ids = append(ids, strings.ToLower(users[u]))
+		for w := range workers {
+			for k, in := range member[w] {
+				if k[0] == g && in {
+					ids = append(ids, strings.ToLower(users[k[1]]))
+				}
 			}
 		}
 		slices.Sort(ids)
 		return ids
 	}
-	// The store shows the acknowledged state at once.
-	for g, gid := range groups {
-		if got := sortedFold(memberValues(rs[g%2].must(200, "GET", "/Groups/"+gid, nil).body)); !slices.Equal(got, wantIDs(g)) {
-			t.Fatalf("group %d: the store has %v, want the acknowledged %v", g, got, wantIDs(g))
-		}
-	}
-	waitFor(t, 30*time.Second, "the queue to drain into UiPath", func() bool {
-		if p, err := a.store.PendingChanges(t.Context()); err != nil || len(p) > 0 {
-			return false
-		}
+	// drain checks that the store shows the acknowledged state, then waits
+	// for the queue to empty into UiPath.
+	drain := func(phase string) {
+		t.Helper()
 		for g, gid := range groups {
-			if !slices.Equal(sortedFold(a.emu.GroupMemberIDs(gid)), wantIDs(g)) {
-				return false
+			if got := sortedFold(memberValues(rs[g%2].must(200, "GET", "/Groups/"+gid, nil).body)); !slices.Equal(got, want(g)) {
+				t.Fatalf("%s: group %d: the store has %v, want the acknowledged %v", phase, g, got, want(g))
 			}
 		}
-		return true
-	})
+		waitFor(t, 30*time.Second, phase+": the queue to drain into UiPath", func() bool {
+			if p, err := a.store.PendingChanges(t.Context()); err != nil || len(p) > 0 {
+				return false
+			}
+			for g, gid := range groups {
+				if !slices.Equal(sortedFold(a.emu.GroupMemberIDs(gid)), want(g)) {
+					return false
+				}
+			}
+			return true
+		})
+	}
+
+	start := time.Now()
+	burst(0, rounds)
+	acked := time.Since(start)
+	drain("both schedulers")
 	drained := time.Since(start)
+	sent1 := [2]int64{sent[0].Load(), sent[1].Load()}
+	// The queue is empty: stopping a scheduler interrupts no call.
+	busier := 0
+	if sent1[1] > sent1[0] {
+		busier = 1
+	}
+	stop[busier]()
+	other := 1 - busier
+	burst(rounds, 2*rounds)
+	drain("one scheduler")
+	if n := sent[other].Load() - sent1[other]; n == 0 {
+		t.Errorf("replica %d's scheduler sent nothing of the second burst, alone", other)
+	}
 
 	log := a.emu.MembershipLog()
 	changes := 0
@@ -309,22 +342,12 @@ func TestReplicasDrainOneQueue(t *testing.T) {
 		changes += len(ops)
 	}
 	for g, gid := range groups {
-		a.checkMembers(gid, wantIDsOf(users, want[g])...)
+		a.checkMembers(gid, want(g)...)
 	}
 	if fails, err := a.store.Failures(t.Context(), 0); err != nil || len(fails) > 0 {
 		t.Errorf("failures recorded: %+v %v", fails, err)
 	}
-	t.Logf("figures: %d PATCHes acknowledged in %v, drained after %v; UiPath applied %d changes in %d calls (replica A sent %d, B %d)",
-		patches.Load(), acked.Round(time.Millisecond), drained.Round(time.Millisecond), changes, len(callsOf(log)), sent[0].Load(), sent[1].Load())
-}
-
-// wantIDsOf returns the ids of the users whose index is a member in in.
-func wantIDsOf(users []string, in map[int]bool) []string {
-	var out []string
-	for u, ok := range in {
-		if ok {
-			out = append(out, users[u])
-		}
-	}
-	return out
+	t.Logf("figures: %d PATCHes in two bursts; the first acknowledged in %v and drained after %v, by replica A %d calls, B %d; the second by replica %c alone, %d calls; UiPath applied %d changes in %d calls",
+		patches.Load(), acked.Round(time.Millisecond), drained.Round(time.Millisecond), sent1[0], sent1[1],
+		'A'+other, sent[other].Load()-sent1[other], changes, len(callsOf(log)))
 }
