@@ -315,9 +315,58 @@ func (p *Provisioner) sendGroupCall(ctx context.Context, groupID string) (callRe
 	if err != nil || len(claimed) == 0 {
 		return callResult{}, err
 	}
-	sctx, unc := upstream.TrackUncertain(upstream.WithoutBudgetWait(ctx))
+	sctx, cancel := p.callCtx(ctx)
+	defer cancel()
+	sctx, unc := upstream.TrackUncertain(sctx)
 	defer p.noteDoubt(ctx, cache.KindGroup, groupID, false, unc)
 	return p.sendParts(ctx, sctx, cache.KindGroup, rec, claimed)
+}
+
+// callCtx is the context of a scheduler call: it never waits for the
+// budget, and it ends before the call's claim runs out, so that no other
+// sender can take the changes over while this call may still be sent.
+// A call cut short has an unknown outcome: it is retried, and the
+// resource checked (doubt).
+func (p *Provisioner) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(upstream.WithoutBudgetWait(ctx), p.cfg.ClaimTTL*3/4)
+}
+
+// ReleaseStaleClaims frees the pending changes a dead process had claimed
+// (they were in its call when it stopped), so that they are sent again at
+// once rather than when the claims run out. Only a store no other live
+// process uses (the embedded one) may call it: on a shared store a claim
+// may belong to a live replica.
+func (p *Provisioner) ReleaseStaleClaims(ctx context.Context) (int, error) {
+	all, err := p.store.PendingChanges(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("release stale claims: %w", err)
+	}
+	now := p.cfg.Now().UTC()
+	var stale []cache.Pending
+	for _, c := range all {
+		if c.Claimed.After(now) {
+			stale = append(stale, c)
+		}
+	}
+	if len(stale) == 0 {
+		return 0, nil
+	}
+	// Claim them past their old claims, then put them back as they were:
+	// attempted (the dead call may have landed), due now.
+	far := now.Add(24 * time.Hour)
+	claimed, err := p.store.ClaimPending(ctx, stale, far, far.Add(time.Second))
+	if err != nil {
+		return 0, fmt.Errorf("release stale claims: %w", err)
+	}
+	outcomes := make([]cache.Outcome, len(claimed))
+	for i, c := range claimed {
+		outcomes[i] = cache.Outcome{Change: c, Result: cache.PendingUnsent, Due: now}
+	}
+	if err := p.store.SettlePending(ctx, outcomes); err != nil {
+		return 0, fmt.Errorf("release stale claims: %w", err)
+	}
+	p.log.InfoContext(ctx, "released the membership changes a stopped process had in flight; they are sent again", "changes", len(claimed))
+	return len(claimed), nil
 }
 
 // sendParts sends one call carrying claimed, the changes of rec (a group:
@@ -384,7 +433,9 @@ func (p *Provisioner) sendUserCall(ctx context.Context, userID string) (callResu
 		// a reactivation recreates the account in them.
 		return p.settleCall(ctx, claimed, nil)
 	}
-	sctx, unc := upstream.TrackUncertain(upstream.WithoutBudgetWait(ctx))
+	sctx, cancel := p.callCtx(ctx)
+	defer cancel()
+	sctx, unc := upstream.TrackUncertain(sctx)
 	defer p.noteDoubt(ctx, cache.KindUser, userID, false, unc)
 	return p.sendParts(ctx, sctx, cache.KindUser, rec, claimed)
 }

@@ -258,3 +258,33 @@ func TestSyncWritesStaySync(t *testing.T) {
 		t.Fatalf("pending = %d in sync mode", n)
 	}
 }
+
+// TestReleaseStaleClaims: changes a stopped process had claimed are sent
+// again at once after a restart on the embedded store, not when the
+// claims run out; they stay attempted (the dead call may have landed).
+func TestReleaseStaleClaims(t *testing.T) {
+	e := newEnv(t, envOptions{cfg: queuedCfg()})
+	u1, u2 := e.mustUser("ada"), e.mustUser("bob")
+	g := e.mustGroup("Ops")
+	e.patchMembers(g.ID, "add", u1.ID, u2.ID)
+	now := time.Now()
+	if _, err := e.store.ClaimPending(t.Context(), e.pending(), now, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := e.prov.Round(t.Context()); err != nil || rep.Sent != 0 {
+		t.Fatalf("round over claimed changes = %+v, %v; want nothing sent", rep, err)
+	}
+	n, err := e.prov.ReleaseStaleClaims(t.Context())
+	if err != nil || n != 2 {
+		t.Fatalf("ReleaseStaleClaims = %d, %v; want 2", n, err)
+	}
+	for _, p := range e.pending() {
+		if p.Claimed.After(time.Now()) || !p.Attempted {
+			t.Fatalf("released change %+v: want unclaimed and attempted", p)
+		}
+	}
+	e.drain()
+	if got := e.upMembers(g.ID); !slices.Equal(got, lower([]string{u1.ID, u2.ID})) {
+		t.Fatalf("UiPath members = %v", got)
+	}
+}

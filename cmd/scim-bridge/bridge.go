@@ -97,6 +97,17 @@ func newBridge(cfg config.Config, httpClient *http.Client, log *slog.Logger) (*b
 		store.Close()
 		return nil, err
 	}
+	if storeName(cfg) == "embedded" {
+		// This process holds the file alone: a claim in it belongs to a
+		// process that stopped mid-call (a crash, kill -9).
+		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_, err := prov.ReleaseStaleClaims(rctx)
+		cancel()
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+	}
 	tokens := make([]string, 0, len(cfg.Tokens))
 	for _, t := range cfg.Tokens {
 		tokens = append(tokens, t.Reveal())
