@@ -17,6 +17,7 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/internal/envtest"
 	"github.com/scim-bridge/scim-bridge/internal/redistest"
+	"github.com/scim-bridge/scim-bridge/mapping"
 	"github.com/scim-bridge/scim-bridge/scim"
 	"github.com/scim-bridge/scim-bridge/upstream"
 	"github.com/scim-bridge/scim-bridge/upstream/emulator"
@@ -363,6 +364,11 @@ func TestMetricsObservations(t *testing.T) {
 	m.ObserveUpstream(upstream.Observation{Op: "create user", Method: "POST", Status: 201, Duration: 200 * time.Millisecond, BudgetWait: 1500 * time.Millisecond})
 	m.ObserveUpstream(upstream.Observation{Op: "get user", Method: "GET", Duration: 31 * time.Second})
 	m.ObserveUpstream(upstream.Observation{Op: "update user", Method: "PUT", BudgetWait: 20 * time.Second, BudgetExhausted: true})
+	// Two scheduler rounds: the gauges show the latest, the counters add up.
+	m.ObserveRound(mapping.RoundReport{Pending: 40, Oldest: 90 * time.Second, Planned: 7, Sent: 3, Done: 25, Retried: 2, Failed: 1}, nil)
+	m.ObserveRound(mapping.RoundReport{Pending: 12, Oldest: 3 * time.Second, Planned: 4, Sent: 4, Done: 12}, nil)
+	m.ObserveDeprovision(40 * time.Millisecond)
+	m.ObserveDeprovision(3 * time.Second)
 
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "scim", http.StatusTeapot) })
 	srv := httptest.NewServer(withMetrics(m.Handler(), next))
@@ -397,6 +403,16 @@ func TestMetricsObservations(t *testing.T) {
 		`scim_bridge_upstream_budget_wait_seconds_total{method="POST"}`:                               1.5,
 		`scim_bridge_upstream_budget_wait_seconds_total{method="PUT"}`:                                20,
 		`scim_bridge_upstream_budget_exhausted_total{method="PUT"}`:                                   1,
+		`scim_bridge_membership_pending`:                                                              12,
+		`scim_bridge_membership_pending_oldest_seconds`:                                               3,
+		`scim_bridge_membership_planned_calls`:                                                        4,
+		`scim_bridge_membership_calls_sent_total`:                                                     7,
+		`scim_bridge_membership_changes_total{result="done"}`:                                         37,
+		`scim_bridge_membership_changes_total{result="retried"}`:                                      2,
+		`scim_bridge_membership_changes_total{result="failed"}`:                                       1,
+		`scim_bridge_deprovision_seconds_count`:                                                       2,
+		`scim_bridge_deprovision_seconds_bucket{le="0.05"}`:                                           1,
+		`scim_bridge_deprovision_seconds_bucket{le="5"}`:                                              2,
 		`scim_bridge_redis_lookups_total`:                                                             7,
 		`scim_bridge_redis_lookup_pipelines_total`:                                                    2,
 		`scim_bridge_build_info{version="1.2.3",goversion="` + runtime.Version() + `"}`:               1,
