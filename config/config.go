@@ -36,7 +36,7 @@ type Config struct {
 	OIDCAudience string
 	// AdminListen is the address of the admin listener, which serves the
 	// admin API (/admin/v1/status) and /metrics, or AdminOff for none
-	// (SCIM_BRIDGE_ADMIN_LISTEN, default "127.0.0.1:9464"). Without
+	// (SCIM_BRIDGE_ADMIN_LISTEN, default "127.0.0.1:8081"). Without
 	// AdminTokens it must be a loopback address.
 	AdminListen string
 	// AdminTokens are the bearer tokens the admin API accepts
@@ -143,7 +143,7 @@ func defaults() Config {
 	}
 	return Config{
 		Listen:             ":8080",
-		AdminListen:        "127.0.0.1:9464",
+		AdminListen:        "127.0.0.1:8081",
 		UiPathScopes:       []string{"PM.User", "PM.Group", "PM.Directory"},
 		RedisPrefix:        "scim-bridge",
 		DataDir:            "./data",

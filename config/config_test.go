@@ -79,7 +79,7 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	want := Config{
 		Listen:             ":8080",
-		AdminListen:        "127.0.0.1:9464",
+		AdminListen:        "127.0.0.1:8081",
 		UiPathScopes:       []string{"PM.User", "PM.Group", "PM.Directory"},
 		RedisPrefix:        "scim-bridge",
 		DataDir:            "./data",
@@ -502,7 +502,7 @@ func TestEntries(t *testing.T) {
 		{Name: "SCIM_BRIDGE_TOKENS", Value: "<secret>,<secret>"},
 		{Name: "SCIM_BRIDGE_OIDC_ISSUER", Value: "", Default: true},
 		{Name: "SCIM_BRIDGE_OIDC_AUDIENCE", Value: "", Default: true},
-		{Name: "SCIM_BRIDGE_ADMIN_LISTEN", Value: "127.0.0.1:9464", Default: true},
+		{Name: "SCIM_BRIDGE_ADMIN_LISTEN", Value: "127.0.0.1:8081", Default: true},
 		{Name: "SCIM_BRIDGE_ADMIN_TOKENS", Value: "", Default: true},
 		{Name: "SCIM_BRIDGE_UIPATH_URL", Value: "https://cloud.uipath.com/acme/identity_"},
 		{Name: "SCIM_BRIDGE_UIPATH_TOKEN_URL", Value: "https://cloud.uipath.com/acme/identity_/connect/token", Default: true},

@@ -24,7 +24,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "address the bridge listens on")
-	adminListen := fs.String("admin-listen", "127.0.0.1:9464", "address of the admin API (status) and metrics, or off")
+	adminListen := fs.String("admin-listen", "127.0.0.1:8081", "address of the admin API (status) and metrics, or off")
 	dataDir := fs.String("data", "", "directory for the embedded store (default: a new temporary directory)")
 	strategy := fs.String("membership-strategy", "auto", "user, group or auto")
 	verbose := fs.Bool("v", false, "log every request")
