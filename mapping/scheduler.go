@@ -192,12 +192,12 @@ func (p *Provisioner) Round(ctx context.Context) (RoundReport, error) {
 		rep.Done += res.done
 		rep.Retried += res.retried
 		rep.Failed += res.failed
+		rep.Sent += res.calls
 		if res.unsent {
 			// No budget: wait for it rather than try the other calls.
 			rep.Wait = res.wait
 			return rep, nil
 		}
-		rep.Sent++
 	}
 	rep.Wait = max(rep.Wait, 0)
 	return rep, nil
@@ -252,6 +252,9 @@ func (p *Provisioner) planPending(changes []cache.Pending, now time.Time) []plan
 
 // callResult is what sending one call did to its changes.
 type callResult struct {
+	// calls is the UiPath calls sent (a refused call is sent again in
+	// halves; a call whose changes another sender took sends nothing).
+	calls                 int
 	done, retried, failed int
 	// unsent: the budget had no room; wait is until it may.
 	unsent bool
@@ -377,11 +380,22 @@ func (p *Provisioner) ReleaseStaleClaims(ctx context.Context) (int, error) {
 func (p *Provisioner) sendParts(ctx, sctx context.Context, kind cache.Kind, rec cache.Record, claimed []cache.Pending) (callResult, error) {
 	add, remove := split(claimed, kind)
 	var err error
+	sent := 1
 	if kind == cache.KindGroup {
 		_, err = p.up.UpdateGroup(sctx, rec.ID, rec.Name, add, remove)
 	} else {
 		err = p.up.UpdateUser(sctx, rec.ID, upstream.UserUpdate{GroupIDsToAdd: add, GroupIDsToRemove: remove})
 	}
+	if errors.Is(err, upstream.ErrBudgetExhausted) {
+		sent = 0 // refused by the budget before it left
+	}
+	res, serr := p.settleParts(ctx, sctx, kind, rec, claimed, err)
+	res.calls += sent
+	return res, serr
+}
+
+// settleParts settles the changes of a call sendParts made, by its error.
+func (p *Provisioner) settleParts(ctx, sctx context.Context, kind cache.Kind, rec cache.Record, claimed []cache.Pending, err error) (callResult, error) {
 	switch {
 	case errors.Is(err, upstream.ErrNotFound):
 		// The call's own resource is gone from UiPath (deleted there).
@@ -406,6 +420,7 @@ func (p *Provisioner) sendParts(ctx, sctx context.Context, kind cache.Kind, rec 
 		return res, err
 	}
 	more, err := p.sendParts(ctx, sctx, kind, rec, claimed[half:])
+	more.calls += res.calls
 	more.done, more.retried, more.failed = more.done+res.done, more.retried+res.retried, more.failed+res.failed
 	return more, err
 }
