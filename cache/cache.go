@@ -67,9 +67,14 @@ type Record struct {
 	// Deprovisioned reports that the UiPath account was deleted by the
 	// `delete` deprovisioning policy while the IdP still knows the user
 	// (active=false); a reactivation recreates it under the same id.
-	Deprovisioned bool      `json:"deprovisioned,omitempty"`
-	Created       time.Time `json:"created"`
-	Modified      time.Time `json:"modified"`
+	Deprovisioned bool `json:"deprovisioned,omitempty"`
+	// Readopted reports that the record was rebuilt from UiPath after a
+	// store loss: a write named an id the store did not know and UiPath
+	// had (the id is the UiPath GUID). What UiPath does not keep
+	// (externalId, attributes beyond the profile) was lost with the store.
+	Readopted bool      `json:"readopted,omitempty"`
+	Created   time.Time `json:"created"`
+	Modified  time.Time `json:"modified"`
 	// Version is set to 1 by Create and incremented by every successful
 	// Update; callers never set it.
 	Version int64 `json:"version"`

@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) cache.Store) {
 		{"CreateDuplicateExternalID", testCreateDuplicateExternalID},
 		{"Missing", testMissing},
 		{"Update", testUpdate},
+		{"Readopted", testReadopted},
 		{"UpdateFnError", testUpdateFnError},
 		{"Delete", testDelete},
 		{"KindsSeparate", testKindsSeparate},

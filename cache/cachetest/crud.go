@@ -257,3 +257,38 @@ func wantTotal(t *testing.T, s cache.Store, kind cache.Kind, want int) {
 		t.Errorf("List(%s).Total = %d, want %d", kind, p.Total, want)
 	}
 }
+
+// testReadopted: the mark of a record rebuilt from UiPath survives every
+// read path and later updates, and is absent unless set.
+func testReadopted(t *testing.T, s cache.Store) {
+	u := user("u1", "ada", "")
+	u.Readopted = true
+	mustCreate(t, s, u)
+	if got := mustGet(t, s, cache.KindUser, "u1"); !got.Readopted {
+		t.Errorf("Get lost Readopted: %#v", got)
+	}
+	got, err := s.Lookup(ctx(t), cache.KindUser, cache.IndexName, "ada")
+	if err != nil || !got.Readopted {
+		t.Errorf("Lookup: %#v, %v; want Readopted", got, err)
+	}
+	if _, err := s.Update(ctx(t), cache.KindUser, "u1", increment); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustGet(t, s, cache.KindUser, "u1"); !got.Readopted {
+		t.Errorf("Update lost Readopted: %#v", got)
+	}
+	page, err := s.List(ctx(t), cache.KindUser, 0, 10)
+	if err != nil || len(page.Records) != 1 || !page.Records[0].Readopted {
+		t.Errorf("List: %#v, %v; want the readopted record", page.Records, err)
+	}
+	g := group("g1", "Admins", "u1")
+	g.Readopted = true
+	mustCreate(t, s, g)
+	if got := mustGet(t, s, cache.KindGroup, "g1"); !got.Readopted || len(got.Members) != 1 {
+		t.Errorf("group Get: %#v; want Readopted with its member", got)
+	}
+	mustCreate(t, s, user("u2", "grace", ""))
+	if got := mustGet(t, s, cache.KindUser, "u2"); got.Readopted {
+		t.Errorf("a record created without the mark reads back with it: %#v", got)
+	}
+}

@@ -17,7 +17,7 @@ func FuzzDecode(f *testing.F) {
 		{},
 		{Kind: cache.KindUser, ID: "u1", Name: "Ada@Corp.example", ExternalID: "e\"1", Created: now, Modified: now.Add(time.Hour), Version: 7,
 			Resource: json.RawMessage(`{"userName":"Ada@Corp.example","name":{"givenName":"Zoë"},"emails":[{"value":"a@b","primary":true}]}`)},
-		{Kind: cache.KindGroup, ID: "g1", Name: "<Admins> & co", Deprovisioned: true, Version: 1, Created: now.In(time.FixedZone("x", 3600))},
+		{Kind: cache.KindGroup, ID: "g1", Name: "<Admins> & co", Deprovisioned: true, Readopted: true, Version: 1, Created: now.In(time.FixedZone("x", 3600))},
 	} {
 		b, err := encode(rec)
 		if err != nil {
@@ -28,6 +28,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"kind":"user","id":"x","resource":null,"version":1.0}`))
 	f.Add([]byte(`{"Kind":"user","ID":"x","members":["a"]}`))
 	f.Add([]byte(`{"id":null,"deprovisioned":null,"created":null,"version":-3}`))
+	f.Add([]byte(`{"kind":"user","id":"x","readopted":null}`))
+	f.Add([]byte(`{"kind":"user","id":"x","readopted":"true"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, ok := decodeFast(b)
 		if !ok {
@@ -47,12 +49,16 @@ func FuzzDecode(f *testing.F) {
 // what the store writes, or it would save nothing.
 func TestDecodeFastTakesEncodeOutput(t *testing.T) {
 	now := time.Now()
-	b, err := encode(cache.Record{Kind: cache.KindUser, ID: "u1", Name: "n", ExternalID: "e", Deprovisioned: true,
+	b, err := encode(cache.Record{Kind: cache.KindUser, ID: "u1", Name: "n", ExternalID: "e", Deprovisioned: true, Readopted: true,
 		Resource: json.RawMessage(`{"userName":"n"}`), Created: now, Modified: now, Version: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := decodeFast(b); !ok {
+	got, ok := decodeFast(b)
+	if !ok {
 		t.Fatalf("decodeFast declined %s", b)
+	}
+	if !got.Deprovisioned || !got.Readopted {
+		t.Errorf("decodeFast lost a flag: %#v", got)
 	}
 }
