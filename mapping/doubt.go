@@ -312,8 +312,7 @@ func (p *Provisioner) settleGroup(ctx context.Context, d cache.Doubt) (settleRes
 			return settleOK, nil
 		}
 		// A late delete landed on a group the IdP still has.
-		p.log.WarnContext(ctx, "settle: group missing in UiPath: recreating it with its members", "scim_id", d.ID)
-		if _, err := p.up.CreateGroup(ctx, rec.ID, rec.Name, p.withAccounts(ctx, rec.Members)); err != nil {
+		if err := p.recreateGroup(ctx, rec.ID, rec.Name, rec.Members); err != nil {
 			return settleOK, err
 		}
 		return settleRepaired, nil
@@ -356,14 +355,11 @@ func (p *Provisioner) recreateUser(ctx context.Context, rec cache.Record) (settl
 	if err != nil || !want.Active {
 		return settleOK, err
 	}
-	groups, err := p.store.GroupsOf(ctx, rec.ID)
+	n, err := p.recreateAccount(ctx, rec.ID, want)
 	if err != nil {
 		return settleOK, err
 	}
-	p.log.WarnContext(ctx, "settle: active user's account missing in UiPath: recreating it", "scim_id", rec.ID, "groups", len(groups))
-	if _, err := p.up.CreateUser(ctx, want.newUser(rec.ID), p.upstreamGroupIDs(ctx, groups)); err != nil {
-		return settleOK, err
-	}
+	p.log.WarnContext(ctx, "settle: active user's account missing in UiPath: recreated", "scim_id", rec.ID, "groups", n)
 	return settleRepaired, nil
 }
 

@@ -186,11 +186,12 @@ type loadedGroup struct {
 }
 
 func (p *Provisioner) loadGroup(ctx context.Context, id, ifMatch string) (loadedGroup, error) {
-	rec, err := p.getGroup(ctx, id)
+	// An id only UiPath knows (a store loss) is re-adopted (readopt.go).
+	rec, readopted, err := p.loadOrReadopt(ctx, cache.KindGroup, id, true)
 	if err != nil {
 		return loadedGroup{rec: rec}, err
 	}
-	if err := checkIfMatch(rec, ifMatch); err != nil {
+	if err := checkIfMatch(rec, ifMatch); err != nil && !readopted {
 		return loadedGroup{rec: rec}, err
 	}
 	res, err := decodeResource(rec)
@@ -249,6 +250,15 @@ func (p *Provisioner) commitGroup(ctx context.Context, cur loadedGroup, res map[
 	}
 	plan := planGroupChange(p.cfg.Strategy, rec.ID, name, renamed, upAdds, upRemoves)
 	out := p.runPlan(ctx, plan)
+	if p.groupGone(ctx, rec.ID, out) {
+		// Deleted directly in UiPath while the IdP still has it: it comes
+		// back under the same id with the members wanted now, which is
+		// the whole change.
+		if err := p.recreateGroup(ctx, rec.ID, name, members); err != nil {
+			return rec, err
+		}
+		out = planOutcome{added: upAdds, removed: upRemoves}
+	}
 	if out.renameErr != nil {
 		return rec, refusal(fmt.Errorf("rename group %s: %w", rec.ID, out.renameErr))
 	}
@@ -375,13 +385,25 @@ func (p *Provisioner) forgetDeletedMembers(ctx context.Context, stored cache.Rec
 }
 
 // checkMembers verifies every id is a user provisioned through the bridge
-// and returns those that have a UiPath account.
+// and returns those that have a UiPath account. An id the store does not
+// know is re-adopted from UiPath when it names a local account there (a
+// store loss), at most maxReadoptLookups of them per request: past that,
+// the request fails as retryable, and each retry re-adopts as many more.
 func (p *Provisioner) checkMembers(ctx context.Context, ids []string) ([]string, error) {
 	out := make([]string, 0, len(ids))
+	lookups, unknown := 0, 0
 	for _, id := range ids {
 		rec, err := p.store.Get(ctx, cache.KindUser, id)
 		if errors.Is(err, cache.ErrNotFound) {
-			return nil, invalidValue("member %q is not a user provisioned through this bridge (groups cannot be nested in UiPath)", id)
+			if lookups == maxReadoptLookups {
+				unknown++
+				continue
+			}
+			lookups++
+			rec, err = p.readoptUser(ctx, id)
+			if errors.Is(err, ErrNotFound) {
+				return nil, invalidValue("member %q is not a user provisioned through this bridge (groups cannot be nested in UiPath)", id)
+			}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("look up member %s: %w", id, err)
@@ -390,7 +412,43 @@ func (p *Provisioner) checkMembers(ctx context.Context, ids []string) ([]string,
 			out = append(out, id)
 		}
 	}
+	if unknown > 0 {
+		return nil, &Error{Code: CodeUnavailable, RetryAfter: storeRetryAfter,
+			Detail: fmt.Sprintf("%d members are unknown to the bridge's store (after a store loss?); %d were looked up in UiPath and re-adopted, and a request looks up at most %d: retry the request to carry on.", lookups+unknown, lookups, maxReadoptLookups)}
+	}
 	return out, nil
+}
+
+// groupGone reports whether a plan failed because UiPath no longer has the
+// group: its own call answered 404, or a user call was refused for good
+// and UiPath says so when asked (PUT /User names a missing group with a
+// 400).
+func (p *Provisioner) groupGone(ctx context.Context, id string, out planOutcome) bool {
+	if errors.Is(out.renameErr, upstream.ErrNotFound) || errors.Is(out.groupErr, upstream.ErrNotFound) {
+		return true
+	}
+	if out.failed == 0 || out.retryable {
+		return false
+	}
+	_, err := p.up.GetGroup(ctx, id)
+	return errors.Is(err, upstream.ErrNotFound)
+}
+
+// recreateGroup makes, under id, the UiPath group of a group the store
+// has, named name, with the members among members that have an account.
+// A create whose outcome is unknown counts when UiPath shows the group.
+func (p *Provisioner) recreateGroup(ctx context.Context, id, name string, members []string) error {
+	withAccounts := p.withAccounts(ctx, members)
+	if _, err := p.up.CreateGroup(ctx, id, name, withAccounts); err != nil {
+		if !upstream.IsRetryable(err) {
+			return refusal(fmt.Errorf("recreate group %s: %w", id, err))
+		}
+		if _, gerr := p.up.GetGroup(ctx, id); gerr != nil {
+			return fmt.Errorf("recreate group %s: %w", id, err)
+		}
+	}
+	p.log.WarnContext(ctx, "group missing in UiPath: recreated under the same id with its members", "scim_id", id, "members", len(withAccounts))
+	return nil
 }
 
 // withAccounts keeps the ids whose user has a UiPath account (unknown ids
@@ -414,11 +472,13 @@ func (p *Provisioner) deleteGroup(ctx context.Context, id, ifMatch string) error
 		return err
 	}
 	defer unlock()
-	rec, err := p.getGroup(ctx, id)
+	// An id only UiPath knows (a store loss) is re-adopted, so that the
+	// delete takes effect there; its members do not matter.
+	rec, readopted, err := p.loadOrReadopt(ctx, cache.KindGroup, id, false)
 	if err != nil {
 		return err
 	}
-	if err := checkIfMatch(rec, ifMatch); err != nil {
+	if err := checkIfMatch(rec, ifMatch); err != nil && !readopted {
 		return err
 	}
 	ctx, unc := upstream.TrackUncertain(ctx)

@@ -72,6 +72,7 @@ func planGroupChange(strategy, groupID, name string, renamed bool, adds, removes
 type planOutcome struct {
 	added, removed []string // user ids whose membership change was confirmed
 	renameErr      error    // the rename failed: nothing else was attempted
+	groupErr       error    // the group call failed (rename or not)
 	failed, total  int      // membership changes that failed / were attempted
 	failedIDs      []string // users whose change failed
 	retryable      bool     // every failure may succeed on retry
@@ -111,6 +112,7 @@ func (p *Provisioner) runPlan(ctx context.Context, plan groupPlan) planOutcome {
 				}
 			}
 		}
+		out.groupErr = err
 		switch {
 		case err != nil && gc.rename:
 			out.renameErr = err

@@ -398,9 +398,20 @@ func (p *Provisioner) sendParts(ctx, sctx context.Context, kind cache.Kind, rec 
 func (p *Provisioner) settleParts(ctx, sctx context.Context, kind cache.Kind, rec cache.Record, claimed []cache.Pending, err error) (callResult, error) {
 	switch {
 	case errors.Is(err, upstream.ErrNotFound):
-		// The call's own resource is gone from UiPath (deleted there).
-		// Removals from it hold; additions wait for reconciliation to
-		// recreate it.
+		// The call's own resource is gone from UiPath (deleted there)
+		// while the store still has it: the IdP is the source of truth, so
+		// it is recreated under the same id with the store's memberships,
+		// which hold every change the call carried. When it cannot be
+		// (a user the IdP has inactive, a refusal), removals hold and
+		// additions are recorded as failed.
+		rerr := p.recreateForCall(ctx, sctx, kind, rec)
+		switch {
+		case rerr == nil:
+			return p.settleCall(ctx, claimed, nil)
+		case upstream.IsRetryable(rerr):
+			return p.settleCall(ctx, claimed, rerr)
+		}
+		p.log.WarnContext(ctx, "scheduler: resource missing in UiPath not recreated", "kind", kind, "scim_id", rec.ID, "error", rerr)
 		return p.settleGone(ctx, claimed, fmt.Sprintf("the %s no longer exists in UiPath", kind))
 	case err == nil || upstream.IsRetryable(err):
 		return p.settleCall(ctx, claimed, err)
@@ -423,6 +434,34 @@ func (p *Provisioner) settleParts(ctx, sctx context.Context, kind cache.Kind, re
 	more.calls += res.calls
 	more.done, more.retried, more.failed = more.done+res.done, more.retried+res.retried, more.failed+res.failed
 	return more, err
+}
+
+// errInactiveGone: a user the IdP has inactive is not recreated in UiPath
+// (it has no access either way).
+var errInactiveGone = errors.New("the user is inactive: its account is not recreated")
+
+// recreateForCall recreates in UiPath the group or user of a scheduler
+// call that UiPath no longer has, from the store's record.
+func (p *Provisioner) recreateForCall(ctx, sctx context.Context, kind cache.Kind, rec cache.Record) error {
+	if kind == cache.KindGroup {
+		return p.recreateGroup(sctx, rec.ID, rec.Name, rec.Members)
+	}
+	res, err := decodeResource(rec)
+	if err != nil {
+		return err
+	}
+	prof, err := profileOf(res)
+	if err != nil {
+		return err
+	}
+	if !prof.Active {
+		return errInactiveGone
+	}
+	n, err := p.recreateAccount(sctx, rec.ID, prof)
+	if err == nil {
+		p.log.WarnContext(ctx, "account missing in UiPath: recreated under the same id with its groups", "scim_id", rec.ID, "groups", n)
+	}
+	return err
 }
 
 // sendUserCall sends one PUT /User carrying the user's pending changes.

@@ -267,9 +267,10 @@ func (p *Provisioner) patchUser(ctx context.Context, id string, ops []scimdoc.Pa
 	}
 	cur.start = start
 	changed, err := scimdoc.ApplyPatch(cur.res, ops, scimdoc.KindUser)
-	if err != nil || (!changed && !cur.doubt) {
+	if err != nil || (!changed && !cur.doubt && !cur.readopted) {
 		// Nothing changes in the store; but when UiPath is in doubt, the
-		// IdP's repeat is the moment to restate what the store holds.
+		// IdP's repeat is the moment to restate what the store holds (and
+		// a re-adopted account is brought under the policy).
 		return cur.rec, err
 	}
 	return p.commitUser(ctx, cur, scimdoc.Clean(cur.res))
@@ -283,16 +284,21 @@ type loadedUser struct {
 	res   map[string]any
 	prof  profile
 	doubt bool
+	// readopted: the store did not know the user; its record was just
+	// rebuilt from UiPath (readopt.go).
+	readopted bool
 	// start is when the request began (before it waited for the lock).
 	start time.Time
 }
 
 func (p *Provisioner) loadUser(ctx context.Context, id, ifMatch string) (loadedUser, error) {
-	rec, err := p.getUser(ctx, id)
+	rec, readopted, err := p.loadOrReadopt(ctx, cache.KindUser, id, false)
 	if err != nil {
 		return loadedUser{rec: rec}, err
 	}
-	if err := checkIfMatch(rec, ifMatch); err != nil {
+	// The version an If-Match names was lost with the store: a re-adopted
+	// record has none to compare with.
+	if err := checkIfMatch(rec, ifMatch); err != nil && !readopted {
 		return loadedUser{rec: rec}, err
 	}
 	res, err := decodeResource(rec)
@@ -304,7 +310,7 @@ func (p *Provisioner) loadUser(ctx context.Context, id, ifMatch string) (loadedU
 		return loadedUser{rec: rec}, fmt.Errorf("stored user %s: %w", id, err)
 	}
 	doubt, err := p.inDoubt(ctx, cache.KindUser, id)
-	return loadedUser{rec: rec, res: res, prof: prof, doubt: doubt}, err
+	return loadedUser{rec: rec, res: res, prof: prof, doubt: doubt, readopted: readopted}, err
 }
 
 // commitUser carries a user's new attributes to UiPath, then to the store.
@@ -332,7 +338,7 @@ func (p *Provisioner) commitUser(ctx context.Context, cur loadedUser, res map[st
 		// membership traffic never makes them wait.
 		ctx = upstream.Deprovisioning(ctx)
 	}
-	deprovisioned, err := p.applyProfile(ctx, rec, oldProf, prof, cur.doubt)
+	deprovisioned, err := p.applyProfile(ctx, rec, oldProf, prof, cur.doubt, cur.readopted)
 	if err != nil {
 		return rec, err
 	}
@@ -366,28 +372,20 @@ func (p *Provisioner) commitUser(ctx context.Context, cur loadedUser, res map[st
 // applyProfile makes UiPath match prof, following the deprovisioning
 // policy, and returns whether the account is now deleted by that policy.
 // With doubt, UiPath may not hold oldProf: the whole profile is sent.
-func (p *Provisioner) applyProfile(ctx context.Context, rec cache.Record, oldProf, prof profile, doubt bool) (bool, error) {
+// readopted: the account was just re-adopted (an inactive one is deleted
+// too under the delete policy).
+func (p *Provisioner) applyProfile(ctx context.Context, rec cache.Record, oldProf, prof profile, doubt, readopted bool) (bool, error) {
 	if rec.Deprovisioned {
 		if !prof.Active {
 			return true, nil
 		}
-		groups, err := p.store.GroupsOf(ctx, rec.ID)
-		if err != nil {
-			return true, fmt.Errorf("groups of %s: %w", rec.ID, err)
-		}
-		upGroups := p.upstreamGroupIDs(ctx, groups)
-		if _, err := p.up.CreateUser(ctx, prof.newUser(rec.ID), upGroups); err != nil {
-			if !upstream.IsRetryable(err) {
-				return true, fmt.Errorf("recreate user %s: %w", rec.ID, err)
-			}
-			if _, gerr := p.up.GetUser(ctx, rec.ID); gerr != nil {
-				return true, fmt.Errorf("recreate user %s: %w", rec.ID, err)
-			}
+		if _, err := p.recreateAccount(ctx, rec.ID, prof); err != nil {
+			return true, err
 		}
 		p.log.InfoContext(ctx, "user reactivated: account recreated", "scim_id", rec.ID)
 		return false, nil
 	}
-	if (oldProf.Active || doubt) && !prof.Active && p.cfg.Deprovision == DeprovisionDelete {
+	if (oldProf.Active || doubt || readopted) && !prof.Active && p.cfg.Deprovision == DeprovisionDelete {
 		if err := p.up.DeleteUser(ctx, rec.ID); err != nil && !errors.Is(err, upstream.ErrNotFound) {
 			return false, fmt.Errorf("delete deactivated user %s: %w", rec.ID, err)
 		}
@@ -422,8 +420,18 @@ func (p *Provisioner) applyProfile(ctx context.Context, rec cache.Record, oldPro
 		settleCarried(err)
 		if err != nil && !prof.Active && errors.Is(err, upstream.ErrNotFound) {
 			// Deleted directly in UiPath: a deactivation already holds.
-			// (Recreating it for other changes is reconciliation's job.)
 			p.log.WarnContext(ctx, "deactivation: the account no longer exists in UiPath; nothing to disable", "scim_id", rec.ID)
+			return false, nil
+		}
+		if err != nil && errors.Is(err, upstream.ErrNotFound) {
+			// Deleted directly in UiPath while the IdP still has the user:
+			// the IdP is the source of truth, so the account comes back
+			// under the same id, with the new profile and its groups.
+			n, err := p.recreateAccount(ctx, rec.ID, prof)
+			if err != nil {
+				return false, err
+			}
+			p.log.WarnContext(ctx, "account missing in UiPath: recreated under the same id with its groups", "scim_id", rec.ID, "groups", n)
 			return false, nil
 		}
 		if err != nil {
@@ -436,6 +444,27 @@ func (p *Provisioner) applyProfile(ctx context.Context, rec cache.Record, oldPro
 		}
 	}
 	return false, nil
+}
+
+// recreateAccount makes, under id, the UiPath account of a user the store
+// has, with prof and in the store's groups of the user, and returns how
+// many groups it joined. A create whose outcome is unknown counts when
+// UiPath shows the account.
+func (p *Provisioner) recreateAccount(ctx context.Context, id string, prof profile) (int, error) {
+	groups, err := p.store.GroupsOf(ctx, id)
+	if err != nil {
+		return 0, fmt.Errorf("groups of %s: %w", id, err)
+	}
+	upGroups := p.upstreamGroupIDs(ctx, groups)
+	if _, err := p.up.CreateUser(ctx, prof.newUser(id), upGroups); err != nil {
+		if !upstream.IsRetryable(err) {
+			return 0, refusal(fmt.Errorf("recreate user %s: %w", id, err))
+		}
+		if _, gerr := p.up.GetUser(ctx, id); gerr != nil {
+			return 0, fmt.Errorf("recreate user %s: %w", id, err)
+		}
+	}
+	return len(upGroups), nil
 }
 
 // dropFromGroups removes a user from every group the store lists it in.
@@ -482,11 +511,13 @@ func (p *Provisioner) deleteUser(ctx context.Context, id, ifMatch string) error 
 		return err
 	}
 	defer unlock()
-	rec, err := p.getUser(ctx, id)
+	// An id only UiPath knows (a store loss) is re-adopted, so that the
+	// delete takes effect there.
+	rec, readopted, err := p.loadOrReadopt(upstream.Deprovisioning(ctx), cache.KindUser, id, false)
 	if err != nil {
 		return err
 	}
-	if err := checkIfMatch(rec, ifMatch); err != nil {
+	if err := checkIfMatch(rec, ifMatch); err != nil && !readopted {
 		return err
 	}
 	ctx, unc := upstream.TrackUncertain(upstream.Deprovisioning(ctx))
