@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -38,6 +39,26 @@ func (s *stats) fail(desc string) {
 	}
 }
 
+// add adds o's counts, latencies and failures to s.
+func (s *stats) add(o *stats) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, v := range o.requests {
+		s.requests[k] += v
+	}
+	s.failed += o.failed
+	s.retry429 += o.retry429
+	s.retry503 += o.retry503
+	s.latencies = append(s.latencies, o.latencies...)
+	for _, f := range o.failures {
+		if len(s.failures) < keepFailures {
+			s.failures = append(s.failures, f)
+		}
+	}
+}
+
 // percentile returns the p-th percentile (0..1) of the recorded latencies.
 func (s *stats) percentile(p float64) time.Duration {
 	s.mu.Lock()
@@ -62,6 +83,27 @@ type idp struct {
 	base   string // SCIM base URL, …/scim/v2
 	token  string
 	client *http.Client
+	// last is when the latest answer (or transport error) came, in Unix
+	// nanoseconds: the queue is judged drained only well after it.
+	last atomic.Int64
+}
+
+// lastAnswer is when the latest request ended (zero time if none did).
+func (c *idp) lastAnswer() time.Time {
+	if n := c.last.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
+
+func (c *idp) noteAnswer() {
+	now := time.Now().UnixNano()
+	for {
+		old := c.last.Load()
+		if old >= now || c.last.CompareAndSwap(old, now) {
+			return
+		}
+	}
 }
 
 func newIdP(bridgeURL, token string, conns int) *idp {
@@ -104,11 +146,13 @@ func (c *idp) do(ctx context.Context, st *stats, method, path string, body any, 
 		start := time.Now()
 		res, err := c.client.Do(req)
 		if err != nil {
+			c.noteAnswer()
 			st.fail(fmt.Sprintf("%s %s: %v", method, path, err))
 			return false
 		}
 		resBody, err := io.ReadAll(res.Body)
 		res.Body.Close()
+		c.noteAnswer()
 		elapsed := time.Since(start)
 		st.mu.Lock()
 		st.latencies = append(st.latencies, elapsed)

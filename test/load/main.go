@@ -33,6 +33,7 @@ import (
 type options struct {
 	mode        string
 	strategy    string
+	writes      string
 	store       string
 	redisURL    string
 	window      time.Duration
@@ -59,6 +60,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.mode, "mode", "sync", "sync (Entra initial sync, re-org and exit waves) or lookup (userName eq filter throughput)")
 	fs.StringVar(&o.strategy, "strategy", mapping.StrategyAuto, "membership strategy of the bridge: user, group or auto")
+	fs.StringVar(&o.writes, "writes", mapping.WritesQueued, "membership writes of the bridge (SCIM_BRIDGE_MEMBERSHIP_WRITES): queued (answered once stored, sent by the scheduler) or sync (answered once UiPath has them)")
 	fs.StringVar(&o.store, "store", "embedded", "bridge store: embedded (bbolt) or redis")
 	fs.StringVar(&o.generator, "generator", "go", "lookup mode: who sends the lookups: go (this process) or wrk (the wrk tool, which costs the shared cores less CPU)")
 	fs.StringVar(&o.redisURL, "redis", "", "Redis URL for -store redis (default: a private redis-server on a free port); keys go under a fresh prefix, removed afterwards")
@@ -87,6 +89,9 @@ func run(args []string, stderr io.Writer) int {
 	var bad []string
 	if o.mode != "sync" && o.mode != "lookup" {
 		bad = append(bad, "-mode must be sync or lookup")
+	}
+	if o.writes != mapping.WritesQueued && o.writes != mapping.WritesSync {
+		bad = append(bad, "-writes must be queued or sync")
 	}
 	if o.store != "embedded" && o.store != "redis" {
 		bad = append(bad, "-store must be embedded or redis")
@@ -153,6 +158,7 @@ func harness(ctx context.Context, o options) (err error) {
 		"SCIM_BRIDGE_UIPATH_CLIENT_SECRET": clientSecret,
 		"SCIM_BRIDGE_UIPATH_PARTITION_ID":  emu.PartitionID(),
 		"SCIM_BRIDGE_MEMBERSHIP_STRATEGY":  o.strategy,
+		"SCIM_BRIDGE_MEMBERSHIP_WRITES":    o.writes,
 		"SCIM_BRIDGE_UIPATH_BUDGET_WINDOW": o.window.String(),
 		"SCIM_BRIDGE_LOG_LEVEL":            "warn",
 		"SCIM_BRIDGE_LOG_FORMAT":           "text",
@@ -223,11 +229,19 @@ func harness(ctx context.Context, o options) (err error) {
 		opts: o, emu: emu, bridge: b, idp: newIdP(b.url, token, o.concurrency), wl: wl,
 		rng:     rand.New(rand.NewPCG(o.seed, 0x10ad)),
 		userIDs: make([]string, o.users), groupIDs: make([]string, o.groups),
+		want: make([]map[int]bool, o.groups), deleted: map[int]bool{}, disabled: map[int]bool{},
 	}
-	fmt.Printf("columns: SCIM requests by method (GET/POST/PATCH/DELETE); UiPath API calls and the theoretical minimum by class (GET/POST/PUT/DELETE);\n" +
-		"  strategy expects = writes the strategy should spend (auto: the minimum; user: one per affected user per request);\n" +
-		"  global min = minimum vertex cover of all the phase's membership changes at once (information only);\n" +
-		"  floor = max over classes of calls ÷ limit × window; peak RSS is the bridge's VmHWM so far; harness CPU = IdP simulator + emulator\n\n")
+	for g := range r.want {
+		r.want[g] = map[int]bool{}
+	}
+	fmt.Print("columns: SCIM requests by method (GET/POST/PATCH/DELETE); UiPath API calls and the minimum by class (GET/POST/PUT/DELETE):\n" +
+		"  creates, deactivations and deletions, plus the membership calls: with -writes sync each PATCH's own plan (auto), with queued the global min;\n" +
+		"  strategy expects = writes the strategy should spend (sync: per request, auto the minimum, user one per affected user; queued: one plan over the phase);\n" +
+		"  global min = minimum vertex cover of all the phase's membership changes at once;\n" +
+		"  writes/globalmin = UiPath writes ÷ (global min + creates + deactivations + deletions);\n" +
+		"  wall runs until " + metricPending + " reads 0, " + settleDelay.String() + " or more after the last IdP answer (sync: until that answer);\n" +
+		"  floor = max over write classes of writes ÷ limit × window; real-time = the same at UiPath's real 5 min window;\n" +
+		"  peak RSS is the bridge's VmHWM so far; harness CPU = IdP simulator + emulator\n\n")
 	err = r.run(ctx)
 	if n := countLines(b.logPath); n > 0 {
 		fmt.Printf("bridge log: %d warning/error lines, last ones:\n%s\n", n, tail(b.logPath, 5))
@@ -284,6 +298,6 @@ func printMachine(o options) {
 			}
 		}
 	}
-	fmt.Printf("machine: %d CPUs (%s), %s; mode %s, store %s, strategy %s, window %v, latency %v, concurrency %d\n",
-		runtime.NumCPU(), model, runtime.Version(), o.mode, o.store, o.strategy, o.window, o.latency, o.concurrency)
+	fmt.Printf("machine: %d CPUs (%s), %s; mode %s, store %s, strategy %s, writes %s, window %v, latency %v, concurrency %d\n",
+		runtime.NumCPU(), model, runtime.Version(), o.mode, o.store, o.strategy, o.writes, o.window, o.latency, o.concurrency)
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -37,16 +39,53 @@ type phase struct {
 	// calls it answered 429.
 	upstream  map[string]int
 	throttled int
-	// minimum is the theoretical minimum of upstream calls by method;
-	// expected what the strategy should spend (equal under auto).
+	// fixed counts, by method, the calls no plan can merge: creates (POST),
+	// deactivations (PUT) and deletions (DELETE).
+	fixed map[string]int
+	// perRequest and perRequestExpected are the membership calls of the
+	// phase's PATCHes each planned on its own: auto's plan (the minimum)
+	// and the configured strategy's.
+	perRequest, perRequestExpected int
+	// changes are all the phase's membership changes.
+	changes []mapping.Change
+	// minimum is the fewest upstream calls by method, expected what the
+	// strategy should spend (equal under auto); set by finish. With
+	// -writes sync the membership calls in them are per request, with
+	// queued those of one plan over all the phase's changes.
 	minimum, expected map[string]int
 	// globalMin is the minimum vertex cover of all the phase's membership
-	// changes taken together (-1 when the phase has none).
-	globalMin  int
-	wall       time.Duration
-	bridge     usage // CPU spent in the phase, peak RSS so far
-	harnessCPU time.Duration
+	// changes taken together (-1 when the phase has none), and reference
+	// globalMin plus the fixed calls: the fewest writes of the phase.
+	globalMin, reference int
+	wall                 time.Duration
+	lastAnswer           time.Time // when the phase's last IdP request ended
+	drain                drain     // how the wait for an empty queue ended
+	bridge               usage     // CPU spent in the phase, peak RSS so far
+	harnessCPU           time.Duration
 }
+
+// finish sets the phase's minimum, expectation and reference from its
+// fixed calls and membership changes, for the writes mode o.writes.
+func (p *phase) finish(o options) {
+	p.globalMin = -1
+	global := 0
+	if len(p.changes) > 0 {
+		p.globalMin = len(mapping.PlanMembership(mapping.StrategyAuto, p.changes))
+		global = len(mapping.PlanMembership(o.strategy, p.changes))
+	}
+	p.minimum, p.expected = maps.Clone(p.fixed), maps.Clone(p.fixed)
+	if o.writes == mapping.WritesQueued {
+		p.minimum[http.MethodPut] += max(p.globalMin, 0)
+		p.expected[http.MethodPut] += global
+	} else {
+		p.minimum[http.MethodPut] += p.perRequest
+		p.expected[http.MethodPut] += p.perRequestExpected
+	}
+	p.reference = sum(p.fixed) + max(p.globalMin, 0)
+}
+
+// writes is the phase's upstream calls other than reads.
+func (p *phase) writes() int { return sum(p.upstream) - p.upstream[http.MethodGet] }
 
 // syncRun is one Entra-like initial sync against a bridge process.
 type syncRun struct {
@@ -59,6 +98,11 @@ type syncRun struct {
 	userIDs  []string // SCIM id per user index; "" if its create failed
 	groupIDs []string
 	phases   []phase
+	// The state the IdP asked for so far: members per group, users
+	// deleted, users disabled.
+	want     []map[int]bool
+	deleted  map[int]bool
+	disabled map[int]bool
 }
 
 func (r *syncRun) run(ctx context.Context) error {
@@ -71,6 +115,7 @@ func (r *syncRun) run(ctx context.Context) error {
 		{"re-org", r.reorgPhase},
 		{"exit", r.exitPhase},
 	}
+	var bad []error
 	for _, ph := range phases {
 		p := r.measure(ctx, ph.name, ph.f)
 		r.phases = append(r.phases, p)
@@ -78,20 +123,46 @@ func (r *syncRun) run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("phase %s: %w (deadline -timeout %v)", ph.name, ctx.Err(), r.opts.timeout)
 		}
+		if p.drain.err != nil {
+			return fmt.Errorf("after %s: the queue did not drain: %w", ph.name, p.drain.err)
+		}
+		// The state the IdP asked for so far: with the queue empty,
+		// UiPath must hold it.
+		if err := r.checkState(ctx, ph.name); err != nil {
+			bad = append(bad, err)
+		}
 	}
 	fmt.Println()
 	printPhases(os.Stdout, r.opts, r.phases, true)
-	return r.check(ctx)
+	return errors.Join(bad...)
 }
 
-// measure runs f as one phase and collects its figures.
+// measure runs f as one phase, waits until the bridge's queue is empty,
+// collects the phase's figures and checks UiPath's state.
+//
+// The wait: metricPending must read 0 on a scrape taken settleDelay or
+// more after the phase's last IdP answer. With -writes queued the phase's
+// wall time runs until that scrape: the IdP was answered before UiPath was
+// written. With sync the bridge answers a change only once UiPath has it,
+// so the wall time ends with the last answer, unless the first scrape
+// still saw changes pending.
 func (r *syncRun) measure(ctx context.Context, name string, f func(ctx context.Context, p *phase)) phase {
-	p := phase{name: name, st: newStats(), minimum: map[string]int{}, expected: map[string]int{}, globalMin: -1}
+	p := phase{name: name, st: newStats(), fixed: map[string]int{}}
 	before, _ := readUsage(r.bridge.pid())
 	self, _ := readUsage(os.Getpid())
 	start := time.Now()
 	f(ctx, &p)
-	p.wall = time.Since(start)
+	answered := time.Now()
+	p.lastAnswer = r.idp.lastAnswer()
+	p.drain = waitQueueEmpty(ctx, r.bridge.url, p.lastAnswer.Add(settleDelay))
+	switch {
+	case p.drain.err != nil:
+		p.wall = time.Since(start)
+	case r.opts.writes == mapping.WritesQueued || p.drain.scrapes > 1:
+		p.wall = p.drain.at.Sub(start)
+	default:
+		p.wall = answered.Sub(start)
+	}
 	after, _ := readUsage(r.bridge.pid())
 	selfAfter, _ := readUsage(os.Getpid())
 	p.bridge = usage{cpu: after.cpu - before.cpu, peakMB: after.peakMB}
@@ -107,6 +178,7 @@ func (r *syncRun) measure(ctx context.Context, name string, f func(ctx context.C
 		}
 	}
 	r.emu.ResetRequests()
+	p.finish(r.opts)
 	return p
 }
 
@@ -156,8 +228,7 @@ func (r *syncRun) usersPhase(ctx context.Context, p *phase) {
 			}
 		}
 	}
-	p.minimum[http.MethodPost] = r.wl.users
-	p.expected[http.MethodPost] = r.wl.users
+	p.fixed[http.MethodPost] = r.wl.users
 	runJobs(ctx, r.opts.concurrency, jobs)
 }
 
@@ -170,10 +241,9 @@ type membershipJob struct {
 }
 
 // planJobs turns per-group member lists into PATCH jobs of at most
-// -batch members, records their minimum (per request: the planner's auto
-// plan for that request's changes) and the strategy's expectation, and
-// returns them shuffled, as an IdP working through many groups at once
-// sends them.
+// -batch members and records their changes in the phase (and in the
+// state the IdP asks for), with their cost planned per request: auto's
+// plan (the minimum) and the strategy's.
 func (r *syncRun) planJobs(p *phase, perGroup [][]int, add bool) []membershipJob {
 	var jobs []membershipJob
 	for g, users := range perGroup {
@@ -190,21 +260,27 @@ func (r *syncRun) planJobs(p *phase, perGroup [][]int, add bool) []membershipJob
 			j := membershipJob{group: g, users: b, add: add}
 			for _, u := range b {
 				j.changes = append(j.changes, mapping.Change{User: r.userIDs[u], Group: r.groupIDs[g], Add: add})
+				if add {
+					r.want[g][u] = true
+				} else {
+					delete(r.want[g], u)
+				}
 			}
-			p.minimum[http.MethodPut] += len(mapping.PlanMembership(mapping.StrategyAuto, j.changes))
-			p.expected[http.MethodPut] += len(mapping.PlanMembership(r.opts.strategy, j.changes))
+			p.perRequest += len(mapping.PlanMembership(mapping.StrategyAuto, j.changes))
+			p.perRequestExpected += len(mapping.PlanMembership(r.opts.strategy, j.changes))
+			p.changes = append(p.changes, j.changes...)
 			jobs = append(jobs, j)
 		}
 	}
 	return jobs
 }
 
+// runMembershipJobs sends jobs shuffled, as an IdP working through many
+// groups at once sends them.
 func (r *syncRun) runMembershipJobs(ctx context.Context, p *phase, jobs []membershipJob) {
 	r.rng.Shuffle(len(jobs), func(i, k int) { jobs[i], jobs[k] = jobs[k], jobs[i] })
-	var all []mapping.Change
 	fns := make([]func(context.Context), len(jobs))
 	for i, j := range jobs {
-		all = append(all, j.changes...)
 		op := "Add"
 		if !j.add {
 			op = "Remove" // Entra's legacy removal: a value array on path members
@@ -220,9 +296,6 @@ func (r *syncRun) runMembershipJobs(ctx context.Context, p *phase, jobs []member
 		fns[i] = func(ctx context.Context) {
 			r.idp.do(ctx, p.st, http.MethodPatch, "/Groups/"+r.groupIDs[j.group], body, nil)
 		}
-	}
-	if len(all) > 0 {
-		p.globalMin = len(mapping.PlanMembership(mapping.StrategyAuto, all))
 	}
 	runJobs(ctx, r.opts.concurrency, fns)
 }
@@ -245,15 +318,21 @@ func (r *syncRun) groupsPhase(ctx context.Context, p *phase) {
 			}
 		}
 	}
-	p.minimum[http.MethodPost] = r.wl.groups
-	p.expected[http.MethodPost] = r.wl.groups
+	p.fixed[http.MethodPost] = r.wl.groups
 	runJobs(ctx, r.opts.concurrency, jobs)
 	r.runMembershipJobs(ctx, p, r.planJobs(p, r.wl.members, true))
 }
 
 func (r *syncRun) reorgPhase(ctx context.Context, p *phase) {
-	jobs := append(r.planJobs(p, r.wl.moveOut, false), r.planJobs(p, r.wl.moveIn, true)...)
-	r.runMembershipJobs(ctx, p, jobs)
+	r.runMembershipJobs(ctx, p, append(r.planJobs(p, r.wl.moveOut, false), r.planJobs(p, r.wl.moveIn, true)...))
+}
+
+// disableBody is Entra's legacy deactivation.
+func disableBody() map[string]any {
+	return map[string]any{
+		"schemas":    []any{patchURN},
+		"Operations": []any{map[string]any{"op": "Replace", "path": "active", "value": "False"}},
+	}
 }
 
 func (r *syncRun) exitPhase(ctx context.Context, p *phase) {
@@ -263,50 +342,35 @@ func (r *syncRun) exitPhase(ctx context.Context, p *phase) {
 		if id == "" {
 			continue
 		}
-		p.minimum[http.MethodPut]++ // the disable
-		p.minimum[http.MethodDelete]++
+		p.fixed[http.MethodPut]++ // the disable
+		p.fixed[http.MethodDelete]++
+		r.disabled[u], r.deleted[u] = true, true
 		jobs = append(jobs, func(ctx context.Context) {
-			body := map[string]any{
-				"schemas":    []any{patchURN},
-				"Operations": []any{map[string]any{"op": "Replace", "path": "active", "value": "False"}},
-			}
-			if !r.idp.do(ctx, p.st, http.MethodPatch, "/Users/"+id, body, nil) {
+			if !r.idp.do(ctx, p.st, http.MethodPatch, "/Users/"+id, disableBody(), nil) {
 				return
 			}
 			r.idp.do(ctx, p.st, http.MethodDelete, "/Users/"+id, nil, nil)
 		})
 	}
-	p.expected[http.MethodPut] = p.minimum[http.MethodPut]
-	p.expected[http.MethodDelete] = p.minimum[http.MethodDelete]
 	runJobs(ctx, r.opts.concurrency, jobs)
 }
 
-// check compares every group's members in UiPath (the emulator) and in the
-// bridge (SCIM GET /Groups/{id}) with what the IdP asked for.
-func (r *syncRun) check(ctx context.Context) error {
-	exited := map[int]bool{}
-	for _, u := range r.wl.exits {
-		exited[u] = true
-	}
+// checkState compares UiPath (the emulator) and the bridge with what the
+// IdP asked for up to the end of phase name: every group's members in
+// UiPath and in the bridge (SCIM GET /Groups/{id}), the users UiPath has,
+// and which of them are disabled.
+func (r *syncRun) checkState(ctx context.Context, name string) error {
 	st := newStats()
 	var bad []string
+	groups := 0
 	for g := range r.wl.groups {
 		if r.groupIDs[g] == "" {
 			continue
 		}
-		want := map[int]bool{}
-		for _, u := range r.wl.members[g] {
-			want[u] = true
-		}
-		for _, u := range r.wl.moveOut[g] {
-			delete(want, u)
-		}
-		for _, u := range r.wl.moveIn[g] {
-			want[u] = true
-		}
+		groups++
 		var wantIDs []string
-		for u := range want {
-			if !exited[u] && r.userIDs[u] != "" {
+		for u := range r.want[g] {
+			if !r.deleted[u] && r.userIDs[u] != "" {
 				wantIDs = append(wantIDs, strings.ToLower(r.userIDs[u]))
 			}
 		}
@@ -337,21 +401,38 @@ func (r *syncRun) check(ctx context.Context) error {
 			bad = append(bad, fmt.Sprintf("%s: the bridge reports %d members, want %d", groupName(g), len(scimIDs), len(wantIDs)))
 		}
 	}
-	wantUsers := 0
+	wantUsers, wantDisabled := 0, map[string]bool{}
 	for u, id := range r.userIDs {
-		if id != "" && !exited[u] {
-			wantUsers++
+		if id == "" || r.deleted[u] {
+			continue
+		}
+		wantUsers++
+		if r.disabled[u] {
+			wantDisabled[strings.ToLower(id)] = true
 		}
 	}
-	if n := len(r.emu.Users()); n != wantUsers {
-		bad = append(bad, fmt.Sprintf("UiPath has %d users, want %d", n, wantUsers))
+	users := r.emu.Users()
+	if len(users) != wantUsers {
+		bad = append(bad, fmt.Sprintf("UiPath has %d users, want %d", len(users), wantUsers))
+	}
+	for _, u := range users {
+		id := strings.ToLower(u.ID)
+		switch {
+		case u.IsActive && wantDisabled[id]:
+			bad = append(bad, fmt.Sprintf("user %s is active in UiPath, want disabled", id))
+		case !u.IsActive && !wantDisabled[id]:
+			bad = append(bad, fmt.Sprintf("user %s is disabled in UiPath, want active", id))
+		}
 	}
 	if len(bad) > 0 {
 		if len(bad) > 10 {
 			bad = append(bad[:10], fmt.Sprintf("… and %d more", len(bad)-10))
 		}
-		return fmt.Errorf("final state differs from the IdP's:\n  %s", strings.Join(bad, "\n  "))
+		err := fmt.Errorf("after %s, the state differs from the IdP's:\n  %s", name, strings.Join(bad, "\n  "))
+		fmt.Printf("state after %s: %v\n", name, err)
+		return err
 	}
-	fmt.Printf("state check: UiPath and the bridge agree with the IdP: %d users, %d groups, every member list equal\n", wantUsers, r.wl.groups)
+	fmt.Printf("state after %s: UiPath and the bridge agree with the IdP: %d users (%d disabled), %d groups, every member list equal\n",
+		name, wantUsers, len(wantDisabled), groups)
 	return nil
 }
