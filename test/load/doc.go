@@ -1,11 +1,20 @@
 // Command load is the load harness of issue 4: it plays an Entra ID initial
-// sync (users, groups and their members, a re-org wave and an exit wave)
-// over HTTP against a scim-bridge process, with the UiPath emulator in this
-// process (rate limits on, window compressed), and prints per phase the
-// SCIM requests, the upstream calls against the theoretical minimum, the
-// 429s UiPath sent (must be 0), SCIM latency, wall time against the
-// rate-limit floor, and the bridge's CPU and peak RSS (read from /proc, so
-// on Linux only: elsewhere the report says "not measured").
+// sync (users, groups and their members, a re-org wave, leavers during a
+// second re-org wave, and an exit wave) over HTTP against a scim-bridge
+// process, with the UiPath emulator in this process (rate limits on, window
+// compressed), and prints per phase the SCIM requests, the upstream calls
+// against the theoretical minimum and against the global minimum, the 429s
+// UiPath sent (must be 0), SCIM latency, wall time against the rate-limit
+// floor, the floor at UiPath's real window, and the bridge's CPU and peak
+// RSS (read from /proc, so on Linux only: elsewhere the report says "not
+// measured").
+//
+// After each phase it waits until the bridge's queue of membership changes
+// is empty (scim_bridge_membership_pending reads 0 on its /metrics), then
+// checks that UiPath and the bridge hold what the IdP asked for so far. The
+// leaver phase sends -leavers deactivations while the second re-org keeps
+// the PUT budget full, and reports the time from each request until the
+// emulator shows the account disabled.
 //
 // With -mode lookup it seeds the bridge's store directly and measures the
 // throughput of GET /Users?filter=userName eq "…", the request Okta and
@@ -13,6 +22,7 @@
 //
 //	go run ./test/load                          # 2,000 users, 50 groups, 10,000 memberships
 //	go run ./test/load -strategy user
+//	go run ./test/load -writes sync
 //	go run ./test/load -users 20000 -groups 500 -memberships 100000 -window 1s
 //	go run ./test/load -mode lookup -store redis -users 100000
 //

@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -45,6 +46,8 @@ type options struct {
 	batch       int
 	reorg       int
 	exit        int
+	leavers     int
+	reorg2      int
 	duration    time.Duration
 	timeout     time.Duration
 	seed        uint64
@@ -73,6 +76,8 @@ func run(args []string, stderr io.Writer) int {
 	fs.IntVar(&o.batch, "batch", 20, "members per PATCH (Entra sends member Add/Remove with value arrays)")
 	fs.IntVar(&o.reorg, "reorg", 10, "re-org wave: percent of users moved from one of their groups to another")
 	fs.IntVar(&o.exit, "exit", 5, "exit wave: percent of users disabled (PATCH active False) then deleted")
+	fs.IntVar(&o.reorg2, "leaver-reorg", 10, "leaver phase: percent of users a second re-org wave moves, to keep the PUT budget full while the leavers are sent")
+	fs.IntVar(&o.leavers, "leavers", 10, "leaver phase: users disabled (PATCH active False, not deleted) during the second re-org wave; 10 fit in the PUT reserve of one window")
 	fs.DurationVar(&o.duration, "duration", 15*time.Second, "lookup mode: how long to send lookups")
 	fs.DurationVar(&o.timeout, "timeout", 20*time.Minute, "the whole run stops after this")
 	fs.Uint64Var(&o.seed, "seed", 1, "workload random seed")
@@ -92,6 +97,9 @@ func run(args []string, stderr io.Writer) int {
 	}
 	if o.writes != mapping.WritesQueued && o.writes != mapping.WritesSync {
 		bad = append(bad, "-writes must be queued or sync")
+	}
+	if o.leavers < 0 || o.reorg2 < 0 {
+		bad = append(bad, "-leavers and -leaver-reorg must not be negative")
 	}
 	if o.store != "embedded" && o.store != "redis" {
 		bad = append(bad, "-store must be embedded or redis")
@@ -159,6 +167,7 @@ func harness(ctx context.Context, o options) (err error) {
 		"SCIM_BRIDGE_UIPATH_PARTITION_ID":  emu.PartitionID(),
 		"SCIM_BRIDGE_MEMBERSHIP_STRATEGY":  o.strategy,
 		"SCIM_BRIDGE_MEMBERSHIP_WRITES":    o.writes,
+		"SCIM_BRIDGE_DEPROVISION_RESERVE":  strconv.FormatFloat(deprovisionReserve, 'f', -1, 64),
 		"SCIM_BRIDGE_UIPATH_BUDGET_WINDOW": o.window.String(),
 		"SCIM_BRIDGE_LOG_LEVEL":            "warn",
 		"SCIM_BRIDGE_LOG_FORMAT":           "text",
@@ -213,12 +222,12 @@ func harness(ctx context.Context, o options) (err error) {
 		return lookupMode(ctx, o, bin, dir, env, emu, openStore, extraCPU)
 	}
 
-	wl, err := newWorkload(o.users, o.groups, o.memberships, o.reorg, o.exit, o.seed)
+	wl, err := newWorkload(o.users, o.groups, o.memberships, o.reorg, o.exit, o.reorg2, o.leavers, o.seed)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("workload: %d users, %d groups (largest %d, median %d, smallest %d members), %d memberships in PATCHes of %d, re-org moves %d users, exit wave %d users\n",
-		o.users, o.groups, largest(wl.members), median(wl.members), smallest(wl.members), o.memberships, o.batch, wl.moved, len(wl.exits))
+	fmt.Printf("workload: %d users, %d groups (largest %d, median %d, smallest %d members), %d memberships in PATCHes of %d, re-org moves %d users, leaver phase: %d leavers during a re-org moving %d users, exit wave %d users\n",
+		o.users, o.groups, largest(wl.members), median(wl.members), smallest(wl.members), o.memberships, o.batch, wl.moved, len(wl.leavers), wl.moved2, len(wl.exits))
 	b, err := startBridge(ctx, bin, dir, env)
 	if err != nil {
 		return err
@@ -226,7 +235,7 @@ func harness(ctx context.Context, o options) (err error) {
 	defer b.stop(10 * time.Second)
 	emu.ResetRequests() // readiness probes are not part of the workload
 	r := &syncRun{
-		opts: o, emu: emu, bridge: b, idp: newIdP(b.url, token, o.concurrency), wl: wl,
+		opts: o, emu: emu, bridge: b, idp: newIdP(b.url, token, o.concurrency), leaverIdP: newIdP(b.url, token, max(o.leavers, 1)), wl: wl,
 		rng:     rand.New(rand.NewPCG(o.seed, 0x10ad)),
 		userIDs: make([]string, o.users), groupIDs: make([]string, o.groups),
 		want: make([]map[int]bool, o.groups), deleted: map[int]bool{}, disabled: map[int]bool{},

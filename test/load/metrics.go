@@ -16,6 +16,9 @@ const (
 	// not yet confirmed by UiPath, refreshed each scheduler round (at
 	// least every second).
 	metricPending = "scim_bridge_membership_pending"
+	// metricDeprovision is the bridge's own histogram of the time from an
+	// IdP's deactivation or deletion to UiPath's confirmation.
+	metricDeprovision = "scim_bridge_deprovision_seconds"
 )
 
 // settleDelay is how long after the phase's last IdP answer the queue's

@@ -62,6 +62,7 @@ type phase struct {
 	drain                drain     // how the wait for an empty queue ended
 	bridge               usage     // CPU spent in the phase, peak RSS so far
 	harnessCPU           time.Duration
+	leavers              *leaverReport // the leaver phase only
 }
 
 // finish sets the phase's minimum, expectation and reference from its
@@ -89,15 +90,19 @@ func (p *phase) writes() int { return sum(p.upstream) - p.upstream[http.MethodGe
 
 // syncRun is one Entra-like initial sync against a bridge process.
 type syncRun struct {
-	opts     options
-	emu      *emulator.Server
-	bridge   *bridgeProc
-	idp      *idp
-	wl       *workload
-	rng      *rand.Rand
-	userIDs  []string // SCIM id per user index; "" if its create failed
-	groupIDs []string
-	phases   []phase
+	opts   options
+	emu    *emulator.Server
+	bridge *bridgeProc
+	idp    *idp
+	// leaverIdP sends the leavers' deactivations on connections of their
+	// own, so that they never queue behind the re-org's PATCHes in the
+	// harness's own connection pool.
+	leaverIdP *idp
+	wl        *workload
+	rng       *rand.Rand
+	userIDs   []string // SCIM id per user index; "" if its create failed
+	groupIDs  []string
+	phases    []phase
 	// The state the IdP asked for so far: members per group, users
 	// deleted, users disabled.
 	want     []map[int]bool
@@ -113,6 +118,7 @@ func (r *syncRun) run(ctx context.Context) error {
 		{"users", r.usersPhase},
 		{"groups", r.groupsPhase},
 		{"re-org", r.reorgPhase},
+		{"leavers", r.leaversPhase},
 		{"exit", r.exitPhase},
 	}
 	var bad []error
@@ -120,6 +126,9 @@ func (r *syncRun) run(ctx context.Context) error {
 		p := r.measure(ctx, ph.name, ph.f)
 		r.phases = append(r.phases, p)
 		printPhases(os.Stdout, r.opts, r.phases[len(r.phases)-1:], false)
+		if p.leavers != nil {
+			p.leavers.print(os.Stdout, p.name)
+		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("phase %s: %w (deadline -timeout %v)", ph.name, ctx.Err(), r.opts.timeout)
 		}
@@ -134,7 +143,21 @@ func (r *syncRun) run(ctx context.Context) error {
 	}
 	fmt.Println()
 	printPhases(os.Stdout, r.opts, r.phases, true)
+	for _, p := range r.phases {
+		if p.leavers != nil {
+			p.leavers.print(os.Stdout, p.name)
+		}
+	}
 	return errors.Join(bad...)
+}
+
+// lastAnswer is when the IdP's latest request of either client ended.
+func (r *syncRun) lastAnswer() time.Time {
+	a, b := r.idp.lastAnswer(), r.leaverIdP.lastAnswer()
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // measure runs f as one phase, waits until the bridge's queue is empty,
@@ -153,7 +176,7 @@ func (r *syncRun) measure(ctx context.Context, name string, f func(ctx context.C
 	start := time.Now()
 	f(ctx, &p)
 	answered := time.Now()
-	p.lastAnswer = r.idp.lastAnswer()
+	p.lastAnswer = r.lastAnswer()
 	p.drain = waitQueueEmpty(ctx, r.bridge.url, p.lastAnswer.Add(settleDelay))
 	switch {
 	case p.drain.err != nil:
@@ -168,7 +191,8 @@ func (r *syncRun) measure(ctx context.Context, name string, f func(ctx context.C
 	p.bridge = usage{cpu: after.cpu - before.cpu, peakMB: after.peakMB}
 	p.harnessCPU = selfAfter.cpu - self.cpu
 	p.upstream = map[string]int{}
-	for _, req := range r.emu.Requests() {
+	reqs := r.emu.Requests()
+	for _, req := range reqs {
 		if !strings.HasPrefix(req.Path, "/api/") {
 			continue // token calls are not rate-limited API calls
 		}
@@ -178,6 +202,12 @@ func (r *syncRun) measure(ctx context.Context, name string, f func(ctx context.C
 		}
 	}
 	r.emu.ResetRequests()
+	if p.leavers != nil {
+		p.leavers.budgetAtSend(reqs, r.opts.window)
+		if m, err := scrape(ctx, r.bridge.url); err == nil {
+			p.leavers.bridgeAfter = deprovisionSeconds(m)
+		}
+	}
 	p.finish(r.opts)
 	return p
 }

@@ -21,6 +21,14 @@ type workload struct {
 	moved           int
 	// exits are the users the exit wave disables and deletes.
 	exits []int
+	// moveOut2, moveIn2 and moved2 are the second re-org wave, the one
+	// the leavers are sent during; it moves none of the first wave's
+	// users, nor exits or leavers.
+	moveOut2, moveIn2 [][]int
+	moved2            int
+	// leavers are the users disabled (not deleted) during the second
+	// re-org wave, in the order they are sent; none is in exits.
+	leavers []int
 }
 
 // zipfExponent shapes group sizes: size_k ∝ 1/k^s. At 1.0 and 50 groups
@@ -28,9 +36,9 @@ type workload struct {
 // half the groups hold under 1% each.
 const zipfExponent = 1.0
 
-func newWorkload(users, groups, memberships, reorgPct, exitPct int, seed uint64) (*workload, error) {
-	if users <= 0 || groups < 0 || memberships < 0 {
-		return nil, fmt.Errorf("need users > 0 and non-negative groups and memberships")
+func newWorkload(users, groups, memberships, reorgPct, exitPct, reorg2Pct, leavers int, seed uint64) (*workload, error) {
+	if users <= 0 || groups < 0 || memberships < 0 || leavers < 0 {
+		return nil, fmt.Errorf("need users > 0 and non-negative groups, memberships and leavers")
 	}
 	if memberships > users*groups {
 		return nil, fmt.Errorf("%d memberships do not fit in %d groups of at most %d users", memberships, groups, users)
@@ -45,8 +53,6 @@ func newWorkload(users, groups, memberships, reorgPct, exitPct int, seed uint64)
 
 	// Re-org: each moved user leaves one of its groups and joins another
 	// one, chosen with the same skew as the sizes.
-	w.moveOut = make([][]int, groups)
-	w.moveIn = make([][]int, groups)
 	groupsOf := make([][]int, users)
 	for g, ms := range w.members {
 		for _, u := range ms {
@@ -69,34 +75,70 @@ func newWorkload(users, groups, memberships, reorgPct, exitPct int, seed uint64)
 		}
 		return groups - 1
 	}
-	want := users * reorgPct / 100
-	for _, u := range rng.Perm(users) {
-		if w.moved == want || groups < 2 {
-			break
-		}
-		if len(groupsOf[u]) == 0 || len(groupsOf[u]) == groups {
-			continue
-		}
-		from := groupsOf[u][rng.IntN(len(groupsOf[u]))]
-		to := -1
-		for range 100 {
-			if g := pick(); !slices.Contains(groupsOf[u], g) {
-				to = g
+	// wave moves up to want users, skipping those skip names, and leaves
+	// groupsOf as it is after the moves.
+	wave := func(want int, skip map[int]bool) (out, in [][]int, moved int) {
+		out, in = make([][]int, groups), make([][]int, groups)
+		for _, u := range rng.Perm(users) {
+			if moved == want || groups < 2 {
 				break
 			}
+			if skip[u] || len(groupsOf[u]) == 0 || len(groupsOf[u]) == groups {
+				continue
+			}
+			from := groupsOf[u][rng.IntN(len(groupsOf[u]))]
+			to := -1
+			for range 100 {
+				if g := pick(); !slices.Contains(groupsOf[u], g) {
+					to = g
+					break
+				}
+			}
+			if to < 0 {
+				continue
+			}
+			out[from] = append(out[from], u)
+			in[to] = append(in[to], u)
+			moved++
+			// Each user moves at most once per wave, so the wave never
+			// reads this user's groups again.
+			groupsOf[u] = append(slices.DeleteFunc(groupsOf[u], func(g int) bool { return g == from }), to)
 		}
-		if to < 0 {
-			continue
+		for g := range groups {
+			slices.Sort(out[g])
+			slices.Sort(in[g])
 		}
-		w.moveOut[from] = append(w.moveOut[from], u)
-		w.moveIn[to] = append(w.moveIn[to], u)
-		w.moved++
+		return out, in, moved
 	}
-	for g := range groups {
-		slices.Sort(w.moveOut[g])
-		slices.Sort(w.moveIn[g])
-	}
+	w.moveOut, w.moveIn, w.moved = wave(users*reorgPct/100, nil)
 	w.exits = sample(rng, users, users*exitPct/100)
+
+	// Drawn after the first waves, so that those stay what they were
+	// before the leaver phase existed for the same seed.
+	skip := map[int]bool{}
+	for _, u := range w.exits {
+		skip[u] = true
+	}
+	for _, u := range rng.Perm(users) {
+		if len(w.leavers) == leavers {
+			break
+		}
+		if !skip[u] {
+			w.leavers = append(w.leavers, u)
+		}
+	}
+	if len(w.leavers) < leavers {
+		return nil, fmt.Errorf("%d leavers do not fit in the %d users outside the exit wave", leavers, users-len(w.exits))
+	}
+	for _, u := range w.leavers {
+		skip[u] = true
+	}
+	for _, ms := range w.moveIn {
+		for _, u := range ms {
+			skip[u] = true
+		}
+	}
+	w.moveOut2, w.moveIn2, w.moved2 = wave(users*reorg2Pct/100, skip)
 	return w, nil
 }
 
