@@ -250,6 +250,7 @@ func harness(ctx context.Context, o options) (err error) {
 		"  writes/globalmin = UiPath writes ÷ (global min + creates + deactivations + deletions);\n" +
 		"  wall runs until " + metricPending + " reads 0, " + settleDelay.String() + " or more after the last IdP answer (sync: until that answer);\n" +
 		"  floor = max over write classes of writes ÷ limit × window; real-time = the same at UiPath's real 5 min window;\n" +
+		"  each phase starts once the previous one's writes have left the budget window (the wait is in no phase);\n" +
 		"  peak RSS is the bridge's VmHWM so far; harness CPU = IdP simulator + emulator\n\n")
 	err = r.run(ctx)
 	if n := countLines(b.logPath); n > 0 {
