@@ -32,11 +32,16 @@ const (
 type leaverReport struct {
 	moved int // users the phase's re-org moves
 	// needed is the PUTs the re-org needs (one plan over all its changes
-	// with -writes queued, one per request's plan with sync), perWindow
-	// the PUTs per window the reserve leaves to them, and spread the time
-	// the leavers are sent over: needed ÷ perWindow windows.
+	// with -writes queued, one per request's plan with sync), and
+	// perWindow the PUTs per window the reserve leaves to them.
 	needed, perWindow int
-	spread            time.Duration
+	// fullAt is when, from the phase's start, the re-org's PUTs first
+	// filled the budget (-1: not seen), and from then on the leavers are
+	// sent spread over the budget windows the re-org fills whole; without
+	// it, from the phase's start over the time the re-org's PUTs need at
+	// the budget's pace. first and over are when the first leaver was due
+	// and the time they were spread over.
+	fullAt, first, over time.Duration
 	// Per leaver sent, in sending order: its id (the same in SCIM and in
 	// UiPath), when its PATCH was sent, the time until the emulator showed
 	// it disabled (-1: never, within leaverGrace of the answer), and the
@@ -46,7 +51,10 @@ type leaverReport struct {
 	sentAt   []time.Time
 	ttd      []time.Duration
 	inWindow []int
-	st       *stats // the deactivations' requests
+	// pending is the bridge's metricPending read just before each leaver
+	// was sent (-1: the scrape failed).
+	pending []float64
+	st      *stats // the deactivations' requests
 	// The bridge's own histogram (sum, count) before and after the phase.
 	bridgeBefore, bridgeAfter [2]float64
 }
@@ -71,7 +79,8 @@ func (r *syncRun) leaversPhase(ctx context.Context, p *phase) {
 		lr.needed = len(mapping.PlanMembership(r.opts.strategy, p.changes))
 	}
 	lr.perWindow = limits[http.MethodPut] - reservedPUT()
-	lr.spread = time.Duration(float64(lr.needed) / float64(lr.perWindow) * float64(r.opts.window))
+	spread := time.Duration(float64(lr.needed) / float64(lr.perWindow) * float64(r.opts.window))
+	whole := lr.needed / lr.perWindow // budget windows the re-org fills whole
 
 	var leavers []int
 	for _, u := range r.wl.leavers {
@@ -82,23 +91,66 @@ func (r *syncRun) leaversPhase(ctx context.Context, p *phase) {
 		}
 	}
 	n := len(leavers)
-	lr.ids, lr.sentAt, lr.ttd = make([]string, n), make([]time.Time, n), make([]time.Duration, n)
+	lr.ids, lr.sentAt, lr.ttd, lr.pending = make([]string, n), make([]time.Time, n), make([]time.Duration, n), make([]float64, n)
 	start := time.Now()
+	lr.fullAt = -1
 	var wg sync.WaitGroup
-	for i, u := range leavers {
-		at := start.Add(time.Duration(float64(lr.spread) * (float64(i) + 0.5) / float64(n)))
-		wg.Go(func() {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Until(at)):
+	wg.Go(func() {
+		at0, over := start, spread
+		if whole > 0 {
+			if full, ok := r.waitBudgetFull(ctx, lr.perWindow, start.Add(spread+r.budgetSpan())); ok {
+				lr.fullAt = full.Sub(start)
+				at0, over = full, time.Duration(whole)*r.budgetSpan()
+			} else {
+				at0 = time.Now()
 			}
-			r.leave(ctx, lr, i, r.userIDs[u])
-		})
-	}
+		}
+		lr.first, lr.over = at0.Sub(start), over
+		for i, u := range leavers {
+			at := at0.Add(time.Duration(float64(over) * (float64(i) + 0.5) / float64(n)))
+			wg.Go(func() {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(time.Until(at)):
+				}
+				r.leave(ctx, lr, i, r.userIDs[u])
+			})
+		}
+	})
 	r.runMembershipJobs(ctx, p, jobs)
 	wg.Wait()
 	p.st.add(lr.st)
+}
+
+// waitBudgetFull waits until UiPath has received perWindow PUTs or more
+// within the budget's span, and returns when; false if that did not happen
+// by deadline. The log holds the phase's calls only: with the budget clear
+// at the phase's start, they are all there is in the budget.
+func (r *syncRun) waitBudgetFull(ctx context.Context, perWindow int, deadline time.Time) (time.Time, bool) {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		now := time.Now()
+		n := 0
+		for _, q := range r.emu.Requests() {
+			if q.Method == http.MethodPut && strings.HasPrefix(q.Path, "/api/") && q.Status != http.StatusTooManyRequests &&
+				q.At.After(now.Add(-r.budgetSpan())) {
+				n++
+			}
+		}
+		if n >= perWindow {
+			return now, true
+		}
+		if now.After(deadline) {
+			return time.Time{}, false
+		}
+		select {
+		case <-ctx.Done():
+			return time.Time{}, false
+		case <-tick.C:
+		}
+	}
 }
 
 // reservedPUT is the PUTs per window the bridge keeps for deprovisioning.
@@ -110,7 +162,10 @@ func reservedPUT() int {
 // it until the emulator shows the account disabled, polling the emulator
 // every leaverPoll meanwhile, whatever the bridge answers and when.
 func (r *syncRun) leave(ctx context.Context, lr *leaverReport, i int, id string) {
-	lr.ids[i], lr.ttd[i] = id, -1
+	lr.ids[i], lr.ttd[i], lr.pending[i] = id, -1, -1
+	if m, err := scrape(ctx, r.bridge.url); err == nil {
+		lr.pending[i] = m[metricPending]
+	}
 	seen := make(chan time.Duration, 1)
 	stop := make(chan struct{})
 	defer close(stop)
@@ -142,8 +197,9 @@ func (r *syncRun) leave(ctx context.Context, lr *leaverReport, i int, id string)
 
 // budgetAtSend counts, for each leaver, the PUTs other than the leavers'
 // own that UiPath received in the window (plus the bridge's pad) before
-// the leaver was sent: at perWindow or more, the membership writes had
-// the budget full when it came.
+// the leaver was sent: the membership writes' use of the budget then. A
+// full budget reads a little under perWindow at most instants: the
+// scheduler refills it call by call as the oldest leave the window.
 func (lr *leaverReport) budgetAtSend(reqs []emulator.Request, window time.Duration) {
 	span := window + upstream.BudgetPad(window)
 	own := map[string]bool{}
@@ -177,9 +233,9 @@ func (lr *leaverReport) budgetAtSend(reqs []emulator.Request, window time.Durati
 
 // print writes the leaver phase's own figures.
 func (lr *leaverReport) print(w io.Writer, name string) {
-	sent, full := 0, 0
-	lo, hi := -1, 0
+	sent := 0
 	var ttd []time.Duration
+	var use, pending []string
 	for i, t := range lr.sentAt {
 		if t.IsZero() {
 			continue
@@ -189,20 +245,21 @@ func (lr *leaverReport) print(w io.Writer, name string) {
 			ttd = append(ttd, lr.ttd[i])
 		}
 		if i < len(lr.inWindow) {
-			n := lr.inWindow[i]
-			if n >= lr.perWindow {
-				full++
-			}
-			if lo < 0 || n < lo {
-				lo = n
-			}
-			hi = max(hi, n)
+			use = append(use, fmt.Sprint(lr.inWindow[i]))
 		}
+		pending = append(pending, fmt.Sprint(lr.pending[i]))
 	}
-	fmt.Fprintf(w, "  %s: re-org moving %d users needs %d PUTs, %.1f windows of the %d the reserve leaves; %d leavers sent over %s\n",
-		name, lr.moved, lr.needed, float64(lr.needed)/float64(lr.perWindow), lr.perWindow, sent, secs(lr.spread))
-	fmt.Fprintf(w, "  %s: budget full when a leaver was sent: %d/%d (PUTs other than deactivations in the window before: %d–%d, full at %d)\n",
-		name, full, sent, max(lo, 0), hi, lr.perWindow)
+	fmt.Fprintf(w, "  %s: re-org moving %d users needs %d PUTs, %.1f windows of the %d the reserve leaves\n",
+		name, lr.moved, lr.needed, float64(lr.needed)/float64(lr.perWindow), lr.perWindow)
+	if lr.fullAt >= 0 {
+		fmt.Fprintf(w, "  %s: the re-org's PUTs filled the budget %s into the phase; %d leavers sent from then on, over %s\n",
+			name, secs(lr.fullAt), sent, secs(lr.over))
+	} else {
+		fmt.Fprintf(w, "  %s: the re-org's PUTs were not seen filling the budget; %d leavers sent from %s into the phase, over %s\n",
+			name, sent, secs(lr.first), secs(lr.over))
+	}
+	fmt.Fprintf(w, "  %s: when each leaver was sent: PUTs other than deactivations in the budget window before it (of %d): %s; membership changes pending: %s\n",
+		name, lr.perWindow, strings.Join(use, " "), strings.Join(pending, " "))
 	if lr.needed < lr.perWindow {
 		fmt.Fprintf(w, "  %s: the re-org needs less than one window of PUTs: it cannot keep the budget full (with -writes queued one plan needs at most one call per group it touches: raise -groups or -leaver-reorg)\n", name)
 	}
