@@ -120,7 +120,8 @@ func printPhases(w io.Writer, o options, phases []phase, total bool) {
 		got, want := p.writes(), sum(p.expected)
 		switch {
 		case o.writes == mapping.WritesQueued && float64(got) > queuedSlack*float64(want):
-			fmt.Fprintf(w, "  %s: upstream writes %d > %.2f × %d, the fewest the %s strategy needs for all the phase's changes at once\n", p.name, got, queuedSlack, want, o.strategy)
+			fmt.Fprintf(w, "  %s: upstream writes %d > %.2f × %d, the fewest the %s strategy needs for all the phase's changes at once; %d PUTs went to %d users or groups already written in the phase\n",
+				p.name, got, queuedSlack, want, o.strategy, p.again, p.againRes)
 		case o.writes != mapping.WritesQueued && got != want:
 			fmt.Fprintf(w, "  %s: upstream writes %d ≠ %d the %s strategy should spend\n", p.name, got, want, o.strategy)
 		}

@@ -60,10 +60,13 @@ type phase struct {
 	globalMin, reference int
 	wall                 time.Duration
 	lastAnswer           time.Time // when the phase's last IdP request ended
-	drain                drain     // how the wait for an empty queue ended
-	bridge               usage     // CPU spent in the phase, peak RSS so far
-	harnessCPU           time.Duration
-	leavers              *leaverReport // the leaver phase only
+	// again counts the PUTs to a user or group already written in the
+	// phase, and againRes those resources.
+	again, againRes int
+	drain           drain // how the wait for an empty queue ended
+	bridge          usage // CPU spent in the phase, peak RSS so far
+	harnessCPU      time.Duration
+	leavers         *leaverReport // the leaver phase only
 }
 
 // finish sets the phase's minimum, expectation and reference from its
@@ -217,7 +220,11 @@ func (r *syncRun) measure(ctx context.Context, name string, f func(ctx context.C
 	p.harnessCPU = selfAfter.cpu - self.cpu
 	p.upstream = map[string]int{}
 	reqs := r.emu.Requests()
+	puts := map[string]int{}
 	for _, req := range reqs {
+		if req.Method == http.MethodPut && strings.HasPrefix(req.Path, "/api/") && req.Status != http.StatusTooManyRequests {
+			puts[strings.ToLower(req.Path)]++
+		}
 		if !strings.HasPrefix(req.Path, "/api/") {
 			continue // token calls are not rate-limited API calls
 		}
@@ -230,6 +237,12 @@ func (r *syncRun) measure(ctx context.Context, name string, f func(ctx context.C
 		}
 	}
 	r.emu.ResetRequests()
+	for _, n := range puts {
+		if n > 1 {
+			p.again += n - 1
+			p.againRes++
+		}
+	}
 	if p.leavers != nil {
 		p.leavers.budgetAtSend(reqs, r.opts.window)
 		if m, err := scrape(ctx, r.bridge.url); err == nil {
