@@ -45,8 +45,8 @@ type leaverReport struct {
 	// Per leaver sent, in sending order: its id (the same in SCIM and in
 	// UiPath), when its PATCH was sent, the time until the emulator showed
 	// it disabled (-1: never, within leaverGrace of the answer), and the
-	// PUTs other than deactivations that UiPath received in the budget
-	// window (plus pad) before it was sent.
+	// PUTs UiPath received in the budget window (plus pad) before it was
+	// sent.
 	ids      []string
 	sentAt   []time.Time
 	ttd      []time.Duration
@@ -195,27 +195,19 @@ func (r *syncRun) leave(ctx context.Context, lr *leaverReport, i int, id string)
 	}
 }
 
-// budgetAtSend counts, for each leaver, the PUTs other than the leavers'
-// own that UiPath received in the window (plus the bridge's pad) before
-// the leaver was sent: the membership writes' use of the budget then. A
-// full budget reads a little under perWindow at most instants: the
-// scheduler refills it call by call as the oldest leave the window.
+// budgetAtSend counts, for each leaver, the PUTs UiPath received in the
+// budget's span (window plus pad) before the leaver was sent: the
+// re-org's and the earlier leavers' deactivations, since the bridge admits
+// a membership call only while the span holds fewer than perWindow PUTs of
+// any kind. A full budget reads a little under perWindow at most instants:
+// the scheduler refills it call by call as the oldest leave the span.
 func (lr *leaverReport) budgetAtSend(reqs []emulator.Request, window time.Duration) {
 	span := window + upstream.BudgetPad(window)
-	own := map[string]bool{}
-	for _, id := range lr.ids {
-		own["/user/"+strings.ToLower(id)] = true
-	}
 	var puts []time.Time
 	for _, q := range reqs {
-		if q.Method != http.MethodPut || !strings.HasPrefix(q.Path, "/api/") || q.Status == http.StatusTooManyRequests {
-			continue
+		if q.Method == http.MethodPut && strings.HasPrefix(q.Path, "/api/") && q.Status != http.StatusTooManyRequests {
+			puts = append(puts, q.At)
 		}
-		path := strings.ToLower(q.Path)
-		if k := strings.LastIndex(path, "/user/"); k >= 0 && own[path[k:]] {
-			continue
-		}
-		puts = append(puts, q.At)
 	}
 	lr.inWindow = make([]int, len(lr.sentAt))
 	for i, t := range lr.sentAt {
@@ -224,7 +216,7 @@ func (lr *leaverReport) budgetAtSend(reqs []emulator.Request, window time.Durati
 			continue
 		}
 		for _, at := range puts {
-			if at.After(t.Add(-span)) && !at.After(t) {
+			if at.After(t.Add(-span)) && at.Before(t) {
 				lr.inWindow[i]++
 			}
 		}
@@ -258,7 +250,7 @@ func (lr *leaverReport) print(w io.Writer, name string) {
 		fmt.Fprintf(w, "  %s: the re-org's PUTs were not seen filling the budget; %d leavers sent from %s into the phase, over %s\n",
 			name, sent, secs(lr.first), secs(lr.over))
 	}
-	fmt.Fprintf(w, "  %s: when each leaver was sent: PUTs other than deactivations in the budget window before it (of %d): %s; membership changes pending: %s\n",
+	fmt.Fprintf(w, "  %s: when each leaver was sent: PUTs in the budget window before it, earlier deactivations included (membership calls may use %d): %s; membership changes pending: %s\n",
 		name, lr.perWindow, strings.Join(use, " "), strings.Join(pending, " "))
 	if lr.needed < lr.perWindow {
 		fmt.Fprintf(w, "  %s: the re-org needs less than one window of PUTs: it cannot keep the budget full (with -writes queued one plan needs at most one call per group it touches: raise -groups or -leaver-reorg)\n", name)
