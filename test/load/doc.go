@@ -23,7 +23,7 @@
 //	go run ./test/load                          # 2,000 users, 50 groups, 10,000 memberships
 //	go run ./test/load -strategy user
 //	go run ./test/load -writes sync
-//	go run ./test/load -users 20000 -groups 500 -memberships 100000 -window 1s
+//	go run ./test/load -users 20000 -groups 500 -memberships 100000 -window 30s -timeout 45m
 //	go run ./test/load -mode lookup -store redis -users 100000
 //
 // Everything listens on loopback only, and every run stops itself after
