@@ -145,6 +145,9 @@ type Provisioner struct {
 	locks keyedMutex
 	// wake tells the scheduler a change was queued.
 	wake chan struct{}
+	// sent is when the scheduler last sent a call to a user or group.
+	sentMu sync.Mutex
+	sent   map[string]time.Time
 }
 
 // New returns a Provisioner.
