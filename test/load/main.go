@@ -53,6 +53,7 @@ type options struct {
 	seed        uint64
 	keep        bool
 	generator   string
+	order       string
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
@@ -73,6 +74,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.IntVar(&o.users, "users", 0, "users (default 2000 in sync mode, 100000 in lookup mode)")
 	fs.IntVar(&o.groups, "groups", 50, "groups")
 	fs.IntVar(&o.memberships, "memberships", 10000, "initial group memberships, Zipf-distributed over the groups")
+	fs.StringVar(&o.order, "order", "shuffled", "order of the membership PATCHes: shuffled (every group's PATCHes spread over the phase) or grouped (one group's PATCHes in sequence, many groups at once, as Okta's group push and Entra send them)")
 	fs.IntVar(&o.batch, "batch", 20, "members per PATCH (Entra sends member Add/Remove with value arrays)")
 	fs.IntVar(&o.reorg, "reorg", 10, "re-org wave: percent of users moved from one of their groups to another")
 	fs.IntVar(&o.exit, "exit", 5, "exit wave: percent of users disabled (PATCH active False) then deleted")
@@ -100,6 +102,9 @@ func run(args []string, stderr io.Writer) int {
 	}
 	if o.leavers < 0 || o.reorg2 < 0 {
 		bad = append(bad, "-leavers and -leaver-reorg must not be negative")
+	}
+	if o.order != "shuffled" && o.order != "grouped" {
+		bad = append(bad, "-order must be shuffled or grouped")
 	}
 	if o.store != "embedded" && o.store != "redis" {
 		bad = append(bad, "-store must be embedded or redis")
@@ -308,6 +313,6 @@ func printMachine(o options) {
 			}
 		}
 	}
-	fmt.Printf("machine: %d CPUs (%s), %s; mode %s, store %s, strategy %s, writes %s, window %v, latency %v, concurrency %d\n",
-		runtime.NumCPU(), model, runtime.Version(), o.mode, o.store, o.strategy, o.writes, o.window, o.latency, o.concurrency)
+	fmt.Printf("machine: %d CPUs (%s), %s; mode %s, store %s, strategy %s, writes %s, PATCH order %s, window %v, latency %v, concurrency %d\n",
+		runtime.NumCPU(), model, runtime.Version(), o.mode, o.store, o.strategy, o.writes, o.order, o.window, o.latency, o.concurrency)
 }

@@ -368,6 +368,28 @@ func (r *syncRun) runMembershipJobs(ctx context.Context, p *phase, jobs []member
 			r.idp.do(ctx, p.st, http.MethodPatch, "/Groups/"+r.groupIDs[j.group], body, nil)
 		}
 	}
+	if r.opts.order == "grouped" {
+		// As Okta's group push and Entra's per-group membership delta
+		// send them: one group's PATCHes one after another, many groups
+		// at once.
+		byGroup := map[int][]func(context.Context){}
+		var order []int
+		for i, j := range jobs {
+			if byGroup[j.group] == nil {
+				order = append(order, j.group)
+			}
+			byGroup[j.group] = append(byGroup[j.group], fns[i])
+		}
+		fns = fns[:0]
+		for _, g := range order {
+			seq := byGroup[g]
+			fns = append(fns, func(ctx context.Context) {
+				for _, f := range seq {
+					f(ctx)
+				}
+			})
+		}
+	}
 	runJobs(ctx, r.opts.concurrency, fns)
 }
 
