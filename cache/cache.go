@@ -191,3 +191,22 @@ type Locker interface {
 type LookupGrouper interface {
 	LookupWithGroups(ctx context.Context, kind Kind, index Index, value string) (Record, []string, error)
 }
+
+// MembersDelta is the change UpdateMembers and QueueMembers make, for a
+// backend's compare-and-swap loop: fn (when non-nil) applied to the
+// record read without its members, Members left nil, and the delta to
+// write (add, remove) unchanged. Both backends use it, so the rule is
+// stated once.
+func MembersDelta(add, remove []string, fn func(Record) (Record, error)) func(Record) (Record, []string, []string, error) {
+	return func(old Record) (Record, []string, []string, error) {
+		rec := old
+		if fn != nil {
+			var err error
+			if rec, err = fn(old); err != nil {
+				return rec, nil, nil, err
+			}
+		}
+		rec.Members = nil
+		return rec, add, remove, nil
+	}
+}

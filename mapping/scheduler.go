@@ -404,10 +404,9 @@ func (p *Provisioner) ReleaseStaleClaims(ctx context.Context) (int, error) {
 	if len(stale) == 0 {
 		return 0, nil
 	}
-	// Claim them past their old claims, then put them back as they were:
-	// attempted (the dead call may have landed), due now.
-	far := now.Add(24 * time.Hour)
-	claimed, err := p.store.ClaimPending(ctx, stale, far, far.Add(time.Second))
+	// Take them over, then put them back as they were: attempted (the
+	// dead call may have landed), due now.
+	claimed, err := p.claimOverriding(ctx, stale)
 	if err != nil {
 		return 0, fmt.Errorf("release stale claims: %w", err)
 	}
@@ -670,16 +669,24 @@ func (p *Provisioner) carryPending(ctx context.Context, userID string, upd *upst
 	}
 }
 
+// claimOverriding claims changes whatever their due time and whoever
+// holds them: ClaimPending is asked as if it were far in the future, when
+// every claim and backoff has run out. Only for changes nobody else may
+// send (a dead process's, or ones that will not be sent at all).
+func (p *Provisioner) claimOverriding(ctx context.Context, pend []cache.Pending) ([]cache.Pending, error) {
+	far := p.cfg.Now().UTC().Add(100 * 365 * 24 * time.Hour)
+	return p.store.ClaimPending(ctx, pend, far, far.Add(time.Second))
+}
+
 // forgetPending takes a user's pending changes out of the queue without
 // sending them: its account is gone (the delete policy), and the store's
 // groups are what a reactivation recreates it in.
 func (p *Provisioner) forgetPending(ctx context.Context, userID string) {
 	pend, err := p.store.PendingOf(ctx, cache.KindUser, userID)
 	if err == nil && len(pend) > 0 {
-		// Claim them whatever their due time or claim: nothing is sent.
-		far := p.cfg.Now().UTC().Add(100 * 365 * 24 * time.Hour)
+		// Nothing is sent: take them whatever their due time or claim.
 		var claimed []cache.Pending
-		if claimed, err = p.store.ClaimPending(ctx, pend, far, far.Add(time.Second)); err == nil {
+		if claimed, err = p.claimOverriding(ctx, pend); err == nil {
 			_, err = p.settleCall(ctx, claimed, nil)
 		}
 	}

@@ -76,17 +76,7 @@ func (s *Store) Update(ctx context.Context, kind cache.Kind, id string, fn func(
 // transaction that touches only the delta's entries and the record; fn
 // runs again if the record changed meanwhile.
 func (s *Store) UpdateMembers(ctx context.Context, groupID string, add, remove []string, fn func(cache.Record) (cache.Record, error)) (cache.Record, error) {
-	return s.update(ctx, "update members of", cache.KindGroup, groupID, false, queueMode{}, func(old cache.Record) (cache.Record, []string, []string, error) {
-		rec := old
-		if fn != nil {
-			var err error
-			if rec, err = fn(old); err != nil {
-				return rec, nil, nil, err
-			}
-		}
-		rec.Members = nil
-		return rec, add, remove, nil
-	})
+	return s.update(ctx, "update members of", cache.KindGroup, groupID, false, queueMode{}, cache.MembersDelta(add, remove, fn))
 }
 
 // update is the compare-and-swap loop of Update and UpdateMembers: change,

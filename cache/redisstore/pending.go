@@ -204,17 +204,7 @@ func ms(t time.Time) int64 {
 // run.
 func (s *Store) QueueMembers(ctx context.Context, groupID string, add, remove []string, now time.Time, fn func(cache.Record) (cache.Record, error)) (cache.Record, error) {
 	return s.update(ctx, "queue members of", cache.KindGroup, groupID, false, queueMode{queue: true, now: now},
-		func(old cache.Record) (cache.Record, []string, []string, error) {
-			rec := old
-			if fn != nil {
-				var err error
-				if rec, err = fn(old); err != nil {
-					return rec, nil, nil, err
-				}
-			}
-			rec.Members = nil
-			return rec, add, remove, nil
-		})
+		cache.MembersDelta(add, remove, fn))
 }
 
 // PendingChanges returns every pending change, by group then user. It

@@ -80,17 +80,7 @@ func (s *Store) Update(ctx context.Context, kind cache.Kind, id string, fn func(
 // outside the delta are read or written. The delta is confirmed in UiPath:
 // it settles the pairs' pending changes by cache.QueueRule.
 func (s *Store) UpdateMembers(ctx context.Context, groupID string, add, remove []string, fn func(cache.Record) (cache.Record, error)) (cache.Record, error) {
-	return s.update(ctx, "update members of", cache.KindGroup, groupID, false, queueMode{}, func(old cache.Record) (cache.Record, []string, []string, error) {
-		rec := old
-		if fn != nil {
-			var err error
-			if rec, err = fn(old); err != nil {
-				return rec, nil, nil, err
-			}
-		}
-		rec.Members = nil
-		return rec, add, remove, nil
-	})
+	return s.update(ctx, "update members of", cache.KindGroup, groupID, false, queueMode{}, cache.MembersDelta(add, remove, fn))
 }
 
 // update is the compare-and-swap loop of Update, UpdateMembers and
