@@ -133,6 +133,7 @@ func (c *Client) do(ctx context.Context, r request) (int, error) {
 	for attempt := 1; ; {
 		o := c.try(ctx, r, payload, attempt)
 		noteAttempt(ctx, r.method, o)
+		noteCall(ctx, r, o)
 		if o.err == nil {
 			return o.status, nil
 		}
