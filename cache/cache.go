@@ -72,9 +72,14 @@ type Record struct {
 	// store loss: a write named an id the store did not know and UiPath
 	// had (the id is the UiPath GUID). What UiPath does not keep
 	// (externalId, attributes beyond the profile) was lost with the store.
-	Readopted bool      `json:"readopted,omitempty"`
-	Created   time.Time `json:"created"`
-	Modified  time.Time `json:"modified"`
+	Readopted bool `json:"readopted,omitempty"`
+	// Imported reports that `reconcile --import` rebuilt the record from
+	// UiPath and the IdP has not written to it since: reconciliation
+	// reports it but never repairs it, because nothing says yet that the
+	// IdP wants it. The IdP's first write clears it.
+	Imported bool      `json:"imported,omitempty"`
+	Created  time.Time `json:"created"`
+	Modified time.Time `json:"modified"`
 	// Version is set to 1 by Create and incremented by every successful
 	// Update; callers never set it.
 	Version int64 `json:"version"`

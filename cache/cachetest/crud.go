@@ -258,13 +258,15 @@ func wantTotal(t *testing.T, s cache.Store, kind cache.Kind, want int) {
 	}
 }
 
-// testReadopted: the mark of a record rebuilt from UiPath survives every
-// read path and later updates, and is absent unless set.
+// testReadopted: the marks of a record rebuilt from UiPath (Readopted,
+// Imported) survive every read path and later updates, are absent unless
+// set, and an update can clear them.
 func testReadopted(t *testing.T, s cache.Store) {
 	u := user("u1", "ada", "")
 	u.Readopted = true
+	u.Imported = true
 	mustCreate(t, s, u)
-	if got := mustGet(t, s, cache.KindUser, "u1"); !got.Readopted {
+	if got := mustGet(t, s, cache.KindUser, "u1"); !got.Readopted || !got.Imported {
 		t.Errorf("Get lost Readopted: %#v", got)
 	}
 	got, err := s.Lookup(ctx(t), cache.KindUser, cache.IndexName, "ada")
@@ -274,12 +276,21 @@ func testReadopted(t *testing.T, s cache.Store) {
 	if _, err := s.Update(ctx(t), cache.KindUser, "u1", increment); err != nil {
 		t.Fatal(err)
 	}
-	if got := mustGet(t, s, cache.KindUser, "u1"); !got.Readopted {
-		t.Errorf("Update lost Readopted: %#v", got)
+	if got := mustGet(t, s, cache.KindUser, "u1"); !got.Readopted || !got.Imported {
+		t.Errorf("Update lost Readopted or Imported: %#v", got)
 	}
 	page, err := s.List(ctx(t), cache.KindUser, 0, 10)
-	if err != nil || len(page.Records) != 1 || !page.Records[0].Readopted {
-		t.Errorf("List: %#v, %v; want the readopted record", page.Records, err)
+	if err != nil || len(page.Records) != 1 || !page.Records[0].Readopted || !page.Records[0].Imported {
+		t.Errorf("List: %#v, %v; want the readopted, imported record", page.Records, err)
+	}
+	if _, err := s.Update(ctx(t), cache.KindUser, "u1", func(r cache.Record) (cache.Record, error) {
+		r.Imported = false
+		return r, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustGet(t, s, cache.KindUser, "u1"); !got.Readopted || got.Imported {
+		t.Errorf("after clearing Imported: %#v", got)
 	}
 	g := group("g1", "Admins", "u1")
 	g.Readopted = true
@@ -288,7 +299,7 @@ func testReadopted(t *testing.T, s cache.Store) {
 		t.Errorf("group Get: %#v; want Readopted with its member", got)
 	}
 	mustCreate(t, s, user("u2", "grace", ""))
-	if got := mustGet(t, s, cache.KindUser, "u2"); got.Readopted {
+	if got := mustGet(t, s, cache.KindUser, "u2"); got.Readopted || got.Imported {
 		t.Errorf("a record created without the mark reads back with it: %#v", got)
 	}
 }

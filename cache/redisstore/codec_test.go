@@ -17,7 +17,7 @@ func FuzzDecode(f *testing.F) {
 		{},
 		{Kind: cache.KindUser, ID: "u1", Name: "Ada@Corp.example", ExternalID: "e\"1", Created: now, Modified: now.Add(time.Hour), Version: 7,
 			Resource: json.RawMessage(`{"userName":"Ada@Corp.example","name":{"givenName":"Zoë"},"emails":[{"value":"a@b","primary":true}]}`)},
-		{Kind: cache.KindGroup, ID: "g1", Name: "<Admins> & co", Deprovisioned: true, Readopted: true, Version: 1, Created: now.In(time.FixedZone("x", 3600))},
+		{Kind: cache.KindGroup, ID: "g1", Name: "<Admins> & co", Deprovisioned: true, Readopted: true, Imported: true, Version: 1, Created: now.In(time.FixedZone("x", 3600))},
 	} {
 		b, err := encode(rec)
 		if err != nil {

@@ -70,6 +70,8 @@ func decodeFast(b []byte) (cache.Record, bool) {
 			rec.Deprovisioned, ok = string(val) == "true", ok && (string(val) == "true" || string(val) == "false")
 		case "readopted":
 			rec.Readopted, ok = string(val) == "true", ok && (string(val) == "true" || string(val) == "false")
+		case "imported":
+			rec.Imported, ok = string(val) == "true", ok && (string(val) == "true" || string(val) == "false")
 		default: // members (not in encode's output) and anything unknown
 			ok = false
 		}
