@@ -43,6 +43,14 @@ func (p *Provisioner) createGroup(ctx context.Context, attrs map[string]any) (ca
 		return cache.Record{}, err
 	}
 	defer unlock()
+	if rec, ok, err := p.importedMatch(ctx, cache.KindGroup, name); err != nil {
+		return cache.Record{}, err
+	} else if ok {
+		// reconcile --import rebuilt this group from UiPath: the IdP's
+		// create is that group, and its members are the IdP's.
+		p.log.InfoContext(ctx, "create matched an imported group: taking it over", "scim_id", rec.ID)
+		return p.replaceGroup(ctx, rec.ID, attrs, "")
+	}
 	if err := p.checkUnique(ctx, cache.KindGroup, "", name, ext); err != nil {
 		return cache.Record{}, err
 	}
@@ -287,6 +295,7 @@ func (p *Provisioner) commitGroup(ctx context.Context, cur loadedGroup, res map[
 			r.ExternalID = ext
 			r.Resource = body
 			r.Modified = now
+			r.Imported = false // the IdP has now confirmed it
 			return r, nil
 		})
 	if err != nil {
@@ -325,6 +334,7 @@ func (p *Provisioner) queueGroup(ctx context.Context, rec cache.Record, name, ex
 		r.ExternalID = ext
 		r.Resource = body
 		r.Modified = now
+		r.Imported = false // the IdP has now confirmed it
 		return r, nil
 	})
 	if err != nil {

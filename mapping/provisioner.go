@@ -23,6 +23,7 @@ type Upstream interface {
 	GetUser(ctx context.Context, id string) (upstream.User, error)
 	FindUserByUserName(ctx context.Context, userName string) (upstream.User, error)
 	FindUserByEmail(ctx context.Context, email string) (upstream.User, error)
+	SearchUsers(ctx context.Context, term string, top, skip int) (upstream.UserPage, error)
 	UpdateUser(ctx context.Context, id string, u upstream.UserUpdate) error
 	DeleteUser(ctx context.Context, id string) error
 	ListGroups(ctx context.Context) ([]upstream.Group, error)

@@ -56,6 +56,23 @@ func (p *Provisioner) createUser(ctx context.Context, attrs map[string]any) (cac
 		p.log.InfoContext(ctx, "create matched a deactivated user: reactivating", "scim_id", rec.ID)
 		return p.commitUser(ctx, cur, res)
 	}
+	if rec, ok, err := p.importedMatch(ctx, cache.KindUser, prof.UserName); err != nil {
+		return cache.Record{}, err
+	} else if ok {
+		// reconcile --import rebuilt this user from UiPath after a store
+		// loss: the IdP's create is the user it already has, not a new one.
+		unlockID, err := p.lock(ctx, "user:"+rec.ID)
+		if err != nil {
+			return cache.Record{}, err
+		}
+		defer unlockID()
+		cur, err := p.loadUser(ctx, rec.ID, "")
+		if err != nil {
+			return cache.Record{}, err
+		}
+		p.log.InfoContext(ctx, "create matched an imported user: taking it over", "scim_id", rec.ID)
+		return p.commitUser(ctx, cur, res)
+	}
 	if err := p.checkUnique(ctx, cache.KindUser, "", prof.UserName, ext); err != nil {
 		return cache.Record{}, err
 	}
@@ -113,6 +130,19 @@ func (p *Provisioner) createUser(ctx context.Context, attrs map[string]any) (cac
 	}
 	p.log.InfoContext(ctx, "user created", "scim_id", id, "adopted", adopted)
 	return rec, nil
+}
+
+// importedMatch finds the record named name (userName or displayName)
+// when reconcile --import made it and the IdP has not written to it yet.
+func (p *Provisioner) importedMatch(ctx context.Context, kind cache.Kind, name string) (cache.Record, bool, error) {
+	rec, err := p.store.Lookup(ctx, kind, cache.IndexName, name)
+	switch {
+	case errors.Is(err, cache.ErrNotFound):
+		return rec, false, nil
+	case err != nil:
+		return rec, false, fmt.Errorf("look up %s name: %w", kind, err)
+	}
+	return rec, rec.Imported, nil
 }
 
 // inactiveMatch finds a deactivated user that a create names by externalId
@@ -358,6 +388,7 @@ func (p *Provisioner) commitUser(ctx context.Context, cur loadedUser, res map[st
 		r.Resource = body
 		r.Modified = now
 		r.Deprovisioned = deprovisioned
+		r.Imported = false // the IdP has now confirmed it
 		return r, nil
 	})
 	if err != nil {
