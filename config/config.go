@@ -110,6 +110,15 @@ type Config struct {
 	// the resource is checked again once it has passed
 	// (SCIM_BRIDGE_UIPATH_LATE_WRITE_WINDOW, default 2m).
 	LateWriteWindow time.Duration
+	// ReconcileInterval is how often serve runs a reconciliation pass
+	// (SCIM_BRIDGE_RECONCILE_INTERVAL, e.g. 24h; zero, the default: no
+	// passes on an interval).
+	ReconcileInterval time.Duration
+	// ReconcileAt is the UTC time of day, HH:MM, of serve's daily
+	// reconciliation pass (SCIM_BRIDGE_RECONCILE_AT, e.g. 02:00; empty,
+	// the default: none). With an interval too, the first pass is at that
+	// time and the next ones an interval apart.
+	ReconcileAt string
 	// MaxBodyBytes caps the size of a SCIM request body
 	// (SCIM_BRIDGE_MAX_BODY_BYTES, default 8 MiB).
 	MaxBodyBytes int64
@@ -255,4 +264,14 @@ func readFile(path string) (map[string]string, error) {
 		values[key] = strings.TrimSpace(v)
 	}
 	return values, errors.Join(errs...)
+}
+
+// ParseTimeOfDay reads a UTC time of day written HH:MM (24-hour) and
+// returns it as the time since midnight.
+func ParseTimeOfDay(s string) (time.Duration, error) {
+	t, err := time.Parse("15:04", s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a time of day: want HH:MM, 24-hour, UTC (e.g. 02:00)", s)
+	}
+	return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute, nil
 }

@@ -230,6 +230,11 @@ func TestLoadEnv(t *testing.T) {
 			want: func(c *Config) { c.DeprovisionReserve = 0 },
 		},
 		{
+			name: "nightly reconciliation at a time, then every interval",
+			env:  map[string]string{"SCIM_BRIDGE_RECONCILE_INTERVAL": "24h", "SCIM_BRIDGE_RECONCILE_AT": "02:30"},
+			want: func(c *Config) { c.ReconcileInterval, c.ReconcileAt = 24*time.Hour, "02:30" },
+		},
+		{
 			name: "budget methods not listed keep their default",
 			env:  map[string]string{"SCIM_BRIDGE_UIPATH_BUDGET": "get=10, patch=5"},
 			want: func(c *Config) {
@@ -521,6 +526,8 @@ func TestEntries(t *testing.T) {
 		{Name: "SCIM_BRIDGE_DEPROVISION_RESERVE", Value: "10%", Default: true},
 		{Name: "SCIM_BRIDGE_UIPATH_TIMEOUT", Value: "30s", Default: true},
 		{Name: "SCIM_BRIDGE_UIPATH_LATE_WRITE_WINDOW", Value: "2m0s", Default: true},
+		{Name: "SCIM_BRIDGE_RECONCILE_INTERVAL", Value: "0s", Default: true},
+		{Name: "SCIM_BRIDGE_RECONCILE_AT", Value: "", Default: true},
 		{Name: "SCIM_BRIDGE_MAX_BODY_BYTES", Value: "8388608", Default: true},
 		{Name: "SCIM_BRIDGE_ADOPT_EXISTING", Value: "true", Default: true},
 		{Name: "SCIM_BRIDGE_LOG_LEVEL", Value: "info", Default: true},

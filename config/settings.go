@@ -176,6 +176,8 @@ var settings = []setting{
 	},
 	duration("uipath_timeout", func(c *Config) *time.Duration { return &c.UpstreamTimeout }),
 	duration("uipath_late_write_window", func(c *Config) *time.Duration { return &c.LateWriteWindow }),
+	duration("reconcile_interval", func(c *Config) *time.Duration { return &c.ReconcileInterval }),
+	text("reconcile_at", func(c *Config) *string { return &c.ReconcileAt }),
 	{
 		key: "max_body_bytes",
 		parse: func(c *Config, v string) error {

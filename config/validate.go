@@ -132,6 +132,14 @@ func (c Config) Validate() error {
 	}
 	checkPositive("UIPATH_TIMEOUT", c.UpstreamTimeout)
 	checkPositive("UIPATH_LATE_WRITE_WINDOW", c.LateWriteWindow)
+	if c.ReconcileInterval != 0 && c.ReconcileInterval < time.Minute {
+		fail("RECONCILE_INTERVAL", "%s: want 0 (off) or at least 1m: a pass reads the whole organization", c.ReconcileInterval)
+	}
+	if c.ReconcileAt != "" {
+		if _, err := ParseTimeOfDay(c.ReconcileAt); err != nil {
+			fail("RECONCILE_AT", "%v", err)
+		}
+	}
 	checkPositive("SHUTDOWN_TIMEOUT", c.ShutdownTimeout)
 	if c.MaxBodyBytes <= 0 {
 		fail("MAX_BODY_BYTES", "%d: must be positive", c.MaxBodyBytes)

@@ -26,6 +26,18 @@ func TestValidate(t *testing.T) {
 	}{
 		{name: "valid", change: func(*Config) {}},
 		{
+			name:   "valid nightly reconciliation",
+			change: func(c *Config) { c.ReconcileInterval, c.ReconcileAt = 24*time.Hour, "23:59" },
+		},
+		{
+			name:   "reconciliation too often, or at no time of day",
+			change: func(c *Config) { c.ReconcileInterval, c.ReconcileAt = 30*time.Second, "24:00" },
+			wantErrors: []string{
+				`SCIM_BRIDGE_RECONCILE_INTERVAL: 30s: want 0 (off) or at least 1m`,
+				`SCIM_BRIDGE_RECONCILE_AT: "24:00" is not a time of day: want HH:MM`,
+			},
+		},
+		{
 			name: "valid with OIDC only, Redis and a partition",
 			change: func(c *Config) {
 				c.Tokens = nil

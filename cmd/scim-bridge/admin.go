@@ -5,16 +5,28 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/config"
+	"github.com/scim-bridge/scim-bridge/mapping"
 )
 
 // adminStatusPath is where the admin listener serves the status report.
 const adminStatusPath = "/admin/v1/status"
+
+// adminReconcilePath runs a reconciliation pass (POST) and answers its
+// report.
+const adminReconcilePath = "/admin/v1/reconcile"
+
+// adminAPI is what the admin API serves, from the running bridge.
+type adminAPI struct {
+	status    func(context.Context) (statusReport, error)
+	reconcile func(context.Context, mapping.ReconcileOptions) (mapping.ReconcileReport, error)
+}
 
 // adminTimeout bounds reading a status report, on either side.
 const adminTimeout = 10 * time.Second
@@ -28,12 +40,12 @@ const adminTimeout = 10 * time.Second
 type adminHandler struct {
 	hashes  [][sha256.Size]byte // of the admin tokens
 	metrics http.Handler
-	status  func(context.Context) (statusReport, error)
+	api     adminAPI
 	log     *slog.Logger
 }
 
-func newAdminHandler(tokens []config.Secret, metrics http.Handler, status func(context.Context) (statusReport, error), log *slog.Logger) *adminHandler {
-	h := &adminHandler{metrics: metrics, status: status, log: log}
+func newAdminHandler(tokens []config.Secret, metrics http.Handler, api adminAPI, log *slog.Logger) *adminHandler {
+	h := &adminHandler{metrics: metrics, api: api, log: log}
 	for _, t := range tokens {
 		h.hashes = append(h.hashes, sha256.Sum256([]byte(t.Reveal())))
 	}
@@ -53,26 +65,66 @@ func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusUnauthorized, "a valid admin bearer token is required (SCIM_BRIDGE_ADMIN_TOKENS)")
 		return
 	}
-	if r.URL.Path != adminStatusPath {
+	switch r.URL.Path {
+	case adminStatusPath:
+		h.serveStatus(w, r)
+	case adminReconcilePath:
+		h.serveReconcile(w, r)
+	default:
 		adminError(w, http.StatusNotFound, "no such admin endpoint")
-		return
 	}
+}
+
+func (h *adminHandler) serveStatus(w http.ResponseWriter, r *http.Request) {
 	if !readOnly(w, r) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), adminTimeout)
 	defer cancel()
-	rep, err := h.status(ctx)
+	rep, err := h.api.status(ctx)
 	if err != nil {
 		h.log.WarnContext(ctx, "status report failed", "error", err)
 		adminError(w, http.StatusServiceUnavailable, "status unavailable: "+err.Error())
 		return
 	}
+	adminJSON(w, http.StatusOK, rep)
+}
+
+// serveReconcile runs one pass with the options of the query (dryRun,
+// import, force: booleans; maxChanges: N or P%) and answers its report:
+// 200 whether the pass found drift or was refused (the report says), 409
+// when another pass is running, 503 when the pass could not run. The pass
+// ends if the caller goes away.
+func (h *adminHandler) serveReconcile(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		adminError(w, http.StatusMethodNotAllowed, r.Method+" is not supported on "+r.URL.Path+": use POST")
+		return
+	}
+	opt, err := reconcileQuery(r.URL.Query())
+	if err != nil {
+		adminError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	rep, err := h.api.reconcile(r.Context(), opt)
+	switch {
+	case errors.Is(err, mapping.ErrPassRunning):
+		adminError(w, http.StatusConflict, err.Error())
+	case err != nil:
+		h.log.WarnContext(r.Context(), "reconciliation pass failed", "error", err)
+		adminError(w, http.StatusServiceUnavailable, "reconciliation could not run: "+err.Error())
+	default:
+		adminJSON(w, http.StatusOK, rep)
+	}
+}
+
+func adminJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(rep)
+	_ = enc.Encode(v)
 }
 
 // authorized reports whether r may use the admin API: always when no admin

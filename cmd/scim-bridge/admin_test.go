@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -32,7 +34,7 @@ func adminOn(t *testing.T, tokens ...config.Secret) (*adminHandler, func() error
 	src := statusSource{store: "embedded", prov: prov, window: time.Minute,
 		budget: upstream.NewLocalBudget(map[string]int{"PUT": 10}, time.Minute, nil).WithReserve(0.1)}
 	metrics := newMetrics("test", nil, newLogger(io.Discard, "error", "text"))
-	return newAdminHandler(tokens, metrics.Handler(), src.report, newLogger(t.Output(), "debug", "text")), store.Close
+	return newAdminHandler(tokens, metrics.Handler(), adminAPI{status: src.report}, newLogger(t.Output(), "debug", "text")), store.Close
 }
 
 // TestAdminAuth: with admin tokens, the admin API answers only a request
@@ -120,5 +122,79 @@ func TestAdminStatusUnavailable(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, adminStatusPath, nil))
 	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), `"error":"status unavailable: `) {
 		t.Errorf("status on a closed store: %d %s, want 503 with the reason", rec.Code, rec.Body.String())
+	}
+}
+
+// TestAdminReconcile: the reconcile endpoint takes POST only, reads its
+// options from the query (a bad one is a 400 that names it), answers 409
+// while another pass runs and 503 when the pass cannot run.
+func TestAdminReconcile(t *testing.T) {
+	var got []mapping.ReconcileOptions
+	answer := func(rep mapping.ReconcileReport, err error) func(context.Context, mapping.ReconcileOptions) (mapping.ReconcileReport, error) {
+		return func(_ context.Context, opt mapping.ReconcileOptions) (mapping.ReconcileReport, error) {
+			got = append(got, opt)
+			return rep, err
+		}
+	}
+	reason := "too many"
+	tests := []struct {
+		name, method, query string
+		run                 func(context.Context, mapping.ReconcileOptions) (mapping.ReconcileReport, error)
+		wantCode            int
+		wantBody            string
+		wantOpt             *mapping.ReconcileOptions
+	}{
+		{name: "GET", method: http.MethodGet, run: answer(mapping.ReconcileReport{}, nil), wantCode: 405, wantBody: "use POST"},
+		{name: "dry run with a percentage", method: http.MethodPost, query: "?dryRun=true&maxChanges=2.5%25",
+			run: answer(mapping.ReconcileReport{PassID: "p1", Drift: []mapping.Drift{}}, nil), wantCode: 200, wantBody: `"passId": "p1"`,
+			wantOpt: &mapping.ReconcileOptions{DryRun: true, MaxChangesPercent: 2.5}},
+		{name: "import, force, a count", method: http.MethodPost, query: "?import=1&force=true&maxChanges=40",
+			run: answer(mapping.ReconcileReport{Refused: &reason}, nil), wantCode: 200, wantBody: `"refused": "too many"`,
+			wantOpt: &mapping.ReconcileOptions{Import: true, Force: true, MaxChanges: 40}},
+		{name: "bad boolean", method: http.MethodPost, query: "?dryRun=maybe", run: answer(mapping.ReconcileReport{}, nil),
+			wantCode: 400, wantBody: `dryRun=\"maybe\" is not a boolean`},
+		{name: "bad limit", method: http.MethodPost, query: "?maxChanges=0", run: answer(mapping.ReconcileReport{}, nil),
+			wantCode: 400, wantBody: "maxChanges"},
+		{name: "another pass", method: http.MethodPost, run: answer(mapping.ReconcileReport{}, mapping.ErrPassRunning),
+			wantCode: 409, wantBody: "another reconciliation pass is running"},
+		{name: "cannot run", method: http.MethodPost, run: answer(mapping.ReconcileReport{}, errors.New("uipath down")),
+			wantCode: 503, wantBody: "reconciliation could not run: uipath down"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got = nil
+			h := newAdminHandler([]config.Secret{"adm-token-5c1d"}, http.NotFoundHandler(), adminAPI{reconcile: tt.run}, newLogger(io.Discard, "error", "text"))
+			req := httptest.NewRequestWithContext(t.Context(), tt.method, adminReconcilePath+tt.query, nil)
+			req.Header.Set("Authorization", "Bearer adm-token-5c1d")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.wantCode || !strings.Contains(rec.Body.String(), tt.wantBody) {
+				t.Errorf("%d %s, want %d with %q", rec.Code, rec.Body.String(), tt.wantCode, tt.wantBody)
+			}
+			if tt.wantOpt != nil && (len(got) != 1 || got[0] != *tt.wantOpt) {
+				t.Errorf("pass options %+v, want %+v", got, *tt.wantOpt)
+			}
+		})
+	}
+}
+
+// TestReconcileScheduleNext: passes at a time of day, every interval from
+// it, or every interval from the start.
+func TestReconcileScheduleNext(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 30, 0, 0, time.UTC)
+	at := func(h, m int) time.Duration { return time.Duration(h)*time.Hour + time.Duration(m)*time.Minute }
+	for _, tt := range []struct {
+		s    reconcileSchedule
+		want time.Time
+	}{
+		{reconcileSchedule{at: at(2, 0)}, time.Date(2026, 12, 2, 2, 0, 0, 0, time.UTC)},
+		{reconcileSchedule{at: at(23, 15)}, time.Date(2026, 12, 1, 23, 15, 0, 0, time.UTC)},
+		{reconcileSchedule{at: at(2, 0), interval: 6 * time.Hour}, time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)},
+		{reconcileSchedule{at: at(23, 0), interval: 6 * time.Hour}, time.Date(2026, 12, 1, 11, 0, 0, 0, time.UTC)},
+		{reconcileSchedule{at: -1, interval: 24 * time.Hour}, now.Add(24 * time.Hour)},
+	} {
+		if got := tt.s.next(now); !got.Equal(tt.want) {
+			t.Errorf("%+v: next %v, want %v", tt.s, got, tt.want)
+		}
 	}
 }

@@ -45,8 +45,10 @@ func storeName(cfg config.Config) string {
 // bridge is an assembled bridge: store, UiPath client, core and HTTP
 // surface.
 type bridge struct {
-	store  cache.Store
-	client *upstream.Client
+	store   cache.Store
+	client  *upstream.Client
+	prov    *mapping.Provisioner
+	metrics *metrics
 	// handler serves the SCIM server and, at /metrics, its metrics.
 	handler http.Handler
 	// admin serves the admin listener: the admin API and /metrics.
@@ -68,6 +70,12 @@ func newBridge(cfg config.Config, httpClient *http.Client, log *slog.Logger) (*b
 	if err != nil {
 		return nil, fmt.Errorf("open %s store: %w", storeName(cfg), err)
 	}
+	return newBridgeOn(cfg, store, httpClient, log)
+}
+
+// newBridgeOn assembles a bridge on a store already open; the bridge owns
+// it from then on (Close closes it, and so does a failure here).
+func newBridgeOn(cfg config.Config, store cache.Store, httpClient *http.Client, log *slog.Logger) (*bridge, error) {
 	budget := newBudget(cfg, store)
 	var lookupStats func() (lookups, pipelines int64) // Redis only
 	if rs, ok := store.(*redisstore.Store); ok {
@@ -132,18 +140,32 @@ func newBridge(cfg config.Config, httpClient *http.Client, log *slog.Logger) (*b
 		store.Close()
 		return nil, err
 	}
+	reconcile := func(ctx context.Context, opt mapping.ReconcileOptions) (mapping.ReconcileReport, error) {
+		rep, err := prov.Reconcile(ctx, opt)
+		if !errors.Is(err, mapping.ErrPassRunning) {
+			metrics.ObserveReconcile(rep, err)
+		}
+		return rep, err
+	}
+	passes := newReconcileSchedule(cfg)
 	background := func(ctx context.Context) {
 		var wg sync.WaitGroup
 		wg.Go(func() { prov.RunScheduler(ctx, metrics.ObserveRound) })
 		wg.Go(func() { prov.RunSettler(ctx, settleEvery, metrics.ObserveSettle) })
+		if passes.enabled() {
+			wg.Go(func() { runReconcileSchedule(ctx, passes, reconcile, log.With("component", "reconcile")) })
+		}
 		wg.Wait()
 	}
 	status := statusSource{store: storeName(cfg), prov: prov, budget: budget, window: budgetWindow(cfg)}
 	return &bridge{
-		store:      store,
-		client:     client,
-		handler:    withMetrics(metrics.Handler(), handler),
-		admin:      newAdminHandler(cfg.AdminTokens, metrics.Handler(), status.report, log.With("component", "admin")),
+		store:   store,
+		client:  client,
+		prov:    prov,
+		metrics: metrics,
+		handler: withMetrics(metrics.Handler(), handler),
+		admin: newAdminHandler(cfg.AdminTokens, metrics.Handler(), adminAPI{status: status.report, reconcile: reconcile},
+			log.With("component", "admin")),
 		background: background,
 	}, nil
 }

@@ -18,6 +18,9 @@ Usage:
   scim-bridge serve          run the bridge (configuration from SCIM_BRIDGE_* variables)
   scim-bridge demo           run emulator + embedded store + bridge locally, no setup
   scim-bridge emulator       run the UiPath API emulator alone
+  scim-bridge reconcile      compare UiPath with what the IdP provisioned and repair
+                             the drift (-dry-run, -json, -import, -max-changes, -force;
+                             exit 1: drift remains, 2: refused)
   scim-bridge status         print the queue of membership changes, the UiPath budget
                              and refused changes (-json for JSON; exit 1: needs attention)
   scim-bridge check-config   validate the configuration and print every setting
@@ -44,6 +47,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return emulatorCmd(ctx, args[1:], stdout, stderr)
 	case "status":
 		return statusCmd(ctx, args[1:], stdout, stderr)
+	case "reconcile":
+		return reconcileCmd(ctx, args[1:], stdout, stderr)
 	case "check-config":
 		return checkConfigCmd(args[1:], stdout, stderr)
 	case "version", "-version", "--version":

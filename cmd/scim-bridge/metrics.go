@@ -50,7 +50,12 @@ type metrics struct {
 	sentCalls     prometheus.Counter
 	changes       *prometheus.CounterVec // result
 	deprovision   prometheus.Histogram
-	handler       http.Handler
+	// Reconciliation: passes by result, and the last pass.
+	passes       *prometheus.CounterVec // result
+	lastPass     prometheus.Gauge       // finish time, Unix seconds
+	lastDrift    *prometheus.GaugeVec   // kind, action
+	lastPassGets prometheus.Gauge
+	handler      http.Handler
 }
 
 // newMetrics returns the metrics of a bridge of that version: the bridge's
@@ -117,6 +122,22 @@ func newMetrics(version string, lookupStats func() (lookups, pipelines int64), l
 			Help:    "Time from an IdP's deactivation or user deletion to UiPath's confirmation.",
 			Buckets: requestBuckets,
 		}),
+		passes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scim_bridge_reconcile_passes_total",
+			Help: "Reconciliation passes, by result (in_sync, drift_remains, refused, failed).",
+		}, []string{"result"}),
+		lastPass: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "scim_bridge_reconcile_last_pass_timestamp_seconds",
+			Help: "When the last reconciliation pass of this process finished (Unix time; 0: none yet).",
+		}),
+		lastDrift: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "scim_bridge_reconcile_last_drift",
+			Help: "Drift the last reconciliation pass found, by kind and what it did (repaired, planned, reported, failed).",
+		}, []string{"kind", "action"}),
+		lastPassGets: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "scim_bridge_reconcile_last_pass_gets",
+			Help: "UiPath GETs the last reconciliation pass spent.",
+		}),
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "scim_bridge_build_info",
@@ -132,7 +153,11 @@ func newMetrics(version string, lookupStats func() (lookups, pipelines int64), l
 		buildInfo,
 		m.requests, m.requestDur, m.upstream, m.upstreamDur, m.budgetWait, m.exhausted, m.settle,
 		m.pending, m.pendingOldest, m.plannedCalls, m.sentCalls, m.changes, m.deprovision,
+		m.passes, m.lastPass, m.lastDrift, m.lastPassGets,
 	)
+	for _, r := range passResults {
+		m.passes.WithLabelValues(r)
+	}
 	for _, r := range []string{"ok", "repaired", "failed", "abandoned"} {
 		m.settle.WithLabelValues(r) // present at 0, so alerts see the series
 	}
@@ -182,6 +207,28 @@ func (m *metrics) ObserveRound(r mapping.RoundReport, _ error) {
 	m.changes.WithLabelValues("done").Add(float64(r.Done))
 	m.changes.WithLabelValues("retried").Add(float64(r.Retried))
 	m.changes.WithLabelValues("failed").Add(float64(r.Failed))
+}
+
+// passResults are the results a reconciliation pass counts under.
+var passResults = []string{"in_sync", "drift_remains", "refused", "failed"}
+
+// ObserveReconcile records one reconciliation pass of this process (the
+// schedule's or the admin API's).
+func (m *metrics) ObserveReconcile(r mapping.ReconcileReport, err error) {
+	result := passResults[min(r.ExitCode(), 2)]
+	if err != nil {
+		result = "failed"
+	}
+	m.passes.WithLabelValues(result).Inc()
+	if err != nil {
+		return
+	}
+	m.lastPass.Set(float64(r.FinishedAt.Unix()))
+	m.lastPassGets.Set(float64(r.UpstreamCalls["GET"]))
+	m.lastDrift.Reset()
+	for _, d := range r.Drift {
+		m.lastDrift.WithLabelValues(d.Kind, d.Action).Inc()
+	}
 }
 
 // ObserveDeprovision records how long one leaver took to be confirmed in

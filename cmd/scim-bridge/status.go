@@ -11,6 +11,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -159,19 +160,33 @@ func adminBase(listen string) (string, error) {
 // asked.
 func fetchStatus(ctx context.Context, cfg config.Config) (statusReport, string, error) {
 	var rep statusReport
+	url, err := askAdmin(ctx, cfg, http.MethodGet, adminStatusPath, nil, adminTimeout, &rep)
+	return rep, url, err
+}
+
+// askAdmin sends a request to the running bridge's admin API, with the
+// first admin token if any, and decodes its JSON answer into out. timeout,
+// when positive, bounds the exchange. It returns the URL asked.
+func askAdmin(ctx context.Context, cfg config.Config, method, path string, query url.Values, timeout time.Duration, out any) (string, error) {
 	if cfg.AdminListen == config.AdminOff {
-		return rep, "", errors.New("the admin listener is off (SCIM_BRIDGE_ADMIN_LISTEN=off)")
+		return "", errors.New("the admin listener is off (SCIM_BRIDGE_ADMIN_LISTEN=off)")
 	}
 	base, err := adminBase(cfg.AdminListen)
 	if err != nil {
-		return rep, "", err
+		return "", err
 	}
-	url := base + adminStatusPath
-	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	target := base + path
+	if len(query) > 0 {
+		target += "?" + query.Encode()
+	}
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, nil)
 	if err != nil {
-		return rep, url, err
+		return target, err
 	}
 	if len(cfg.AdminTokens) > 0 {
 		req.Header.Set("Authorization", "Bearer "+cfg.AdminTokens[0].Reveal())
@@ -180,12 +195,12 @@ func fetchStatus(ctx context.Context, cfg config.Config) (statusReport, string, 
 	defer client.CloseIdleConnections()
 	res, err := client.Do(req)
 	if err != nil {
-		return rep, url, fmt.Errorf("ask the running bridge: %w", err)
+		return target, fmt.Errorf("ask the running bridge: %w", err)
 	}
 	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, 4<<20))
+	body, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
 	if err != nil {
-		return rep, url, fmt.Errorf("ask the running bridge at %s: %w", url, err)
+		return target, fmt.Errorf("ask the running bridge at %s: %w", target, err)
 	}
 	if res.StatusCode != http.StatusOK {
 		var e struct {
@@ -194,12 +209,12 @@ func fetchStatus(ctx context.Context, cfg config.Config) (statusReport, string, 
 		if json.Unmarshal(body, &e) != nil || e.Error == "" {
 			e.Error = "(no explanation)"
 		}
-		return rep, url, fmt.Errorf("the running bridge at %s answered %s: %s", url, res.Status, e.Error)
+		return target, fmt.Errorf("the running bridge at %s answered %s: %s", target, res.Status, e.Error)
 	}
-	if err := json.Unmarshal(body, &rep); err != nil {
-		return rep, url, fmt.Errorf("the running bridge at %s answered with no status report: %w", url, err)
+	if err := json.Unmarshal(body, out); err != nil {
+		return target, fmt.Errorf("the running bridge at %s answered with no report: %w", target, err)
 	}
-	return rep, url, nil
+	return target, nil
 }
 
 // storeStatus reads the report from the store itself. Its provisioner and
