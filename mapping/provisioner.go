@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -149,6 +150,8 @@ type Provisioner struct {
 	// sent is when the scheduler last sent a call to a user or group.
 	sentMu sync.Mutex
 	sent   map[string]time.Time
+	// reconciling is set while a reconciliation pass runs.
+	reconciling atomic.Bool
 }
 
 // New returns a Provisioner.

@@ -7,7 +7,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/cache"
@@ -206,10 +205,6 @@ type memberRepair struct {
 	drifts      map[[2]string]int // (user, add/remove) → index into rep.Drift
 }
 
-// reconciling keeps one pass per process; the store lease keeps one per
-// organization.
-var reconciling atomic.Bool
-
 // Reconcile runs one reconciliation pass. The returned error means the
 // pass could not run (UiPath or the store unreachable, another pass
 // running); a refused pass is a report with Refused set and no error.
@@ -221,10 +216,12 @@ func (p *Provisioner) Reconcile(ctx context.Context, opt ReconcileOptions) (rep 
 		rep.UpstreamCalls = calls.Counts()
 		rep.FinishedAt = p.cfg.Now().UTC()
 	}()
-	if !reconciling.CompareAndSwap(false, true) {
+	// One pass per provisioner; the store's lease makes it one per
+	// organization.
+	if !p.reconciling.CompareAndSwap(false, true) {
 		return rep, ErrPassRunning
 	}
-	defer reconciling.Store(false)
+	defer p.reconciling.Store(false)
 	if l, ok := p.store.(cache.Locker); ok {
 		lctx, cancel := context.WithTimeout(ctx, passLeaseWait)
 		unlock, err := l.Lock(lctx, "reconcile", p.cfg.LockTTL)

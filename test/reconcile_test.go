@@ -5,13 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/scim-bridge/scim-bridge/cache/redisstore"
 	"github.com/scim-bridge/scim-bridge/internal/envtest"
+	"github.com/scim-bridge/scim-bridge/internal/storetool"
 	"github.com/scim-bridge/scim-bridge/mapping"
 	"github.com/scim-bridge/scim-bridge/upstream"
 )
@@ -134,4 +138,103 @@ func writesSeen(te *envtest.Env) int {
 		}
 	}
 	return n
+}
+
+// TestReconcileImportAfterStoreLoss: the store is lost (the bbolt file
+// deleted, Redis emptied) while UiPath keeps everything; `reconcile
+// -import` beside the restarted serve rebuilds the records, and the IdP's
+// re-push finds them: no duplicate account or group in UiPath, and the
+// next pass finds UiPath in sync.
+func TestReconcileImportAfterStoreLoss(t *testing.T) {
+	bin := buildBridge(t)
+	for _, kind := range []envtest.Store{envtest.Bolt, envtest.Redis} {
+		t.Run(kind.String(), func(t *testing.T) {
+			te := upstreamEnv(t)
+			settings := storeConfig(t, kind)
+			b := startBridge(t, bin, te, settings)
+			c := newIdP(t, b)
+			var users []string
+			for _, n := range []string{"ada", "bob", "carol"} {
+				id, err := c.ensureUser(n + "@corp.example")
+				if err != nil {
+					t.Fatal(err)
+				}
+				users = append(users, id)
+			}
+			gid, err := c.ensureGroup("Finance")
+			if err != nil {
+				t.Fatal(err)
+			}
+			members := []any{map[string]any{"value": users[0]}, map[string]any{"value": users[1]}}
+			if r := c.send("PATCH", "/Groups/"+gid, patchBody(map[string]any{"op": "replace", "path": "members", "value": members})); r.status/100 != 2 {
+				t.Fatalf("members: %d %s", r.status, r.raw)
+			}
+			awaitGroup(t, te, gid, 2)
+
+			b.Kill()
+			wipeStore(t, kind, settings)
+			b.Start()
+			uipathUsers, uipathGroups := len(te.Emulator.Users()), len(te.Emulator.Groups())
+
+			out, errOut, code := b.runCommand("reconcile", "-import", "-json")
+			rep := decodeReport(t, out, errOut)
+			if code != 0 || rep.Imported.Users != 3 || rep.Imported.Groups != 1 {
+				t.Fatalf("import: exit %d, imported %+v\n%s", code, rep.Imported, errOut)
+			}
+
+			// The IdP re-pushes: its lookups find the records, its writes take them over.
+			for i, n := range []string{"ada", "bob", "carol"} {
+				id, err := c.ensureUser(n + "@corp.example")
+				if err != nil || id != users[i] {
+					t.Fatalf("re-push of %s: id %s, %v; want %s", n, id, err, users[i])
+				}
+			}
+			if id, err := c.ensureGroup("Finance"); err != nil || id != gid {
+				t.Fatalf("re-push of Finance: %s, %v", id, err)
+			}
+			members = []any{map[string]any{"value": users[0]}}
+			if r := c.send("PATCH", "/Groups/"+gid, patchBody(map[string]any{"op": "replace", "path": "members", "value": members})); r.status/100 != 2 {
+				t.Fatalf("members: %d %s", r.status, r.raw)
+			}
+			awaitGroup(t, te, gid, 1)
+			if u, g := len(te.Emulator.Users()), len(te.Emulator.Groups()); u != uipathUsers || g != uipathGroups {
+				t.Errorf("UiPath has %d users and %d groups after the re-push, %d and %d before: duplicates", u, g, uipathUsers, uipathGroups)
+			}
+			out, errOut, code = b.runCommand("reconcile", "-json")
+			rep = decodeReport(t, out, errOut)
+			if code != 0 {
+				t.Errorf("the pass after the re-push: exit %d, drift %+v", code, rep.Drift)
+			}
+		})
+	}
+}
+
+// awaitGroup waits until UiPath's group has n members.
+func awaitGroup(t *testing.T, te *envtest.Env, gid string, n int) {
+	t.Helper()
+	for end := time.Now().Add(10 * time.Second); len(te.Emulator.GroupMemberIDs(gid)) != n; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("group %s has members %v in UiPath; want %d", gid, te.Emulator.GroupMemberIDs(gid), n)
+		}
+	}
+}
+
+// wipeStore loses the store of a stopped bridge: the bbolt file, or every
+// record in Redis.
+func wipeStore(t *testing.T, kind envtest.Store, settings map[string]string) {
+	t.Helper()
+	if kind == envtest.Bolt {
+		if err := os.Remove(filepath.Join(settings["DATA_DIR"], "scim-bridge.db")); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	s, err := redisstore.New(redisstore.Config{URL: settings["REDIS_URL"], Prefix: settings["REDIS_PREFIX"]}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := storetool.Purge(t.Context(), s); err != nil {
+		t.Fatal(err)
+	}
 }
