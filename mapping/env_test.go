@@ -35,6 +35,8 @@ type envOptions struct {
 	cfg mapping.Config
 	// latency is added to every UiPath call (to widen race windows).
 	latency time.Duration
+	// pageSize, when set, is the client's page size for user listings.
+	pageSize int
 }
 
 // env is one provisioner with everything it talks to.
@@ -58,11 +60,15 @@ type env struct {
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
 	w := &wire{}
-	te := envtest.New(t, envtest.Config{
+	cfg := envtest.Config{
 		Emulator: emulator.Config{DisableRateLimits: true, Latency: o.latency},
 		Wrap:     w.wrap,
 		Store:    o.store,
-	})
+	}
+	if o.pageSize > 0 {
+		cfg.Client = func(c *upstream.Config) { c.PageSize = o.pageSize }
+	}
+	te := envtest.New(t, cfg)
 	prov, err := mapping.New(o.cfg, te.Client, te.Store, te.Logger.With("component", "mapping"))
 	if err != nil {
 		t.Fatal(err)

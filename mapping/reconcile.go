@@ -182,6 +182,8 @@ type pass struct {
 	unmanaged map[string]int
 	// recreated are the users whose lost account the pass recreated.
 	recreated []string
+	// pageSize is the size of UiPath's user pages (the first page's).
+	pageSize int
 }
 
 // userRepair is the drift of one managed user and the call that repairs it.
@@ -307,42 +309,30 @@ func (ps *pass) readStore(ctx context.Context) error {
 	return nil
 }
 
-// readUiPath lists every user (1,000 a page, each with its groups) and
-// every group: ceil(users/1000) + 1 GETs, never one per object. A GET the
-// budget has no room for waits until it has: the pass spreads over time
-// instead of taking reads from the IdP's requests.
+// readUiPath lists every user (a page of the client's size, 1,000, each
+// with its groups) and every group: ceil(users/1000) + 1 GETs, never one per
+// object. A GET the budget has no room for waits until it has: the pass
+// spreads over time instead of taking reads from the IdP's requests.
 func (ps *pass) readUiPath(ctx context.Context) error {
 	ps.up = uiPathState{users: map[string]upstream.User{}, groups: map[string]upstream.Group{}, members: map[string]map[string]bool{}}
-	total := 0
-	for skip := 0; ; {
-		var page upstream.UserPage
-		err := paced(ctx, func() (err error) {
-			page, err = ps.p.up.SearchUsers(ctx, "", 1000, skip)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("reconcile: list UiPath users: %w", err)
+	users, total, err := ps.listUsers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, u := range users {
+		if u.Type != upstream.UserTypeUser {
+			continue // robots and directory principals are never the bridge's
 		}
-		total = page.TotalCount
-		for _, u := range page.Results {
-			if u.Type != upstream.UserTypeUser {
-				continue // robots and directory principals are never the bridge's
+		ps.up.users[u.ID] = u
+		for _, g := range u.GroupIDs {
+			if ps.up.members[g] == nil {
+				ps.up.members[g] = map[string]bool{}
 			}
-			ps.up.users[u.ID] = u
-			for _, g := range u.GroupIDs {
-				if ps.up.members[g] == nil {
-					ps.up.members[g] = map[string]bool{}
-				}
-				ps.up.members[g][u.ID] = true
-			}
-		}
-		skip += len(page.Results)
-		if len(page.Results) == 0 || skip >= page.TotalCount {
-			break
+			ps.up.members[g][u.ID] = true
 		}
 	}
 	var groups []upstream.Group
-	err := paced(ctx, func() (err error) {
+	err = paced(ctx, func() (err error) {
 		groups, err = ps.p.up.ListGroups(ctx)
 		return err
 	})
@@ -354,10 +344,70 @@ func (ps *pass) readUiPath(ctx context.Context) error {
 			ps.up.groups[g.ID] = g
 		}
 	}
-	ps.rep.MinimumGets = max(1, (total+999)/1000) + 1
+	ps.rep.MinimumGets = listPages(total, ps.pageSize) + 1
 	ps.rep.Users.UiPath = len(ps.up.users)
 	ps.rep.Groups.UiPath = len(ps.up.groups)
 	return nil
+}
+
+// listAttempts bounds how often a listing that changed while it was read
+// is read again.
+const listAttempts = 3
+
+// listUsers reads every user, page after page. Pages are offsets into a
+// list that may change meanwhile (an account created or deleted shifts
+// every later page by one), which would show a user as missing or twice.
+// A read whose pages disagree on the total, or that holds another number
+// of distinct users than the total, or a user twice, is read again (at
+// most listAttempts times): only a consistent listing may say an account
+// is missing, since the repair recreates it.
+func (ps *pass) listUsers(ctx context.Context) ([]upstream.User, int, error) {
+	for attempt := 1; ; attempt++ {
+		var all []upstream.User
+		seen := map[string]bool{}
+		consistent, total := true, -1
+		for skip := 0; ; {
+			var page upstream.UserPage
+			err := paced(ctx, func() (err error) {
+				page, err = ps.p.up.SearchUsers(ctx, "", 0, skip)
+				return err
+			})
+			if err != nil {
+				return nil, 0, fmt.Errorf("reconcile: list UiPath users: %w", err)
+			}
+			if skip == 0 {
+				ps.pageSize = max(len(page.Results), 1)
+			}
+			if total >= 0 && page.TotalCount != total {
+				consistent = false
+			}
+			total = page.TotalCount
+			for _, u := range page.Results {
+				if seen[u.ID] {
+					consistent = false
+					continue
+				}
+				seen[u.ID] = true
+				all = append(all, u)
+			}
+			skip += len(page.Results)
+			if len(page.Results) == 0 || skip >= page.TotalCount {
+				break
+			}
+		}
+		if consistent && len(all) == total {
+			return all, total, nil
+		}
+		if attempt == listAttempts {
+			return nil, 0, fmt.Errorf("reconcile: UiPath's user listing changed while it was read, %d times in a row; try again when fewer accounts are being created or deleted", listAttempts)
+		}
+		ps.p.log.InfoContext(ctx, "reconcile: UiPath's user listing changed while it was read; reading it again", "pass", ps.rep.PassID, "attempt", attempt)
+	}
+}
+
+// listPages is how many pages of size hold n users (one at least).
+func listPages(n, size int) int {
+	return max(1, (n+size-1)/max(size, 1))
 }
 
 // paced runs call, waiting out a client-side budget that has no room

@@ -85,6 +85,11 @@ func (ps *pass) repairUser(ctx context.Context, r userRepair) {
 		// The security case: the deprovisioning reserve is for it.
 		ctx = upstream.Deprovisioning(ctx)
 	}
+	// A repair whose outcome UiPath did not tell is checked by the
+	// settler, as a live write's is; a confirmed one is not read back
+	// (that would cost a GET per repair): the next pass compares it.
+	ctx, unc := upstream.TrackUncertain(ctx)
+	defer p.noteDoubt(ctx, cache.KindUser, id, false, unc)
 	switch {
 	case r.leaver && (r.rec.Deprovisioned || ps.policy == DeprovisionDelete):
 		err = ps.deleteAccount(ctx, r.rec)
@@ -98,9 +103,6 @@ func (ps *pass) repairUser(ctx context.Context, r userRepair) {
 		err = paced(ctx, func() error { return p.up.UpdateUser(ctx, id, upd) })
 		if errors.Is(err, upstream.ErrNotFound) {
 			err = errors.New("UiPath deleted the account during the pass; the next pass recreates it")
-		}
-		if err == nil && r.leaver && !p.confirmInactive(ctx, id) {
-			p.addDoubt(ctx, cache.KindUser, id, false, 0)
 		}
 	}
 	if err == nil {
@@ -117,9 +119,6 @@ func (ps *pass) deleteAccount(ctx context.Context, rec cache.Record) error {
 	if err != nil && !errors.Is(err, upstream.ErrNotFound) {
 		return err
 	}
-	if !p.confirmGone(ctx, rec.ID) {
-		p.addDoubt(ctx, cache.KindUser, rec.ID, false, 0)
-	}
 	if rec.Deprovisioned {
 		return nil
 	}
@@ -132,22 +131,10 @@ func (ps *pass) deleteAccount(ctx context.Context, rec cache.Record) error {
 	return err
 }
 
-// recreateUser recreates a lost account under its id with its groups,
-// after one GET confirms UiPath really lacks it: a listing read page by
-// page can miss a user while others are deleted.
+// recreateUser recreates a lost account under its id with its groups (the
+// listing that says it is missing was consistent: see listUsers).
 func (ps *pass) recreateUser(ctx context.Context, r userRepair) error {
 	p := ps.p
-	var gerr error
-	_ = paced(ctx, func() error {
-		_, gerr = p.up.GetUser(ctx, r.rec.ID)
-		return gerr
-	})
-	switch {
-	case gerr == nil:
-		return errors.New("UiPath has the account after all (the listing shifted while it was read); the next pass compares it")
-	case !errors.Is(gerr, upstream.ErrNotFound):
-		return gerr
-	}
 	err := paced(ctx, func() error {
 		_, err := p.recreateAccount(ctx, r.rec.ID, r.want)
 		return err
@@ -171,6 +158,8 @@ func (ps *pass) repairGroup(ctx context.Context, r groupRepair) {
 		ps.settle(r.drifts, err)
 		return
 	}
+	ctx, unc := upstream.TrackUncertain(ctx)
+	defer p.noteDoubt(ctx, cache.KindGroup, id, false, unc)
 	if r.has == nil {
 		// Members with an account in UiPath now: listed, or recreated by
 		// this pass.

@@ -2,6 +2,7 @@ package mapping_test
 
 import (
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/scim-bridge/scim-bridge/internal/envtest"
 	"github.com/scim-bridge/scim-bridge/mapping"
 	"github.com/scim-bridge/scim-bridge/upstream"
+	"github.com/scim-bridge/scim-bridge/upstream/emulator"
 )
 
 // reconcileCfg is a provisioner as the service runs it, with a short lull
@@ -155,11 +157,10 @@ func TestReconcileRepairsEveryDriftClass(t *testing.T) {
 			t.Error("robot touched")
 		}
 
-		// Calls: two listing GETs (one page of users, the groups), one GET
-		// confirming dan is gone before recreating him, one reading bob's
-		// deactivation back; a PUT per drifted user and for the rename, one
-		// PUT carrying both membership repairs; two creates.
-		wantCalls := map[string]int{"GET": 4, "PUT": 5, "POST": 2, "DELETE": 0}
+		// Calls: two listing GETs (one page of users, the groups) and no
+		// other read; a PUT per drifted user and for the rename, one PUT
+		// carrying both membership repairs; two creates.
+		wantCalls := map[string]int{"GET": 2, "PUT": 5, "POST": 2, "DELETE": 0}
 		for m, n := range wantCalls {
 			if rep.UpstreamCalls[m] != n {
 				t.Errorf("%s calls %d, want %d (all: %v)", m, rep.UpstreamCalls[m], n, rep.UpstreamCalls)
@@ -399,5 +400,44 @@ func TestReconcileOnePassAtATime(t *testing.T) {
 	unlock()
 	if rep, err := other.Reconcile(t.Context(), mapping.ReconcileOptions{}); err != nil || rep.ExitCode() != 0 {
 		t.Errorf("after the lease is free: %v, exit %d", err, rep.ExitCode())
+	}
+}
+
+// TestReconcileListingThatShifts: an account deleted while the pass reads
+// the user pages shifts the later pages by one, so one user would be
+// listed nowhere and taken as missing. The pass sees the listing change
+// (its total moved) and reads it again; only the user really deleted is
+// recreated, and nothing fails.
+func TestReconcileListingThatShifts(t *testing.T) {
+	e := newEnv(t, envOptions{cfg: reconcileCfg(), pageSize: 2})
+	ctx := t.Context()
+	var ids []string
+	for _, n := range []string{"ada", "bob", "carol", "dan", "eve"} {
+		ids = append(ids, e.mustUser(n).ID)
+	}
+	// The first page (ada, bob) goes at once; the second waits while bob is deleted.
+	e.emu.Inject(emulator.Fault{Method: http.MethodGet, PathContains: "/User/users/"})
+	e.emu.Inject(emulator.Fault{Method: http.MethodGet, PathContains: "/User/users/", Delay: 300 * time.Millisecond})
+	done := make(chan mapping.ReconcileReport)
+	go func() {
+		rep, err := e.prov.Reconcile(ctx, mapping.ReconcileOptions{})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- rep
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if err := e.up.DeleteUser(ctx, ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	rep := <-done
+	wantFindings(t, findings(rep, nil), map[string]string{"missing user bob": mapping.ActionRepaired})
+	if n := len(e.emu.Users()); n != 5 {
+		t.Errorf("UiPath has %d users after the pass, want 5", n)
+	}
+	// The shifted read stopped after 2 pages (its total said 4 by then),
+	// the second read took 2 pages of the 4 users, and the groups 1.
+	if rep.UpstreamCalls["GET"] != 5 || rep.MinimumGets != 3 {
+		t.Errorf("GETs %d, minimum %d; want 5 (the listing read twice) and 3", rep.UpstreamCalls["GET"], rep.MinimumGets)
 	}
 }

@@ -45,7 +45,7 @@ type Client struct {
 // New returns a Client for cfg, or an error listing every invalid field. A
 // nil logger discards. New does no I/O: the first call fetches the token.
 func New(cfg Config, logger *slog.Logger) (*Client, error) {
-	return newClient(cfg, logger, maxPageSize)
+	return newClient(cfg, logger, cfg.PageSize)
 }
 
 // newClient is New with the page size used by GroupMembers and the Find

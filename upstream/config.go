@@ -74,6 +74,11 @@ type Config struct {
 	// calls excluded), for metrics. It must be quick and safe for concurrent
 	// use. Zero: nothing is told.
 	Observe func(Observation)
+	// PageSize is the top of the reads that page (listing users, a
+	// group's members, finding a user); zero or more than the API's 1,000
+	// means 1,000. Smaller pages only cost more calls: it is for tests
+	// and tools that exercise paging.
+	PageSize int
 }
 
 // Observation describes one attempt at an API call. It carries no id, no
