@@ -305,6 +305,14 @@ func (p *Provisioner) commitGroup(ctx context.Context, cur loadedGroup, res map[
 		return rec, fmt.Errorf("store group %s: %w", rec.ID, err)
 	}
 	stored.Members = applyDelta(rec.Members, confirmedAdd, confirmedRemove)
+	if len(out.lost) > 0 {
+		if stored, err = p.queueLostMembers(rctx, stored, out.lost); err != nil {
+			return stored, err
+		}
+		for _, id := range out.lost {
+			confirmedAdd[id] = true // for the check below
+		}
+	}
 	if len(confirmedAdd) > 0 {
 		if stored, err = p.forgetDeletedMembers(ctx, stored, confirmedAdd); err != nil {
 			return stored, err

@@ -77,6 +77,9 @@ type planOutcome struct {
 	failedIDs      []string // users whose change failed
 	retryable      bool     // every failure may succeed on retry
 	firstErr       error
+	// lost are users to add whose UiPath account no longer exists (an
+	// admin deleted it): neither added nor failed; see lostmember.go.
+	lost []string
 }
 
 // runPlan executes a plan: the group call first, then the user calls
@@ -97,18 +100,27 @@ func (p *Provisioner) runPlan(ctx context.Context, plan groupPlan) planOutcome {
 	}
 	if gc := plan.groupCall; gc != nil {
 		out.total += len(gc.add) + len(gc.remove)
-		remove := gc.remove
-		_, err := p.up.UpdateGroup(ctx, plan.groupID, plan.name, gc.add, remove)
-		if err != nil && !upstream.IsRetryable(err) && len(remove) > 0 {
+		add, remove := gc.add, gc.remove
+		_, err := p.up.UpdateGroup(ctx, plan.groupID, plan.name, add, remove)
+		if err != nil && !upstream.IsRetryable(err) && len(add)+len(remove) > 0 {
 			// UiPath refuses a whole PUT /Group that names a user it no
-			// longer has. Such a removal already holds: take those users
-			// out and send the rest again.
-			if gone := p.vanished(ctx, remove); len(gone) > 0 {
-				out.removed = append(out.removed, gone...)
-				remove = slices.DeleteFunc(slices.Clone(remove), func(id string) bool { return slices.Contains(gone, id) })
+			// longer has. Such a removal already holds; such an addition
+			// waits for the account to be recreated. Take those users out
+			// and send the rest again.
+			if gone := p.vanished(ctx, append(slices.Clone(add), remove...)); len(gone) > 0 {
+				isGone := func(id string) bool { return slices.Contains(gone, id) }
+				for _, id := range gone {
+					if slices.Contains(remove, id) {
+						out.removed = append(out.removed, id)
+					} else {
+						out.lost = append(out.lost, id)
+					}
+				}
+				add = slices.DeleteFunc(slices.Clone(add), isGone)
+				remove = slices.DeleteFunc(slices.Clone(remove), isGone)
 				err = nil
-				if len(gc.add) > 0 || len(remove) > 0 || gc.rename {
-					_, err = p.up.UpdateGroup(ctx, plan.groupID, plan.name, gc.add, remove)
+				if len(add) > 0 || len(remove) > 0 || gc.rename {
+					_, err = p.up.UpdateGroup(ctx, plan.groupID, plan.name, add, remove)
 				}
 			}
 		}
@@ -118,9 +130,9 @@ func (p *Provisioner) runPlan(ctx context.Context, plan groupPlan) planOutcome {
 			out.renameErr = err
 			return out
 		case err != nil:
-			fail(append(slices.Clone(gc.add), remove...), err)
+			fail(append(slices.Clone(add), remove...), err)
 		default:
-			out.added = append(out.added, gc.add...)
+			out.added = append(out.added, add...)
 			out.removed = append(out.removed, remove...)
 		}
 	}
@@ -152,6 +164,8 @@ func (p *Provisioner) runPlan(ctx context.Context, plan groupPlan) planOutcome {
 				// the removal holds.
 				p.log.InfoContext(ctx, "membership removal: the account no longer exists in UiPath", "scim_id", uc.userID, "group", plan.groupID)
 				out.removed = append(out.removed, uc.userID)
+			case err != nil && uc.add && errors.Is(err, upstream.ErrNotFound):
+				out.lost = append(out.lost, uc.userID)
 			case err != nil:
 				fail([]string{uc.userID}, err)
 				p.log.WarnContext(ctx, "membership change failed", "scim_id", uc.userID, "group", plan.groupID, "error", err)

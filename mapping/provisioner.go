@@ -152,6 +152,12 @@ type Provisioner struct {
 	sent   map[string]time.Time
 	// reconciling is set while a reconciliation pass runs.
 	reconciling atomic.Bool
+	// lost are users whose UiPath account must be recreated before the
+	// scheduler's next round (lostmember.go).
+	lostMu sync.Mutex
+	lost   map[string]bool
+	// unrecoverable says why UiPath refused to recreate a lost account.
+	unrecoverable map[string]string
 }
 
 // New returns a Provisioner.

@@ -154,6 +154,7 @@ func (p *Provisioner) Round(ctx context.Context) (RoundReport, error) {
 		return rep, err
 	}
 	defer unlock()
+	p.recreateLostAccounts(ctx)
 	all, err := p.store.PendingChanges(ctx)
 	if err != nil {
 		return rep, fmt.Errorf("scheduler: %w", err)
@@ -455,7 +456,10 @@ func (p *Provisioner) settleParts(ctx, sctx context.Context, kind cache.Kind, re
 		// additions are recorded as failed.
 		rerr := p.recreateForCall(ctx, sctx, kind, rec)
 		switch {
-		case rerr == nil:
+		case rerr == nil, errors.Is(rerr, errInactiveGone):
+			// Recreated with the store's memberships; or a user the IdP
+			// has inactive, whose memberships wait in the store for a
+			// reactivation (which recreates the account with them).
 			return p.settleCall(ctx, claimed, nil)
 		case upstream.IsRetryable(rerr):
 			return p.settleCall(ctx, claimed, rerr)
@@ -466,6 +470,22 @@ func (p *Provisioner) settleParts(ctx, sctx context.Context, kind cache.Kind, re
 		return p.settleCall(ctx, claimed, err)
 	case len(claimed) == 1:
 		if c := claimed[0]; kind == cache.KindGroup && len(p.vanished(ctx, []string{c.User})) == 1 {
+			want, known := p.accountWanted(ctx, c.User)
+			switch {
+			case c.Add && want:
+				if reason := p.lostForGood(c.User); reason != "" {
+					return p.settleGone(ctx, claimed, "the account no longer exists in UiPath and cannot be recreated: "+reason)
+				}
+				// Deleted in UiPath, active in the IdP: the account comes
+				// back (lostmember.go) and the addition is sent again.
+				p.noteLostAccount(c.User)
+				return p.settleCall(ctx, claimed, errAccountLost)
+			case c.Add && known:
+				// Inactive in the IdP: no account is right, and the
+				// membership waits in the store for a reactivation, which
+				// recreates the account with its groups.
+				return p.settleCall(ctx, claimed, nil)
+			}
 			return p.settleGone(ctx, claimed, "the account no longer exists in UiPath")
 		}
 		return p.settleCall(ctx, claimed, err)

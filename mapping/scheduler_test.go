@@ -11,6 +11,7 @@ import (
 	"github.com/scim-bridge/scim-bridge/cache"
 	"github.com/scim-bridge/scim-bridge/internal/envtest"
 	"github.com/scim-bridge/scim-bridge/mapping"
+	"github.com/scim-bridge/scim-bridge/upstream"
 	"github.com/scim-bridge/scim-bridge/upstream/emulator"
 )
 
@@ -196,7 +197,9 @@ func TestDeactivationCarriesPendingChanges(t *testing.T) {
 
 // TestRefusedChangeIsRecordedAndTheRestLands: an account deleted directly
 // in UiPath makes UiPath refuse the whole PUT /Group; the scheduler finds
-// the change at fault, records it with its reason, and the others land.
+// the change at fault and lets the others land. The account cannot come
+// back (another account has taken its userName since), so the change is
+// recorded with its reason, and nothing is retried forever.
 func TestRefusedChangeIsRecordedAndTheRestLands(t *testing.T) {
 	forEachStore(t, func(t *testing.T, store envtest.Store) {
 		e := newEnv(t, envOptions{store: store, cfg: queuedCfg()})
@@ -209,6 +212,7 @@ func TestRefusedChangeIsRecordedAndTheRestLands(t *testing.T) {
 		if err := e.up.DeleteUser(t.Context(), ids[17]); err != nil {
 			t.Fatal(err)
 		}
+		e.emu.SeedUser(upstream.User{UserName: "u17@corp.example", Email: "u17@corp.example", IsActive: true})
 		e.drain()
 		want := lower(slices.Delete(slices.Clone(ids), 17, 18))
 		if got := e.upMembers(g.ID); !slices.Equal(got, want) {

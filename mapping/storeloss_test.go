@@ -429,3 +429,59 @@ func TestSchedulerRecreatesMissing(t *testing.T) {
 		}
 	})
 }
+
+// TestGroupAddOfAccountDeletedInUiPath: a group change adding a user whose
+// account an admin deleted in UiPath (the IdP still has the user active)
+// succeeds: the account comes back under its id with its groups, this one
+// included, and nothing is recorded as failed. A removal of such a user
+// holds as it is. A user the IdP has inactive gets no account back: the
+// membership is kept in the store only. In both write modes, with group
+// and user calls.
+func TestGroupAddOfAccountDeletedInUiPath(t *testing.T) {
+	for _, writes := range []string{mapping.WritesSync, mapping.WritesQueued} {
+		for _, strategy := range []string{mapping.StrategyGroup, mapping.StrategyUser} {
+			t.Run(writes+"/"+strategy, func(t *testing.T) {
+				cfg := queuedCfg()
+				cfg.MembershipWrites, cfg.Strategy = writes, strategy
+				e := newEnv(t, envOptions{cfg: cfg})
+				e.users3()
+				dan := e.mustUser("dan").ID
+				g := e.mustGroup("Finance", e.ids["ada"], e.ids["bob"])
+				other := e.mustGroup("Ops", e.ids["carol"])
+				if _, err := e.users.Patch(t.Context(), dan, ops(t, patchBody(deactivate)), ""); err != nil {
+					t.Fatal(err)
+				}
+				e.drain()
+				for _, id := range []string{e.ids["bob"], e.ids["carol"], dan} {
+					if err := e.up.DeleteUser(t.Context(), id); err != nil {
+						t.Fatal(err)
+					}
+				}
+				e.patchMembers(g.ID, "remove", e.ids["bob"])
+				e.patchMembers(g.ID, "add", e.ids["carol"], dan)
+				e.drain()
+
+				carol, ok := e.emu.User(e.ids["carol"])
+				if !ok || !carol.IsActive || !slices.Contains(carol.GroupIDs, g.ID) || !slices.Contains(carol.GroupIDs, other.ID) {
+					t.Errorf("carol in UiPath: present %v, %+v; want her account back, active, in Finance and Ops", ok, carol)
+				}
+				if _, ok := e.emu.User(dan); ok {
+					t.Error("dan (inactive in the IdP) got an account back")
+				}
+				if got, want := e.upMembers(g.ID), e.idsOf("ada", "carol"); !slices.Equal(got, want) {
+					t.Errorf("UiPath members %v, want %v", got, want)
+				}
+				rec, _ := e.record(cache.KindGroup, g.ID)
+				if want := sorted(e.ids["ada"], e.ids["carol"], dan); !slices.Equal(rec.Members, want) {
+					t.Errorf("desired members %v, want %v", rec.Members, want)
+				}
+				if fails, err := e.store.Failures(t.Context(), 0); err != nil || len(fails) != 0 {
+					t.Errorf("failures %+v, %v; want none", fails, err)
+				}
+				if p := e.pending(); len(p) != 0 {
+					t.Errorf("still pending: %+v", p)
+				}
+			})
+		}
+	}
+}
