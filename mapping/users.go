@@ -198,7 +198,11 @@ func (p *Provisioner) checkUnique(ctx context.Context, kind cache.Kind, self, na
 }
 
 // createUpstreamUser creates (or adopts) the UiPath account and returns its
-// id and whether it was adopted.
+// id and whether it was adopted. An existing account is adopted only when
+// its userName is the SCIM userName (ignoring case), or its email is the
+// SCIM user's email and also its userName (findExisting), and never when
+// the store already links it to another SCIM user: an adoption must not
+// hand one identity another person's account.
 func (p *Provisioner) createUpstreamUser(ctx context.Context, id string, prof profile) (string, bool, error) {
 	_, err := p.up.CreateUser(ctx, prof.newUser(id), nil)
 	var uerr *upstream.Error
@@ -256,6 +260,13 @@ func (p *Provisioner) findExisting(ctx context.Context, prof profile, uerr *upst
 	}
 	if prof.Email != "" && uerr.HasCode(upstream.CodeDuplicateEmail) {
 		u, err = p.up.FindUserByEmail(ctx, prof.Email)
+		if err == nil && !strings.EqualFold(u.UserName, prof.Email) {
+			// An account with this email under another login is another
+			// identity (an admin's own account, say): adopting it would
+			// let this IdP user control it.
+			p.log.WarnContext(ctx, "create refused: UiPath has the email under another login; not adopted", "upstream_id", u.ID)
+			return upstream.User{}, uniqueness("UiPath already has an account with email %q under another userName; the bridge adopts an existing account only when its userName is the SCIM userName, or is that email", prof.Email)
+		}
 		if err == nil {
 			return u, nil
 		}

@@ -144,6 +144,13 @@ func TestUserCreateRefused(t *testing.T) {
 		{name: "email of an account another SCIM user owns", adopt: true, setup: func(e *env) { e.mustUser("ada") },
 			doc:     `{"userName":"lovelace@corp.example","emails":[{"value":"ada@corp.example","primary":true}]}`,
 			wantErr: "conflict", wantScimType: scimdoc.ScimTypeUniqueness},
+		{name: "email of an unmanaged account under another login", adopt: true,
+			setup: func(e *env) {
+				// An administrator's own account, which happens to carry
+				// the address: adopting it would merge two people.
+				e.emu.SeedUser(upstream.User{UserName: "it-admin", Email: "ada@corp.example", IsActive: true})
+			},
+			doc: userJSON("ada@corp.example", "Ada", "L", "x"), wantErr: "conflict", wantScimType: scimdoc.ScimTypeUniqueness},
 		{name: "UiPath unavailable",
 			setup: func(e *env) {
 				e.emu.Inject(emulator.Fault{Method: http.MethodPost, PathContains: "BulkCreate", Status: 503})
@@ -192,6 +199,7 @@ func TestUserAdopt(t *testing.T) {
 	adaUp := upView{UserName: "ada@corp.example", Email: "ada@corp.example", Name: "Ada", Surname: "Lovelace", DisplayName: "Ada Lovelace", IsActive: true}
 	tests := []struct {
 		name    string
+		doc     string // the SCIM create; "" is ada's
 		seed    upstream.User
 		want    upView
 		wantPUT map[string]any // nil: the account needed no update
@@ -200,9 +208,10 @@ func TestUserAdopt(t *testing.T) {
 			seed:    upstream.User{UserName: "ada@corp.example", Email: "ada@corp.example", Name: ptr("Old"), Surname: ptr("Lovelace"), DisplayName: ptr("Old Lovelace")},
 			want:    adaUp,
 			wantPUT: map[string]any{"name": "Ada", "displayName": "Ada Lovelace", "isActive": true}},
-		{name: "same email, other userName",
-			seed:    upstream.User{UserName: "a.lovelace", Email: "ada@corp.example", Name: ptr("Ada"), Surname: ptr("Lovelace"), DisplayName: ptr("Ada Lovelace"), IsActive: true},
-			want:    upView{UserName: "a.lovelace", Email: "ada@corp.example", Name: "Ada", Surname: "Lovelace", DisplayName: "Ada Lovelace", IsActive: true},
+		{name: "same email, which is also the account's userName",
+			doc:     `{"userName":"alovelace","externalId":"okta-ada","name":{"givenName":"Ada","familyName":"Lovelace"},"emails":[{"value":"ada@corp.example","primary":true}],"active":true}`,
+			seed:    upstream.User{UserName: "ADA@corp.example", Email: "ada@corp.example", Name: ptr("Ada"), Surname: ptr("Lovelace"), DisplayName: ptr("Ada Lovelace"), IsActive: true},
+			want:    upView{UserName: "ADA@corp.example", Email: "ada@corp.example", Name: "Ada", Surname: "Lovelace", DisplayName: "Ada Lovelace", IsActive: true},
 			wantPUT: nil},
 	}
 	forEachStore(t, func(t *testing.T, store envtest.Store) {
@@ -211,7 +220,11 @@ func TestUserAdopt(t *testing.T) {
 				t.Parallel()
 				e := newEnv(t, envOptions{store: store, cfg: mapping.Config{AdoptExisting: true}})
 				seeded := e.emu.SeedUser(tt.seed)
-				it, err := e.users.Create(t.Context(), doc(t, ada))
+				create := ada
+				if tt.doc != "" {
+					create = tt.doc
+				}
+				it, err := e.users.Create(t.Context(), doc(t, create))
 				if err != nil {
 					t.Fatalf("Create: %v", err)
 				}
@@ -231,7 +244,7 @@ func TestUserAdopt(t *testing.T) {
 				case tt.wantPUT != nil && (len(puts) != 1 || !reflect.DeepEqual(puts[0].Body, tt.wantPUT)):
 					t.Errorf("PUT /User calls %v, want one with %v", puts, tt.wantPUT)
 				}
-				if rec, ok := e.record(cache.KindUser, seeded.ID); !ok || rec.Name != "ada@corp.example" {
+				if rec, ok := e.record(cache.KindUser, seeded.ID); !ok || (rec.Name != "ada@corp.example" && rec.Name != "alovelace") {
 					t.Errorf("store record %+v (found %v)", rec, ok)
 				}
 				// A second SCIM user cannot take the same account.
