@@ -175,6 +175,8 @@ type Store interface {
 	ResolveDoubt(ctx context.Context, d Doubt, next time.Time) error
 	// Queue holds the pending membership changes (pending.go).
 	Queue
+	// Audit keeps the audit log (audit.go).
+	Audit
 	// Ping reports whether the backend is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the backend's resources.

@@ -237,3 +237,37 @@ func BenchmarkLookup(b *testing.B) {
 		i++
 	}
 }
+
+// TestAuditRetention: Config.AuditRetention sets how far back an append
+// prunes the audit bucket.
+func TestAuditRetention(t *testing.T) {
+	s, err := boltstore.New(boltstore.Config{Path: filepath.Join(t.TempDir(), "store.db"), AuditRetention: time.Hour}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	cachetest.AuditRetention(t, s, time.Hour)
+}
+
+// TestAuditReadOnlyOldFile: a file no version with the audit log wrote
+// opens read-only, and its audit log is empty.
+func TestAuditReadOnlyOldFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	s, err := boltstore.New(boltstore.Config{Path: path}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	ro, err := boltstore.New(boltstore.Config{Path: path, ReadOnly: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	got, err := ro.AuditLog(t.Context(), cache.AuditQuery{})
+	if err != nil || len(got) != 0 {
+		t.Fatalf("AuditLog = %v, %v; want none", got, err)
+	}
+	if err := ro.AppendAudit(t.Context(), cache.AuditEntry{ID: "x"}); err == nil {
+		t.Error("AppendAudit on a read-only store succeeded")
+	}
+}

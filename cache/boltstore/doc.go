@@ -10,7 +10,8 @@
 // UpdateMembers touches only the delta's keys and the small record. One
 // membership bucket holds user id + NUL + group id keys, so GroupsOf is a
 // prefix scan that comes out sorted. A meta bucket keeps the per-kind record count, so List
-// reports Total without a scan.
+// reports Total without a scan. The audit bucket keys each entry by its
+// time and a sequence (audit.go), so a time window is a range scan.
 //
 // bbolt serialises writers and gives readers a consistent snapshot. Update
 // reads and runs its fn outside the write transaction, then writes only if

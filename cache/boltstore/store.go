@@ -41,11 +41,17 @@ type Config struct {
 	// Nothing is created: a missing file is an error that wraps
 	// fs.ErrNotExist. Every write fails. Zero value: read-write.
 	ReadOnly bool
+	// AuditRetention is how long audit entries are kept (cache.Audit).
+	// Zero → cache.DefaultAuditRetention.
+	AuditRetention time.Duration
 }
 
 func (c Config) withDefaults() Config {
 	if c.OpenTimeout <= 0 {
 		c.OpenTimeout = defaultOpenTimeout
+	}
+	if c.AuditRetention <= 0 {
+		c.AuditRetention = cache.DefaultAuditRetention
 	}
 	return c
 }
@@ -56,6 +62,8 @@ func (c Config) withDefaults() Config {
 type Store struct {
 	db     *bolt.DB
 	logger *slog.Logger
+	// auditRetention: see Config.AuditRetention.
+	auditRetention time.Duration
 }
 
 // options are the test seams of newStore.
@@ -121,7 +129,7 @@ func newStore(cfg Config, logger *slog.Logger, opts options) (*Store, error) {
 		return nil, fmt.Errorf("boltstore: init %s: %w", cfg.Path, err)
 	}
 	logger.Debug("mapping store opened", "backend", "bolt", "path", cfg.Path, "read_only", cfg.ReadOnly)
-	return &Store{db: db, logger: logger}, nil
+	return &Store{db: db, logger: logger, auditRetention: cfg.AuditRetention}, nil
 }
 
 // Ping reports whether the database is open and readable.

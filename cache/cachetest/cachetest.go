@@ -82,6 +82,11 @@ func Run(t *testing.T, newStore func(t *testing.T) cache.Store) {
 		{"UpdateMembersSettlesQueue", testUpdateMembersSettlesQueue},
 		{"Failures", testFailures},
 		{"ParallelQueue", testParallelQueue},
+		// audit.go
+		{"Audit", testAudit},
+		{"AuditOrder", testAuditOrder},
+		{"AuditRetention", testAuditRetention},
+		{"ParallelAudit", testParallelAudit},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

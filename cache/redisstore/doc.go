@@ -19,6 +19,8 @@
 //	{p}:pq:g:<groupId>            set of the user ids of the group's changes
 //	{p}:pq:u:<userId>             set of the group ids of the user's changes
 //	{p}:failures                  list of JSON cache.Failure, newest first
+//	{p}:audit                     stream of JSON cache.AuditEntry (field e),
+//	                              ids from the entries' times (audit.go)
 //
 // Create, Update, UpdateMembers and Delete are Lua scripts that declare every key they
 // touch, so each is atomic on the server. Update and Delete are

@@ -164,6 +164,9 @@ func TestKeysShareHashTag(t *testing.T) {
 	if err := s.AddFailure(ctx, cache.Failure{Group: "g1", User: "u3", Reason: "gone"}); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.AppendAudit(ctx, cache.AuditEntry{Operation: "create", Kind: cache.KindGroup, ID: "g1", Outcome: cache.AuditOK}); err != nil {
+		t.Fatal(err)
+	}
 	opts, err := redis.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)
@@ -174,9 +177,9 @@ func TestKeysShareHashTag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// rec, members, name, ext, order, seq, ug × 2, pending, pq:g, pq:u, failures
-	if len(keys) != 12 {
-		t.Errorf("keys = %q, want 12", keys)
+	// rec, members, name, ext, order, seq, ug × 2, pending, pq:g, pq:u, failures, audit
+	if len(keys) != 13 {
+		t.Errorf("keys = %q, want 13", keys)
 	}
 	for _, k := range keys {
 		if !strings.HasPrefix(k, "{"+prefix+"}:") {
@@ -332,4 +335,17 @@ func TestMinReplicas(t *testing.T) {
 			return s
 		})
 	})
+}
+
+// TestAuditRetention: Config.AuditRetention sets how far back an append
+// trims the audit stream.
+func TestAuditRetention(t *testing.T) {
+	url, prefix := redistest.URL(t), redistest.Prefix(t)
+	s, err := redisstore.New(redisstore.Config{URL: url, Prefix: prefix, AuditRetention: time.Hour}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deletePrefix(t, url, prefix) })
+	defer s.Close()
+	cachetest.AuditRetention(t, s, time.Hour)
 }

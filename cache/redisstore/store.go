@@ -47,6 +47,9 @@ type Config struct {
 	MinReplicas int
 	// ReplicaTimeout bounds the wait for MinReplicas. Zero → 2s.
 	ReplicaTimeout time.Duration
+	// AuditRetention is how long audit entries are kept (cache.Audit).
+	// Zero → cache.DefaultAuditRetention.
+	AuditRetention time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -55,6 +58,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ReplicaTimeout <= 0 {
 		c.ReplicaTimeout = 2 * time.Second
+	}
+	if c.AuditRetention <= 0 {
+		c.AuditRetention = cache.DefaultAuditRetention
 	}
 	return c
 }
@@ -70,6 +76,8 @@ type Store struct {
 	// minReplicas and replicaTimeout: see Config.MinReplicas.
 	minReplicas    int
 	replicaTimeout time.Duration
+	// auditRetention: see Config.AuditRetention.
+	auditRetention time.Duration
 }
 
 // New returns a store on cfg.Client, or on a client for cfg.URL. It does not
@@ -83,7 +91,7 @@ func New(cfg Config, logger *slog.Logger) (*Store, error) {
 		return nil, fmt.Errorf("redisstore: prefix %q must not contain '{' or '}'", cfg.Prefix)
 	}
 	s := &Store{client: cfg.Client, keys: keys{"{" + cfg.Prefix + "}:"}, logger: logger,
-		minReplicas: cfg.MinReplicas, replicaTimeout: cfg.ReplicaTimeout}
+		minReplicas: cfg.MinReplicas, replicaTimeout: cfg.ReplicaTimeout, auditRetention: cfg.AuditRetention}
 	if s.client == nil {
 		if cfg.URL == "" {
 			return nil, errors.New("redisstore: URL or Client is required")
