@@ -131,9 +131,13 @@ func (s *Store) AuditLog(ctx context.Context, q cache.AuditQuery) ([]cache.Audit
 		c := b.Cursor()
 		if q.Limit > 0 {
 			// The newest first, so that the scan stops at Limit.
-			k, v := c.Last()
-			if hi != nil {
-				if k, v = c.Seek(hi); k == nil {
+			var k, v []byte
+			switch {
+			case hi == nil:
+				k, v = c.Last()
+			default:
+				// The last key before hi.
+				if k, _ = c.Seek(hi); k == nil {
 					k, v = c.Last()
 				} else {
 					k, v = c.Prev()
