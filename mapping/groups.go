@@ -113,6 +113,9 @@ func (p *Provisioner) createGroup(ctx context.Context, attrs map[string]any) (ca
 		return cache.Record{}, fmt.Errorf("store group %s: %w", id, err)
 	}
 	p.log.InfoContext(ctx, "group created", "scim_id", id, "members", len(members), "adopted", adopted)
+	if adopted {
+		noteAudit(ctx, func(n *auditNote) { n.detail = "adopted an existing UiPath group" })
+	}
 	return rec, nil
 }
 
@@ -362,6 +365,9 @@ func (p *Provisioner) queueGroup(ctx context.Context, rec cache.Record, name, ex
 		}
 	}
 	stored.Members = applyDelta(rec.Members, setOf(adds), setOf(removes))
+	if len(upAdds)+len(upRemoves) > 0 {
+		noteAudit(ctx, func(n *auditNote) { n.queued = true })
+	}
 	p.wakeScheduler()
 	if len(adds) > 0 {
 		return p.forgetDeletedMembers(ctx, stored, setOf(adds))
@@ -483,32 +489,33 @@ func (p *Provisioner) withAccounts(ctx context.Context, ids []string) []string {
 	return out
 }
 
-// deleteGroup deletes the UiPath group and forgets it.
-func (p *Provisioner) deleteGroup(ctx context.Context, id, ifMatch string) error {
+// deleteGroup deletes the UiPath group and forgets it, and returns the
+// record it forgot.
+func (p *Provisioner) deleteGroup(ctx context.Context, id, ifMatch string) (cache.Record, error) {
 	unlock, err := p.lock(ctx, "group:"+id)
 	if err != nil {
-		return err
+		return cache.Record{}, err
 	}
 	defer unlock()
 	// An id only UiPath knows (a store loss) is re-adopted, so that the
 	// delete takes effect there; its members do not matter.
 	rec, readopted, err := p.loadOrReadopt(ctx, cache.KindGroup, id, false)
 	if err != nil {
-		return err
+		return rec, err
 	}
 	if err := checkIfMatch(rec, ifMatch); err != nil && !readopted {
-		return err
+		return rec, err
 	}
 	ctx, unc := upstream.TrackUncertain(ctx)
 	defer p.noteDoubt(ctx, cache.KindGroup, id, true, unc)
 	if err := p.up.DeleteGroup(ctx, id); err != nil && !errors.Is(err, upstream.ErrNotFound) {
-		return fmt.Errorf("delete group %s: %w", id, err)
+		return rec, fmt.Errorf("delete group %s: %w", id, err)
 	}
 	if err := p.store.Delete(ctx, cache.KindGroup, id); err != nil && !errors.Is(err, cache.ErrNotFound) {
-		return fmt.Errorf("forget group %s: %w", id, err)
+		return rec, fmt.Errorf("forget group %s: %w", id, err)
 	}
 	p.log.InfoContext(ctx, "group deleted", "scim_id", id)
-	return nil
+	return rec, nil
 }
 
 func groupName(res map[string]any) (string, error) {

@@ -93,6 +93,10 @@ type Config struct {
 	// deletion took from the start of its request to UiPath's
 	// confirmation.
 	OnDeprovision func(time.Duration)
+	// OnAuditFailure, when set, is told how many audit entries the store
+	// failed to record (they are logged instead; see audit.go). Zero:
+	// only the log says so.
+	OnAuditFailure func(entries int)
 }
 
 func (c Config) withDefaults() Config {

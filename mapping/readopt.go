@@ -175,5 +175,8 @@ func (p *Provisioner) loadOrReadopt(ctx context.Context, kind cache.Kind, id str
 	} else {
 		rec, err = p.readoptGroup(ctx, id, members)
 	}
+	if err == nil {
+		noteAudit(ctx, func(n *auditNote) { n.detail = "re-adopted from UiPath: the store did not know the id" })
+	}
 	return rec, err == nil, err
 }

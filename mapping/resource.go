@@ -186,7 +186,9 @@ func (users) Kind() scimdoc.Kind  { return scimdoc.KindUser }
 func (groups) Kind() scimdoc.Kind { return scimdoc.KindGroup }
 
 func (u users) Create(ctx context.Context, doc map[string]any) (Item, error) {
-	rec, err := u.p.createUser(ctx, doc)
+	w := u.p.beginWrite(ctx, OpCreate, cache.KindUser, "", nameOf(doc), false)
+	rec, err := u.p.createUser(w.ctx, doc)
+	w.end(rec, err)
 	return u.p.userItem(ctx, rec, err)
 }
 
@@ -196,17 +198,25 @@ func (u users) Get(ctx context.Context, id string) (Item, error) {
 }
 
 func (u users) Replace(ctx context.Context, id string, doc map[string]any, ifMatch string) (Item, error) {
-	rec, err := u.p.replaceUser(ctx, id, doc, ifMatch)
+	w := u.p.beginWrite(ctx, OpReplace, cache.KindUser, id, nameOf(doc), asksDeactivation(doc, nil))
+	rec, err := u.p.replaceUser(w.ctx, id, doc, ifMatch)
+	w.end(rec, err)
 	return u.p.userItem(ctx, rec, err)
 }
 
 func (u users) Patch(ctx context.Context, id string, ops []scimdoc.PatchOp, ifMatch string) (Item, error) {
-	rec, err := u.p.patchUser(ctx, id, ops, ifMatch)
+	w := u.p.beginWrite(ctx, OpPatch, cache.KindUser, id, "", asksDeactivation(nil, ops))
+	rec, err := u.p.patchUser(w.ctx, id, ops, ifMatch)
+	w.end(rec, err)
 	return u.p.userItem(ctx, rec, err)
 }
 
 func (u users) Delete(ctx context.Context, id, ifMatch string) error {
-	return classify(u.p.deleteUser(ctx, id, ifMatch))
+	w := u.p.beginWrite(ctx, OpDelete, cache.KindUser, id, "", false)
+	rec, err := u.p.deleteUser(w.ctx, id, ifMatch)
+	err = classify(err)
+	w.end(rec, err)
+	return err
 }
 
 func (u users) List(ctx context.Context, req ListRequest) (ListResult, error) {
@@ -215,8 +225,11 @@ func (u users) List(ctx context.Context, req ListRequest) (ListResult, error) {
 }
 
 func (g groups) Create(ctx context.Context, doc map[string]any) (Item, error) {
-	rec, err := g.p.createGroup(ctx, doc)
-	return itemOf(rec, nil), classify(err)
+	w := g.p.beginWrite(ctx, OpCreate, cache.KindGroup, "", nameOf(doc), false)
+	rec, err := g.p.createGroup(w.ctx, doc)
+	err = classify(err)
+	w.end(rec, err)
+	return itemOf(rec, nil), err
 }
 
 func (g groups) Get(ctx context.Context, id string) (Item, error) {
@@ -225,17 +238,27 @@ func (g groups) Get(ctx context.Context, id string) (Item, error) {
 }
 
 func (g groups) Replace(ctx context.Context, id string, doc map[string]any, ifMatch string) (Item, error) {
-	rec, err := g.p.replaceGroup(ctx, id, doc, ifMatch)
-	return itemOf(rec, nil), classify(err)
+	w := g.p.beginWrite(ctx, OpReplace, cache.KindGroup, id, nameOf(doc), false)
+	rec, err := g.p.replaceGroup(w.ctx, id, doc, ifMatch)
+	err = classify(err)
+	w.end(rec, err)
+	return itemOf(rec, nil), err
 }
 
 func (g groups) Patch(ctx context.Context, id string, ops []scimdoc.PatchOp, ifMatch string) (Item, error) {
-	rec, err := g.p.patchGroup(ctx, id, ops, ifMatch)
-	return itemOf(rec, nil), classify(err)
+	w := g.p.beginWrite(ctx, OpPatch, cache.KindGroup, id, "", false)
+	rec, err := g.p.patchGroup(w.ctx, id, ops, ifMatch)
+	err = classify(err)
+	w.end(rec, err)
+	return itemOf(rec, nil), err
 }
 
 func (g groups) Delete(ctx context.Context, id, ifMatch string) error {
-	return classify(g.p.deleteGroup(ctx, id, ifMatch))
+	w := g.p.beginWrite(ctx, OpDelete, cache.KindGroup, id, "", false)
+	rec, err := g.p.deleteGroup(w.ctx, id, ifMatch)
+	err = classify(err)
+	w.end(rec, err)
+	return err
 }
 
 func (g groups) List(ctx context.Context, req ListRequest) (ListResult, error) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/cache"
@@ -146,8 +147,17 @@ func (p *Provisioner) Drain(ctx context.Context) error {
 }
 
 // Round plans over every pending change and sends the ripe calls, while
-// the budget has room, at most roundCalls of them.
+// the budget has room, at most roundCalls of them. Its audit entries (one
+// per call sent, one per change refused for good) are written once the
+// round has let go of its locks.
 func (p *Provisioner) Round(ctx context.Context) (RoundReport, error) {
+	ctx = WithActor(ctx, Actor{IdP: ActorScheduler})
+	ctx, buf := withAuditBuffer(ctx)
+	defer p.flushAudit(ctx, buf)
+	return p.round(ctx)
+}
+
+func (p *Provisioner) round(ctx context.Context) (RoundReport, error) {
 	var rep RoundReport
 	unlock, err := p.lock(ctx, "scheduler")
 	if err != nil {
@@ -310,15 +320,54 @@ type callResult struct {
 	// unsent: the budget had no room; wait is until it may.
 	unsent bool
 	wait   time.Duration
+	// name and changes are the resource's name and what the call carried
+	// (changesOf), for the audit log.
+	name, changes string
 }
 
 // sendCall sends one planned call, carrying every change pending for its
-// resource.
+// resource, and audits it when anything went to UiPath.
 func (p *Provisioner) sendCall(ctx context.Context, c Call) (callResult, error) {
+	var log upstream.CallLog
+	ctx = upstream.WithCallLog(ctx, &log)
+	var res callResult
+	var err error
+	e := cache.AuditEntry{Operation: OpMembership, Outcome: cache.AuditOK}
 	if c.Group != "" {
-		return p.sendGroupCall(ctx, c.Group)
+		e.Kind, e.ID = cache.KindGroup, c.Group
+		res, err = p.sendGroupCall(ctx, c.Group)
+	} else {
+		e.Kind, e.ID = cache.KindUser, c.User
+		res, err = p.sendUserCall(ctx, c.User)
 	}
-	return p.sendUserCall(ctx, c.User)
+	if e.Calls = auditCalls(&log); len(e.Calls) == 0 {
+		return res, err
+	}
+	e.Name = res.name
+	e.Detail = res.changes
+	switch {
+	case err != nil:
+		e.Outcome = cache.AuditFailed
+		e.Detail += "; " + err.Error()
+	case res.retried > 0 || res.failed > 0 || res.unsent:
+		e.Outcome = cache.AuditFailed
+		e.Detail += fmt.Sprintf("; %d confirmed, %d to retry, %d refused for good", res.done, res.retried, res.failed)
+	}
+	p.audit(ctx, e)
+	return res, err
+}
+
+// changesOf says, for an audit entry, what a call carried.
+func changesOf(kind cache.Kind, claimed []cache.Pending) string {
+	add, remove := split(claimed, kind)
+	var parts []string
+	if len(add) > 0 {
+		parts = append(parts, "add "+listIDs(add))
+	}
+	if len(remove) > 0 {
+		parts = append(parts, "remove "+listIDs(remove))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // claimOf claims the free, due pending changes of a resource.
@@ -373,7 +422,9 @@ func (p *Provisioner) sendGroupCall(ctx context.Context, groupID string) (callRe
 	defer cancel()
 	sctx, unc := upstream.TrackUncertain(sctx)
 	defer p.noteDoubt(ctx, cache.KindGroup, groupID, false, unc)
-	return p.sendParts(ctx, sctx, cache.KindGroup, rec, claimed)
+	res, err := p.sendParts(ctx, sctx, cache.KindGroup, rec, claimed)
+	res.name, res.changes = rec.Name, changesOf(cache.KindGroup, claimed)
+	return res, err
 }
 
 // callCtx is the context of a scheduler call: it never waits for the
@@ -560,7 +611,9 @@ func (p *Provisioner) sendUserCall(ctx context.Context, userID string) (callResu
 	defer cancel()
 	sctx, unc := upstream.TrackUncertain(sctx)
 	defer p.noteDoubt(ctx, cache.KindUser, userID, false, unc)
-	return p.sendParts(ctx, sctx, cache.KindUser, rec, claimed)
+	res, err := p.sendParts(ctx, sctx, cache.KindUser, rec, claimed)
+	res.name, res.changes = rec.Name, changesOf(cache.KindUser, claimed)
+	return res, err
 }
 
 // settleGone settles changes whose user or group UiPath no longer has:
@@ -662,6 +715,16 @@ func (p *Provisioner) recordFailure(ctx context.Context, c cache.Pending, reason
 	if err := p.store.AddFailure(rctx, f); err != nil {
 		p.log.ErrorContext(ctx, "cannot record a failed membership change", "group", c.Group, "scim_id", c.User, "error", err)
 	}
+	change := "remove user "
+	if c.Add {
+		change = "add user "
+	}
+	detail := change + c.User + ": " + reason
+	if len(detail) > 300 {
+		detail = detail[:297] + "..."
+	}
+	p.audit(ctx, cache.AuditEntry{Operation: OpMembership, Kind: cache.KindGroup, ID: c.Group,
+		Outcome: cache.AuditRefused, Detail: detail})
 }
 
 // carryPending claims a user's pending changes for a call the request

@@ -54,6 +54,7 @@ func (p *Provisioner) createUser(ctx context.Context, attrs map[string]any) (cac
 			return cache.Record{}, err
 		}
 		p.log.InfoContext(ctx, "create matched a deactivated user: reactivating", "scim_id", rec.ID)
+		noteAudit(ctx, func(n *auditNote) { n.detail = "matched a deactivated user: reactivated" })
 		return p.commitUser(ctx, cur, res)
 	}
 	if rec, ok, err := p.importedMatch(ctx, cache.KindUser, prof.UserName); err != nil {
@@ -129,6 +130,9 @@ func (p *Provisioner) createUser(ctx context.Context, attrs map[string]any) (cac
 		return cache.Record{}, fmt.Errorf("store user %s: %w", id, err)
 	}
 	p.log.InfoContext(ctx, "user created", "scim_id", id, "adopted", adopted)
+	if adopted {
+		noteAudit(ctx, func(n *auditNote) { n.detail = "adopted an existing UiPath account" })
+	}
 	return rec, nil
 }
 
@@ -365,6 +369,8 @@ func (p *Provisioner) commitUser(ctx context.Context, cur loadedUser, res map[st
 		return rec, err
 	}
 	res["userName"] = prof.UserName
+	deactivation := oldProf.Active && !prof.Active
+	noteAudit(ctx, func(n *auditNote) { n.deactivation = &deactivation })
 	if !strings.EqualFold(prof.UserName, oldProf.UserName) {
 		return rec, mutability("userName cannot change from %q to %q: UiPath accounts cannot be renamed", oldProf.UserName, prof.UserName)
 	}
@@ -545,28 +551,29 @@ func (p *Provisioner) upstreamGroupIDs(ctx context.Context, ids []string) []stri
 }
 
 // deleteUser deletes the UiPath account and forgets the user (RFC 7644
-// §3.6). Its group memberships go with it.
-func (p *Provisioner) deleteUser(ctx context.Context, id, ifMatch string) error {
+// §3.6), and returns the record it forgot. Its group memberships go with
+// it.
+func (p *Provisioner) deleteUser(ctx context.Context, id, ifMatch string) (cache.Record, error) {
 	start := p.cfg.Now()
 	unlock, err := p.lock(ctx, "user:"+id)
 	if err != nil {
-		return err
+		return cache.Record{}, err
 	}
 	defer unlock()
 	// An id only UiPath knows (a store loss) is re-adopted, so that the
 	// delete takes effect there.
 	rec, readopted, err := p.loadOrReadopt(upstream.Deprovisioning(ctx), cache.KindUser, id, false)
 	if err != nil {
-		return err
+		return rec, err
 	}
 	if err := checkIfMatch(rec, ifMatch); err != nil && !readopted {
-		return err
+		return rec, err
 	}
 	ctx, unc := upstream.TrackUncertain(upstream.Deprovisioning(ctx))
 	defer p.noteDoubt(ctx, cache.KindUser, id, true, unc)
 	if !rec.Deprovisioned {
 		if err := p.up.DeleteUser(ctx, id); err != nil && !errors.Is(err, upstream.ErrNotFound) {
-			return fmt.Errorf("delete user %s: %w", id, err)
+			return rec, fmt.Errorf("delete user %s: %w", id, err)
 		}
 		if !p.confirmGone(ctx, id) {
 			p.addDoubt(ctx, cache.KindUser, id, true, 0)
@@ -574,20 +581,20 @@ func (p *Provisioner) deleteUser(ctx context.Context, id, ifMatch string) error 
 		p.observeDeprovision(start)
 	}
 	if err := p.dropFromGroups(ctx, id); err != nil {
-		return err
+		return rec, err
 	}
 	if err := p.store.Delete(ctx, cache.KindUser, id); err != nil && !errors.Is(err, cache.ErrNotFound) {
-		return fmt.Errorf("forget user %s: %w", id, err)
+		return rec, fmt.Errorf("forget user %s: %w", id, err)
 	}
 	// A group change on another replica may have added the user between
 	// the first pass and the delete; once the record is gone, any later
 	// add sees it gone (commitGroup checks again after writing), so a
 	// second pass leaves no group listing a user the store lacks.
 	if err := p.dropFromGroups(ctx, id); err != nil {
-		return err
+		return rec, err
 	}
 	p.log.InfoContext(ctx, "user deleted", "scim_id", id)
-	return nil
+	return rec, nil
 }
 
 // observeDeprovision reports a deactivation or deletion UiPath confirmed

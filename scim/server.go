@@ -182,6 +182,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	idp := idpOf(r.UserAgent())
 	ctx := withRequest(r.Context(), requestInfo{id: id, idp: idp, resource: resourceOf(r.URL.Path)})
+	// The audit log names the request and the IdP of every change made
+	// for it. Static tokens carry no name, so the IdP is the client's
+	// label, as in the logs.
+	ctx = mapping.WithActor(ctx, mapping.Actor{RequestID: id, IdP: idp})
 	defer func() {
 		if v := recover(); v != nil {
 			s.log.ErrorContext(ctx, "panic serving request", "panic", fmt.Sprint(v), "method", r.Method, "path", r.URL.Path)
