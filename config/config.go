@@ -76,6 +76,9 @@ type Config struct {
 	// DataDir is where the embedded store lives (SCIM_BRIDGE_DATA_DIR,
 	// default "./data").
 	DataDir string
+	// AuditRetention is how long the store keeps the audit log's entries
+	// (SCIM_BRIDGE_AUDIT_RETENTION, default 2160h = 90 days).
+	AuditRetention time.Duration
 	// MembershipStrategy is how membership changes reach UiPath: "user",
 	// "group" or "auto" (SCIM_BRIDGE_MEMBERSHIP_STRATEGY, default "auto").
 	MembershipStrategy string
@@ -156,6 +159,7 @@ func defaults() Config {
 		UiPathScopes:       []string{"PM.User", "PM.Group", "PM.Directory"},
 		RedisPrefix:        "scim-bridge",
 		DataDir:            "./data",
+		AuditRetention:     90 * 24 * time.Hour,
 		MembershipStrategy: "auto",
 		MembershipWrites:   "queued",
 		Deprovision:        "disable",

@@ -141,6 +141,7 @@ var settings = []setting{
 	secret("redis_url", func(c *Config) *Secret { return &c.RedisURL }),
 	text("redis_prefix", func(c *Config) *string { return &c.RedisPrefix }),
 	text("data_dir", func(c *Config) *string { return &c.DataDir }),
+	duration("audit_retention", func(c *Config) *time.Duration { return &c.AuditRetention }),
 	word("membership_strategy", func(c *Config) *string { return &c.MembershipStrategy }),
 	word("membership_writes", func(c *Config) *string { return &c.MembershipWrites }),
 	word("deprovision", func(c *Config) *string { return &c.Deprovision }),

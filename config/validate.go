@@ -141,6 +141,9 @@ func (c Config) Validate() error {
 		}
 	}
 	checkPositive("SHUTDOWN_TIMEOUT", c.ShutdownTimeout)
+	if c.AuditRetention < time.Hour {
+		fail("AUDIT_RETENTION", "%v: must be at least 1h (entries older than it are removed)", c.AuditRetention)
+	}
 	if c.MaxBodyBytes <= 0 {
 		fail("MAX_BODY_BYTES", "%d: must be positive", c.MaxBodyBytes)
 	}

@@ -87,6 +87,7 @@ func TestValidate(t *testing.T) {
 				"SCIM_BRIDGE_UIPATH_TIMEOUT: 0s: must be positive",
 				"SCIM_BRIDGE_UIPATH_LATE_WRITE_WINDOW: 0s: must be positive",
 				"SCIM_BRIDGE_SHUTDOWN_TIMEOUT: 0s: must be positive",
+				"SCIM_BRIDGE_AUDIT_RETENTION: 0s: must be at least 1h",
 				"SCIM_BRIDGE_MAX_BODY_BYTES: 0: must be positive",
 			},
 		},
