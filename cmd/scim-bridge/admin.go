@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scim-bridge/scim-bridge/cache"
 	"github.com/scim-bridge/scim-bridge/config"
 	"github.com/scim-bridge/scim-bridge/mapping"
 )
@@ -28,6 +29,10 @@ type adminAPI struct {
 	reconcile func(context.Context, mapping.ReconcileOptions) (mapping.ReconcileReport, error)
 }
 
+// adminAuditPath is where the admin listener serves the audit log
+// (?since=&until=&user=&limit=; see auditQueryOf).
+const adminAuditPath = "/admin/v1/audit"
+
 // adminTimeout bounds reading a status report, on either side.
 const adminTimeout = 10 * time.Second
 
@@ -41,7 +46,9 @@ type adminHandler struct {
 	hashes  [][sha256.Size]byte // of the admin tokens
 	metrics http.Handler
 	api     adminAPI
-	log     *slog.Logger
+	// audit reads the audit log; nil: /admin/v1/audit is not served.
+	audit cache.Audit
+	log   *slog.Logger
 }
 
 func newAdminHandler(tokens []config.Secret, metrics http.Handler, api adminAPI, log *slog.Logger) *adminHandler {
@@ -65,10 +72,14 @@ func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusUnauthorized, "a valid admin bearer token is required (SCIM_BRIDGE_ADMIN_TOKENS)")
 		return
 	}
-	switch r.URL.Path {
-	case adminStatusPath:
+	switch {
+	case r.URL.Path == adminAuditPath && h.audit != nil:
+		if readOnly(w, r) {
+			h.serveAudit(w, r)
+		}
+	case r.URL.Path == adminStatusPath:
 		h.serveStatus(w, r)
-	case adminReconcilePath:
+	case r.URL.Path == adminReconcilePath && h.api.reconcile != nil:
 		h.serveReconcile(w, r)
 	default:
 		adminError(w, http.StatusNotFound, "no such admin endpoint")
@@ -125,6 +136,41 @@ func adminJSON(w http.ResponseWriter, code int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
+}
+
+// withAudit makes h serve the audit log of a at adminAuditPath.
+func (h *adminHandler) withAudit(a cache.Audit) *adminHandler {
+	h.audit = a
+	return h
+}
+
+// serveAudit answers GET /admin/v1/audit with {"entries": [...]}, oldest
+// first.
+func (h *adminHandler) serveAudit(w http.ResponseWriter, r *http.Request) {
+	q, err := auditQueryOf(r.URL.Query(), time.Now())
+	if err != nil {
+		adminError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), adminTimeout)
+	defer cancel()
+	entries, err := h.audit.AuditLog(ctx, q)
+	if err != nil {
+		h.log.WarnContext(ctx, "audit log read failed", "error", err)
+		adminError(w, http.StatusServiceUnavailable, "audit log unavailable: "+err.Error())
+		return
+	}
+	if entries == nil {
+		entries = []cache.AuditEntry{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(auditPage{Entries: entries})
+}
+
+// auditPage is the admin API's answer for the audit log.
+type auditPage struct {
+	Entries []cache.AuditEntry `json:"entries"`
 }
 
 // authorized reports whether r may use the admin API: always when no admin

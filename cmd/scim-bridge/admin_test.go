@@ -34,7 +34,7 @@ func adminOn(t *testing.T, tokens ...config.Secret) (*adminHandler, func() error
 	src := statusSource{store: "embedded", prov: prov, window: time.Minute,
 		budget: upstream.NewLocalBudget(map[string]int{"PUT": 10}, time.Minute, nil).WithReserve(0.1)}
 	metrics := newMetrics("test", nil, newLogger(io.Discard, "error", "text"))
-	return newAdminHandler(tokens, metrics.Handler(), adminAPI{status: src.report}, newLogger(t.Output(), "debug", "text")), store.Close
+	return newAdminHandler(tokens, metrics.Handler(), adminAPI{status: src.report}, newLogger(t.Output(), "debug", "text")).withAudit(store), store.Close
 }
 
 // TestAdminAuth: with admin tokens, the admin API answers only a request
@@ -53,6 +53,9 @@ func TestAdminAuth(t *testing.T) {
 		wantCode int
 	}{
 		{name: "no token", h: withTokens, path: adminStatusPath, wantCode: 401},
+		{name: "audit without a token", h: withTokens, path: adminAuditPath, wantCode: 401},
+		{name: "audit with a token", h: withTokens, path: adminAuditPath + "?since=24h&user=ada", auth: []string{"Bearer adm-first-8f1e"}, wantCode: 200},
+		{name: "audit with a bad since", h: withTokens, path: adminAuditPath + "?since=soon", auth: []string{"Bearer adm-first-8f1e"}, wantCode: 400},
 		{name: "first token", h: withTokens, path: adminStatusPath, auth: []string{"Bearer adm-first-8f1e"}, wantCode: 200},
 		{name: "second token, scheme in lower case", h: withTokens, path: adminStatusPath, auth: []string{"bearer adm-second-27c0"}, wantCode: 200},
 		{name: "wrong token", h: withTokens, path: adminStatusPath, auth: []string{"Bearer adm-third"}, wantCode: 401},
@@ -92,6 +95,12 @@ func TestAdminAuth(t *testing.T) {
 			}
 			if rec.Code == http.StatusUnauthorized && !strings.HasPrefix(rec.Header().Get("WWW-Authenticate"), "Bearer") {
 				t.Errorf("401 without a Bearer challenge: %v", rec.Header())
+			}
+			if rec.Code == http.StatusOK && strings.HasPrefix(tt.path, adminAuditPath) {
+				if got := rec.Body.String(); got != "{\"entries\":[]}\n" {
+					t.Errorf("audit of an empty log: %s", got)
+				}
+				return
 			}
 			if rec.Code == http.StatusOK {
 				var rep statusReport

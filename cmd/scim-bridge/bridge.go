@@ -25,10 +25,10 @@ import (
 // stores maps a backend name to its constructor (STYLE.md §3).
 var stores = map[string]func(cfg config.Config, log *slog.Logger) (cache.Store, error){
 	"redis": func(cfg config.Config, log *slog.Logger) (cache.Store, error) {
-		return redisstore.New(redisstore.Config{URL: cfg.RedisURL.Reveal(), Prefix: cfg.RedisPrefix}, log)
+		return redisstore.New(redisstore.Config{URL: cfg.RedisURL.Reveal(), Prefix: cfg.RedisPrefix, AuditRetention: cfg.AuditRetention}, log)
 	},
 	"embedded": func(cfg config.Config, log *slog.Logger) (cache.Store, error) {
-		return boltstore.New(boltstore.Config{Path: boltPath(cfg)}, log)
+		return boltstore.New(boltstore.Config{Path: boltPath(cfg), AuditRetention: cfg.AuditRetention}, log)
 	},
 }
 
@@ -100,6 +100,7 @@ func newBridgeOn(cfg config.Config, store cache.Store, httpClient *http.Client, 
 	}
 	pcfg := provisionerConfig(cfg)
 	pcfg.OnDeprovision = metrics.ObserveDeprovision
+	pcfg.OnAuditFailure = metrics.ObserveAuditFailure
 	prov, err := mapping.New(pcfg, client, store, log.With("component", "mapping"))
 	if err != nil {
 		store.Close()
@@ -165,7 +166,7 @@ func newBridgeOn(cfg config.Config, store cache.Store, httpClient *http.Client, 
 		metrics: metrics,
 		handler: withMetrics(metrics.Handler(), handler),
 		admin: newAdminHandler(cfg.AdminTokens, metrics.Handler(), adminAPI{status: status.report, reconcile: reconcile},
-			log.With("component", "admin")),
+			log.With("component", "admin")).withAudit(store),
 		background: background,
 	}, nil
 }

@@ -23,6 +23,8 @@ Usage:
                              exit 1: drift remains, 2: refused)
   scim-bridge status         print the queue of membership changes, the UiPath budget
                              and refused changes (-json for JSON; exit 1: needs attention)
+  scim-bridge audit          print the audit log of changes made or refused
+                             (-since 24h, -user ID|userName, -json for JSON lines)
   scim-bridge check-config   validate the configuration and print every setting
   scim-bridge version        print the version
 
@@ -49,6 +51,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return statusCmd(ctx, args[1:], stdout, stderr)
 	case "reconcile":
 		return reconcileCmd(ctx, args[1:], stdout, stderr)
+	case "audit":
+		return auditCmd(ctx, args[1:], stdout, stderr)
 	case "check-config":
 		return checkConfigCmd(args[1:], stdout, stderr)
 	case "version", "-version", "--version":

@@ -55,7 +55,9 @@ type metrics struct {
 	lastPass     prometheus.Gauge       // finish time, Unix seconds
 	lastDrift    *prometheus.GaugeVec   // kind, action
 	lastPassGets prometheus.Gauge
-	handler      http.Handler
+	// auditLost counts audit entries the store failed to record.
+	auditLost prometheus.Counter
+	handler   http.Handler
 }
 
 // newMetrics returns the metrics of a bridge of that version: the bridge's
@@ -138,6 +140,10 @@ func newMetrics(version string, lookupStats func() (lookups, pipelines int64), l
 			Name: "scim_bridge_reconcile_last_pass_gets",
 			Help: "UiPath GETs the last reconciliation pass spent.",
 		}),
+		auditLost: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "scim_bridge_audit_entries_lost_total",
+			Help: "Audit entries the store failed to record (the change was made; the log has the entry instead).",
+		}),
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "scim_bridge_build_info",
@@ -154,6 +160,7 @@ func newMetrics(version string, lookupStats func() (lookups, pipelines int64), l
 		m.requests, m.requestDur, m.upstream, m.upstreamDur, m.budgetWait, m.exhausted, m.settle,
 		m.pending, m.pendingOldest, m.plannedCalls, m.sentCalls, m.changes, m.deprovision,
 		m.passes, m.lastPass, m.lastDrift, m.lastPassGets,
+		m.auditLost,
 	)
 	for _, r := range passResults {
 		m.passes.WithLabelValues(r)
@@ -234,6 +241,10 @@ func (m *metrics) ObserveReconcile(r mapping.ReconcileReport, err error) {
 // ObserveDeprovision records how long one leaver took to be confirmed in
 // UiPath; it is meant for mapping.Config.OnDeprovision.
 func (m *metrics) ObserveDeprovision(d time.Duration) { m.deprovision.Observe(d.Seconds()) }
+
+// ObserveAuditFailure counts audit entries the store failed to record; it
+// is meant for mapping.Config.OnAuditFailure.
+func (m *metrics) ObserveAuditFailure(entries int) { m.auditLost.Add(float64(entries)) }
 
 // ObserveRequest counts one SCIM request; it is meant for
 // scim.Config.Observe.
