@@ -271,3 +271,47 @@ func TestAuditReadOnlyOldFile(t *testing.T) {
 		t.Error("AppendAudit on a read-only store succeeded")
 	}
 }
+
+// benchEntry is a typical audit entry: a deactivation with its two calls.
+func benchEntry(i int) cache.AuditEntry {
+	now := time.Now().UTC()
+	return cache.AuditEntry{Time: now, RequestID: "5c1f0e2a00000001", IdP: "entra", Operation: "deactivate", Kind: cache.KindUser,
+		ID: fmt.Sprintf("%08d-0000-4000-8000-000000000000", i), Name: fmt.Sprintf("user%d@example.com", i), Outcome: cache.AuditOK,
+		Calls: []cache.AuditCall{{At: now, Op: "update user", Method: "PUT", Status: 200}, {At: now, Op: "get user", Method: "GET", Status: 200}}}
+}
+
+// BenchmarkAppendAudit measures one audit append on a file that syncs
+// every commit (as serve runs it), alone and from 16 requesters per CPU
+// (appends share a transaction and an fsync).
+func BenchmarkAppendAudit(b *testing.B) {
+	for _, par := range []int{0, 16} {
+		b.Run(fmt.Sprintf("parallel=%d", par), func(b *testing.B) {
+			s, err := boltstore.New(boltstore.Config{Path: filepath.Join(b.TempDir(), "store.db")}, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			ctx := b.Context()
+			b.ReportAllocs()
+			if par == 0 {
+				i := 0
+				for b.Loop() {
+					if err := s.AppendAudit(ctx, benchEntry(i)); err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+				return
+			}
+			b.SetParallelism(par)
+			b.RunParallel(func(pb *testing.PB) {
+				for i := 0; pb.Next(); i++ {
+					if err := s.AppendAudit(ctx, benchEntry(i)); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}

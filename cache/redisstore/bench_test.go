@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/scim-bridge/scim-bridge/cache"
 	"github.com/scim-bridge/scim-bridge/cache/redisstore"
@@ -73,4 +74,50 @@ func BenchmarkLookupParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkAppendAudit measures one audit append (one script: XADD and
+// XTRIM), alone and from 16 requesters per CPU.
+func BenchmarkAppendAudit(b *testing.B) {
+	url := redistest.URL(b)
+	for _, par := range []int{0, 16} {
+		b.Run(fmt.Sprintf("parallel=%d", par), func(b *testing.B) {
+			prefix := redistest.Prefix(b)
+			s, err := redisstore.New(redisstore.Config{URL: url, Prefix: prefix}, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() {
+				s.Close()
+				deletePrefix(b, url, prefix)
+			})
+			ctx := b.Context()
+			entry := func(i int) cache.AuditEntry {
+				now := time.Now().UTC()
+				return cache.AuditEntry{Time: now, RequestID: "5c1f0e2a00000001", IdP: "entra", Operation: "deactivate", Kind: cache.KindUser,
+					ID: fmt.Sprintf("%08d-0000-4000-8000-000000000000", i), Name: fmt.Sprintf("user%d@example.com", i), Outcome: cache.AuditOK,
+					Calls: []cache.AuditCall{{At: now, Op: "update user", Method: "PUT", Status: 200}, {At: now, Op: "get user", Method: "GET", Status: 200}}}
+			}
+			b.ReportAllocs()
+			if par == 0 {
+				i := 0
+				for b.Loop() {
+					if err := s.AppendAudit(ctx, entry(i)); err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+				return
+			}
+			b.SetParallelism(par)
+			b.RunParallel(func(pb *testing.PB) {
+				for i := 0; pb.Next(); i++ {
+					if err := s.AppendAudit(ctx, entry(i)); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
 }
