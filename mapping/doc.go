@@ -12,6 +12,8 @@
 //
 // Every error a Resource returns is an *Error with a Code (not found,
 // conflict, invalid, mutability, precondition, unavailable, throttled,
-// internal); the package knows nothing of HTTP statuses. It logs with the
+// internal); the package knows nothing of HTTP statuses. Every write, and
+// every call the write scheduler sends, is recorded in the store's audit
+// log with the Actor its context carries (audit.go). It logs with the
 // request's context, so a context-aware handler can name the request.
 package mapping
