@@ -26,10 +26,16 @@ const (
 	OpDelete     = "delete"
 	OpDeactivate = "deactivate"
 	OpMembership = "membership"
+	// OpReconcile is a reconciliation pass's repair (PassID and Drift
+	// say which pass and what it found), or the pass's own entry.
+	OpReconcile = "reconcile"
 )
 
 // ActorScheduler is the IdP the write scheduler's entries name.
 const ActorScheduler = "scheduler"
+
+// ActorReconcile is the IdP field of a reconciliation pass's entries.
+const ActorReconcile = "reconcile"
 
 // Actor is who asked for the changes made with a context: the SCIM
 // request's id and the IdP that sent it, or the bridge's own work

@@ -464,10 +464,18 @@ func (p *Provisioner) groupGone(ctx context.Context, id string, out planOutcome)
 func (p *Provisioner) recreateGroup(ctx context.Context, id, name string, members []string) error {
 	withAccounts := p.withAccounts(ctx, members)
 	if _, err := p.up.CreateGroup(ctx, id, name, withAccounts); err != nil {
-		if !upstream.IsRetryable(err) {
+		var uerr *upstream.Error
+		duplicate := errors.As(err, &uerr) && uerr.HasCode(upstream.CodeDuplicateGroupName)
+		if !upstream.IsRetryable(err) && !duplicate {
 			return refusal(fmt.Errorf("recreate group %s: %w", id, err))
 		}
+		// An unknown outcome, or a duplicate that may be this very group
+		// (an earlier try landing late): it counts when UiPath has it
+		// under our id.
 		if _, gerr := p.up.GetGroup(ctx, id); gerr != nil {
+			if duplicate {
+				return refusal(fmt.Errorf("recreate group %s: %w", id, err))
+			}
 			return fmt.Errorf("recreate group %s: %w", id, err)
 		}
 	}

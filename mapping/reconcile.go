@@ -251,6 +251,11 @@ func (p *Provisioner) Reconcile(ctx context.Context, opt ReconcileOptions) (rep 
 		rep.Refused = &reason
 		p.log.WarnContext(ctx, "reconcile: pass refused; nothing written", "pass", rep.PassID, "reason", reason)
 		ps.finishUnacted()
+		if !opt.DryRun {
+			// A refusal is a decision an operator must be able to find.
+			p.audit(ctx, cache.AuditEntry{IdP: ActorReconcile, Operation: OpReconcile, ID: rep.PassID,
+				Outcome: cache.AuditRefused, Detail: reason, PassID: rep.PassID})
+		}
 		return rep, nil
 	}
 	if opt.DryRun {

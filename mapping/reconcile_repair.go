@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/cache"
@@ -33,6 +34,32 @@ func (ps *pass) repair(ctx context.Context) {
 		ps.repairGroup(ctx, r)
 	}
 	ps.repairMembers(ctx)
+}
+
+// auditRepair writes the audit entry of one repair: what the pass found
+// (the drift kinds of idx), what it did, and the UiPath calls of log. A
+// repair the pass left to the IdP's own change wrote nothing and is not
+// recorded.
+func (ps *pass) auditRepair(ctx context.Context, kind cache.Kind, id, name string, idx []int, log *upstream.CallLog, outcome, detail string) {
+	var kinds []string
+	for _, i := range idx {
+		if k := ps.rep.Drift[i].Kind; !slices.Contains(kinds, k) {
+			kinds = append(kinds, k)
+		}
+	}
+	ps.p.audit(ctx, cache.AuditEntry{IdP: ActorReconcile, Operation: OpReconcile, Kind: kind, ID: id, Name: name,
+		Outcome: outcome, Detail: detail, Calls: auditCalls(log), PassID: ps.rep.PassID, Drift: strings.Join(kinds, ",")})
+}
+
+// auditOutcome is the audit outcome and detail of a repair's error.
+func auditOutcome(err error) (string, string) {
+	switch {
+	case err == nil:
+		return cache.AuditOK, ""
+	case upstream.IsRetryable(err):
+		return cache.AuditFailed, err.Error()
+	}
+	return cache.AuditRefused, err.Error()
 }
 
 // settle records a repair's result on its findings.
@@ -71,6 +98,8 @@ func (ps *pass) unchanged(ctx context.Context, rec cache.Record) error {
 func (ps *pass) repairUser(ctx context.Context, r userRepair) {
 	p := ps.p
 	id := r.rec.ID
+	log := &upstream.CallLog{}
+	ctx = upstream.WithCallLog(ctx, log)
 	unlock, err := p.lock(ctx, "user:"+id)
 	if err != nil {
 		ps.settle(r.drifts, err)
@@ -108,6 +137,11 @@ func (ps *pass) repairUser(ctx context.Context, r userRepair) {
 	if err == nil {
 		p.log.InfoContext(ctx, "reconcile: user repaired", "pass", ps.rep.PassID, "scim_id", id, "leaver", r.leaver)
 	}
+	outcome, detail := auditOutcome(err)
+	if r.leaver && err == nil {
+		detail = "deprovisioned: the IdP has the user inactive"
+	}
+	ps.auditRepair(ctx, cache.KindUser, id, r.rec.Name, r.drifts, log, outcome, detail)
 	ps.settle(r.drifts, err)
 }
 
@@ -148,6 +182,8 @@ func (ps *pass) recreateUser(ctx context.Context, r userRepair) error {
 func (ps *pass) repairGroup(ctx context.Context, r groupRepair) {
 	p := ps.p
 	id := r.rec.ID
+	log := &upstream.CallLog{}
+	ctx = upstream.WithCallLog(ctx, log)
 	unlock, err := p.lock(ctx, "group:"+id)
 	if err != nil {
 		ps.settle(r.drifts, err)
@@ -182,6 +218,8 @@ func (ps *pass) repairGroup(ctx context.Context, r groupRepair) {
 	if err == nil {
 		p.log.InfoContext(ctx, "reconcile: group repaired", "pass", ps.rep.PassID, "scim_id", id)
 	}
+	outcome, detail := auditOutcome(err)
+	ps.auditRepair(ctx, cache.KindGroup, id, r.rec.Name, r.drifts, log, outcome, detail)
 	ps.settle(r.drifts, err)
 }
 
@@ -199,6 +237,15 @@ func (ps *pass) repairMembers(ctx context.Context) {
 			idx = append(idx, i)
 		}
 		err := ps.queueMembers(ctx, m)
+		if errors.Is(err, errChangedDuringPass) {
+			ps.settle(idx, err)
+			continue
+		}
+		outcome, detail := auditOutcome(err)
+		if err == nil {
+			outcome, detail = cache.AuditQueued, fmt.Sprintf("+%d -%d members queued for the write scheduler", len(m.add), len(m.remove))
+		}
+		ps.auditRepair(ctx, cache.KindGroup, gid, m.rec.Name, idx, &upstream.CallLog{}, outcome, detail)
 		if err != nil {
 			ps.settle(idx, err)
 			continue

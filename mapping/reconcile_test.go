@@ -170,6 +170,28 @@ func TestReconcileRepairsEveryDriftClass(t *testing.T) {
 			t.Errorf("minimumGets %d, want 2", rep.MinimumGets)
 		}
 
+		// The audit log has each repair, under the pass, with what it found
+		// and the call that repaired it; the leaver's says so.
+		entries, err := e.store.AuditLog(ctx, cache.AuditQuery{Subject: ids["bob"]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var leaver *cache.AuditEntry
+		for i, en := range entries {
+			if en.PassID == rep.PassID {
+				leaver = &entries[i]
+			}
+		}
+		if leaver == nil || leaver.Operation != mapping.OpReconcile || leaver.IdP != mapping.ActorReconcile || leaver.Drift != mapping.DriftActive ||
+			leaver.Outcome != cache.AuditOK || len(leaver.Calls) != 1 || leaver.Calls[0].Method != http.MethodPut || leaver.Calls[0].Status != 200 {
+			t.Errorf("audit entry of the leaver's repair: %+v (all: %+v)", leaver, entries)
+		}
+		if entries, err := e.store.AuditLog(ctx, cache.AuditQuery{Subject: finance}); err != nil || !slices.ContainsFunc(entries, func(en cache.AuditEntry) bool {
+			return en.PassID == rep.PassID && en.Outcome == cache.AuditQueued && strings.Contains(en.Drift, mapping.DriftMembershipMissing)
+		}) {
+			t.Errorf("no queued membership repair of Finance under the pass in %+v (%v)", entries, err)
+		}
+
 		e.resetCalls()
 		again := e.reconcile(mapping.ReconcileOptions{})
 		if again.Remaining() != 0 || again.ExitCode() != 0 || e.writes() != 0 {
@@ -252,6 +274,10 @@ func TestReconcileRefusesMassRemoval(t *testing.T) {
 			if d.Action != mapping.ActionReported {
 				t.Errorf("refused pass: %+v", d)
 			}
+		}
+		if entries, err := e.store.AuditLog(ctx, cache.AuditQuery{Subject: rep.PassID}); err != nil || len(entries) != 1 ||
+			entries[0].Outcome != cache.AuditRefused || entries[0].Detail != *rep.Refused {
+			t.Errorf("audit of the refusal: %+v, %v; want one refused entry with the reason", entries, err)
 		}
 		if rep := e.reconcile(mapping.ReconcileOptions{MaxChanges: 11}); rep.Refused != nil || rep.ExitCode() != 0 {
 			t.Fatalf("with --max-changes 11: refused %v, exit %d", rep.Refused, rep.ExitCode())

@@ -505,10 +505,18 @@ func (p *Provisioner) recreateAccount(ctx context.Context, id string, prof profi
 	}
 	upGroups := p.upstreamGroupIDs(ctx, groups)
 	if _, err := p.up.CreateUser(ctx, prof.newUser(id), upGroups); err != nil {
-		if !upstream.IsRetryable(err) {
+		var uerr *upstream.Error
+		duplicate := errors.As(err, &uerr) && (uerr.HasCode(upstream.CodeDuplicateUserName) || uerr.HasCode(upstream.CodeDuplicateEmail))
+		if !upstream.IsRetryable(err) && !duplicate {
 			return 0, refusal(fmt.Errorf("recreate user %s: %w", id, err))
 		}
+		// An unknown outcome, or a duplicate that may be this very
+		// account (an earlier try of this create landing late): it
+		// counts when UiPath has the account under our id.
 		if _, gerr := p.up.GetUser(ctx, id); gerr != nil {
+			if duplicate {
+				return 0, refusal(fmt.Errorf("recreate user %s: %w", id, err))
+			}
 			return 0, fmt.Errorf("recreate user %s: %w", id, err)
 		}
 	}

@@ -23,13 +23,21 @@ type Call struct {
 type CallLog struct {
 	mu    sync.Mutex
 	calls []Call
+	// outer is the log of the enclosing context: a call is recorded in
+	// every log of the chain, so that a pass that counts its calls still
+	// sees those of a write it makes that keeps its own log.
+	outer *CallLog
 }
 
 type callLogKey struct{}
 
-// WithCallLog returns a context whose UiPath calls are appended to log.
-// A context may carry one log; an inner WithCallLog replaces the outer.
+// WithCallLog returns a context whose UiPath calls are appended to log,
+// and to the logs of the contexts it was made from. log must be fresh
+// (used with one WithCallLog only).
 func WithCallLog(ctx context.Context, log *CallLog) context.Context {
+	if outer, ok := ctx.Value(callLogKey{}).(*CallLog); ok && outer != log {
+		log.outer = outer
+	}
 	return context.WithValue(ctx, callLogKey{}, log)
 }
 
@@ -65,7 +73,10 @@ func noteCall(ctx context.Context, r request, o outcome) {
 	if o.err != nil {
 		status = o.err.StatusCode
 	}
-	l.mu.Lock()
-	l.calls = append(l.calls, Call{At: time.Now().UTC(), Op: r.op, Method: r.method, Status: status})
-	l.mu.Unlock()
+	c := Call{At: time.Now().UTC(), Op: r.op, Method: r.method, Status: status}
+	for ; l != nil; l = l.outer {
+		l.mu.Lock()
+		l.calls = append(l.calls, c)
+		l.mu.Unlock()
+	}
 }

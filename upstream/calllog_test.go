@@ -53,3 +53,21 @@ func TestCallLog(t *testing.T) {
 		t.Errorf("Counts = %v", n)
 	}
 }
+
+// TestCallLogNests: a call made with a context carrying a log made inside
+// another log's context is in both; the inner log has only its own.
+func TestCallLogNests(t *testing.T) {
+	e := newEnv(t, envOption{})
+	u := e.seedUser("ada@example.com", "ada@example.com")
+	var outer, inner upstream.CallLog
+	ctx := upstream.WithCallLog(t.Context(), &outer)
+	if _, err := e.c.GetUser(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.c.GetUser(upstream.WithCallLog(ctx, &inner), u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, m := len(outer.Calls()), len(inner.Calls()); n != 2 || m != 1 {
+		t.Errorf("outer log %d calls, inner %d; want 2 and 1", n, m)
+	}
+}
