@@ -36,9 +36,11 @@ func countUpstreamUsers(e *env, userName string) int {
 	return n
 }
 
-// TestAdoptExistingAccount: a create for a userName or email UiPath already
-// has links that account (no second account, no endless 409), and a second
-// SCIM create for it is a uniqueness error.
+// TestAdoptExistingAccount: a create for a userName UiPath already has
+// links that account (no second account, no endless 409), and a second
+// SCIM create for it is a uniqueness error. So does a create whose email
+// an account has as its userName too; an account with the email under
+// another login is another identity and is not adopted (409).
 func TestAdoptExistingAccount(t *testing.T) {
 	forEachStore(t, func(t *testing.T, store envtest.Store) {
 		e := newEnv(t, store, envOptions{})
@@ -56,11 +58,21 @@ func TestAdoptExistingAccount(t *testing.T) {
 		}
 		scimError(t, e.do("POST", "/Users", newUserBody("Carol@corp.example")), http.StatusConflict, "uniqueness")
 
-		// Taken email, different userName.
-		seeded2 := e.emu.SeedUser(upstream.User{UserName: "dan.legacy", Email: "dan@corp.example", IsActive: true})
-		r = e.must(201, "POST", "/Users", newUserBody("dan@corp.example"))
-		if id := str(r.body, "id"); id != seeded2.ID {
-			t.Fatalf("email duplicate: created %s instead of adopting %s", id, seeded2.ID)
+		// Taken email, different userName: not adopted, UiPath untouched.
+		e.emu.SeedUser(upstream.User{UserName: "dan.legacy", Email: "dan@corp.example", IsActive: true})
+		before := e.emu.Users()
+		scimError(t, e.do("POST", "/Users", newUserBody("dan@corp.example")), http.StatusConflict, "uniqueness")
+		if after := e.emu.Users(); len(after) != len(before) {
+			t.Errorf("UiPath users %d after the refused create, %d before", len(after), len(before))
+		}
+
+		// Taken email that is also the account's userName: adopted.
+		seeded3 := e.emu.SeedUser(upstream.User{UserName: "Erin@corp.example", Email: "erin@corp.example", IsActive: true})
+		body := newUserBody("erin.w")
+		body["emails"] = []any{map[string]any{"value": "erin@corp.example", "primary": true}}
+		r = e.must(201, "POST", "/Users", body)
+		if id := str(r.body, "id"); id != seeded3.ID {
+			t.Fatalf("email that is the account's userName: created %s instead of adopting %s", id, seeded3.ID)
 		}
 	})
 }
