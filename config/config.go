@@ -91,6 +91,10 @@ type Config struct {
 	// Deprovision is what active=false does: "disable" or "delete"
 	// (SCIM_BRIDGE_DEPROVISION, default "disable").
 	Deprovision string
+	// UserNameChange is what a changed userName does: keep (accept it; the
+	// UiPath account keeps its login name) or refuse (400 mutability)
+	// (SCIM_BRIDGE_USERNAME_CHANGE, default keep).
+	UserNameChange string
 	// Budget is the client-side upstream budget: requests per BudgetWindow
 	// by HTTP method (GET, POST, PUT, DELETE, PATCH); a method without an
 	// entry is not limited client-side (SCIM_BRIDGE_UIPATH_BUDGET, e.g.
@@ -163,6 +167,7 @@ func defaults() Config {
 		MembershipStrategy: "auto",
 		MembershipWrites:   "queued",
 		Deprovision:        "disable",
+		UserNameChange:     "keep",
 		Budget:             budget,
 		BudgetWindow:       5 * time.Minute,
 		DeprovisionReserve: 0.1,

@@ -145,6 +145,7 @@ var settings = []setting{
 	word("membership_strategy", func(c *Config) *string { return &c.MembershipStrategy }),
 	word("membership_writes", func(c *Config) *string { return &c.MembershipWrites }),
 	word("deprovision", func(c *Config) *string { return &c.Deprovision }),
+	word("username_change", func(c *Config) *string { return &c.UserNameChange }),
 	{
 		key: "uipath_budget", shape: mapping,
 		parse: func(c *Config, v string) error {

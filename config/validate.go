@@ -109,6 +109,7 @@ func (c Config) Validate() error {
 	checkWord("MEMBERSHIP_STRATEGY", c.MembershipStrategy, "user", "group", "auto")
 	checkWord("MEMBERSHIP_WRITES", c.MembershipWrites, "queued", "sync")
 	checkWord("DEPROVISION", c.Deprovision, "disable", "delete")
+	checkWord("USERNAME_CHANGE", c.UserNameChange, "keep", "refuse")
 	checkWord("LOG_LEVEL", c.LogLevel, "debug", "info", "warn", "error")
 	checkWord("LOG_FORMAT", c.LogFormat, "json", "text")
 

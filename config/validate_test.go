@@ -79,6 +79,7 @@ func TestValidate(t *testing.T) {
 				`SCIM_BRIDGE_MEMBERSHIP_STRATEGY: "" is not one of user, group, auto`,
 				`SCIM_BRIDGE_MEMBERSHIP_WRITES: "" is not one of queued, sync`,
 				`SCIM_BRIDGE_DEPROVISION: "" is not one of disable, delete`,
+				`SCIM_BRIDGE_USERNAME_CHANGE: "" is not one of keep, refuse`,
 				`SCIM_BRIDGE_LOG_LEVEL: "" is not one of debug, info, warn, error`,
 				`SCIM_BRIDGE_LOG_FORMAT: "" is not one of json, text`,
 				"SCIM_BRIDGE_UIPATH_BUDGET: GET=0: count must be positive",

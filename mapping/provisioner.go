@@ -42,6 +42,17 @@ const (
 	StrategyAuto  = "auto"
 )
 
+// What a change of a user's userName does (UiPath cannot rename an
+// account).
+const (
+	// UserNameKeep (the zero value's meaning): the change is accepted; the
+	// store, lookups and the IdP see the new userName, and the UiPath
+	// account keeps its login name.
+	UserNameKeep = "keep"
+	// UserNameRefuse: the change answers 400 mutability.
+	UserNameRefuse = "refuse"
+)
+
 // Deprovisioning policies for active=false.
 const (
 	DeprovisionDisable = "disable"
@@ -56,6 +67,8 @@ type Config struct {
 	// Deprovision is what active=false does: DeprovisionDisable (zero value)
 	// or DeprovisionDelete.
 	Deprovision string
+	// UserNameChange is UserNameKeep (zero value) or UserNameRefuse.
+	UserNameChange string
 	// AdoptExisting makes a create whose userName or email UiPath already
 	// has link that account instead of failing. Zero value: false; the
 	// service turns it on by default.
@@ -105,6 +118,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Deprovision == "" {
 		c.Deprovision = DeprovisionDisable
+	}
+	if c.UserNameChange == "" {
+		c.UserNameChange = UserNameKeep
 	}
 	if c.Concurrency <= 0 {
 		c.Concurrency = 4
@@ -176,6 +192,11 @@ func New(cfg Config, up Upstream, store cache.Store, logger *slog.Logger) (*Prov
 	case DeprovisionDisable, DeprovisionDelete:
 	default:
 		return nil, fmt.Errorf("mapping: unknown deprovision policy %q", cfg.Deprovision)
+	}
+	switch cfg.UserNameChange {
+	case UserNameKeep, UserNameRefuse:
+	default:
+		return nil, fmt.Errorf("mapping: unknown userName change policy %q", cfg.UserNameChange)
 	}
 	switch cfg.MembershipWrites {
 	case WritesSync, WritesQueued:

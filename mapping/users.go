@@ -371,14 +371,29 @@ func (p *Provisioner) commitUser(ctx context.Context, cur loadedUser, res map[st
 	res["userName"] = prof.UserName
 	deactivation := oldProf.Active && !prof.Active
 	noteAudit(ctx, func(n *auditNote) { n.deactivation = &deactivation })
-	if !strings.EqualFold(prof.UserName, oldProf.UserName) {
-		return rec, mutability("userName cannot change from %q to %q: UiPath accounts cannot be renamed", oldProf.UserName, prof.UserName)
+	renamed := !strings.EqualFold(prof.UserName, oldProf.UserName)
+	if renamed && p.cfg.UserNameChange == UserNameRefuse {
+		return rec, mutability("userName cannot change from %q to %q: UiPath accounts cannot be renamed (SCIM_BRIDGE_USERNAME_CHANGE=refuse)", oldProf.UserName, prof.UserName)
 	}
 	ext := externalIDOf(res)
+	checkName, checkExt := "", ""
+	if renamed {
+		// The store records the new userName (the IdP's lookups find it),
+		// UiPath keeps the account's login name: it cannot rename one.
+		checkName = prof.UserName
+	}
 	if ext != rec.ExternalID {
-		if err := p.checkUnique(ctx, cache.KindUser, rec.ID, "", ext); err != nil {
+		checkExt = ext
+	}
+	if checkName != "" || checkExt != "" {
+		if err := p.checkUnique(ctx, cache.KindUser, rec.ID, checkName, checkExt); err != nil {
 			return rec, err
 		}
+	}
+	if renamed {
+		noteAudit(ctx, func(n *auditNote) {
+			n.detail = fmt.Sprintf("userName changed from %q to %q; the UiPath account keeps its login name", oldProf.UserName, prof.UserName)
+		})
 	}
 	if !prof.Active {
 		// A leaver's calls may use the budget's deprovisioning reserve:
@@ -410,7 +425,7 @@ func (p *Provisioner) commitUser(ctx context.Context, cur loadedUser, res map[st
 	})
 	if err != nil {
 		if errors.Is(err, cache.ErrConflict) {
-			return rec, uniqueness("externalId %q is already used by another user", ext)
+			return rec, uniqueness("userName %q or externalId %q is already used by another user", prof.UserName, ext)
 		}
 		return rec, fmt.Errorf("store user %s: %w", rec.ID, err)
 	}

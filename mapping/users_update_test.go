@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/scim-bridge/scim-bridge/cache"
@@ -29,6 +30,8 @@ type updateCase struct {
 	wantPUT map[string]any
 	// wantAttr, when set, are attributes the answer and the store must have.
 	wantAttr map[string]any
+	// cfg configures the provisioner.
+	cfg mapping.Config
 }
 
 func runUserUpdates(t *testing.T, tests []updateCase) {
@@ -37,7 +40,7 @@ func runUserUpdates(t *testing.T, tests []updateCase) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				e := newEnv(t, envOptions{store: store})
+				e := newEnv(t, envOptions{store: store, cfg: tt.cfg})
 				ada, err := e.users.Create(t.Context(), doc(t, adaJSON))
 				if err != nil {
 					t.Fatal(err)
@@ -110,7 +113,15 @@ func TestUserReplace(t *testing.T) {
 		{name: "same document", replace: adaJSON, wantAttr: map[string]any{"userName": "ada@corp.example"}},
 		{name: "userName case only", replace: merge(adaJSON, `{"userName":"Ada@Corp.Example"}`),
 			wantAttr: map[string]any{"userName": "Ada@Corp.Example"}},
-		{name: "userName change", replace: merge(adaJSON, `{"userName":"augusta@corp.example"}`), wantErr: "mutability"},
+		{name: "userName change, kept in the store only",
+			replace:  merge(adaJSON, `{"userName":"augusta@corp.example"}`),
+			wantAttr: map[string]any{"userName": "augusta@corp.example"}},
+		{name: "userName change with the email", replace: merge(adaJSON, `{"userName":"augusta@corp.example","emails":[{"value":"augusta@corp.example","primary":true}]}`),
+			wantPUT: map[string]any{"email": "augusta@corp.example"}, wantAttr: map[string]any{"userName": "augusta@corp.example"}},
+		{name: "userName change, policy refuse", cfg: mapping.Config{UserNameChange: mapping.UserNameRefuse},
+			replace: merge(adaJSON, `{"userName":"augusta@corp.example"}`), wantErr: "mutability"},
+		{name: "userName of another user", setup: func(e *env) { e.mustUser("bob") },
+			replace: merge(adaJSON, `{"userName":"BOB@corp.example"}`), wantErr: "conflict"},
 		{name: "no userName", replace: `{"name":{"givenName":"Ada"}}`, wantErr: "invalid"},
 		{name: "externalId of another user", setup: func(e *env) { e.mustUser("bob") },
 			// The conflict is found before UiPath is asked to change anything.
@@ -145,6 +156,9 @@ func TestUserPatch(t *testing.T) {
 		{name: "no change", patch: patchBody(`[{"op":"replace","path":"active","value":true}]`),
 			wantAttr: map[string]any{"active": true}},
 		{name: "userName change", patch: patchBody(`[{"op":"replace","path":"userName","value":"augusta@corp.example"}]`),
+			wantAttr: map[string]any{"userName": "augusta@corp.example"}},
+		{name: "userName change, policy refuse", cfg: mapping.Config{UserNameChange: mapping.UserNameRefuse},
+			patch:   patchBody(`[{"op":"replace","path":"userName","value":"augusta@corp.example"}]`),
 			wantErr: "mutability"},
 		{name: "unknown attribute", patch: patchBody(`[{"op":"replace","path":"shoeSize","value":42}]`),
 			wantErr: "invalid"},
@@ -466,4 +480,56 @@ func btoi(b bool) int64 {
 		return 1
 	}
 	return 0
+}
+
+// TestUserNameChange: a changed userName (a marriage, a new UPN) is kept:
+// lookups by the new name find the user and by the old one no longer, the
+// UiPath account keeps its login name (UiPath cannot rename one) while
+// its email and names follow, later updates work, and the audit log says
+// what changed.
+func TestUserNameChange(t *testing.T) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := newEnv(t, envOptions{store: store})
+		ada := e.mustUser("ada")
+		_, err := e.users.Replace(t.Context(), ada.ID, doc(t, userJSON("ada.king@corp.example", "Ada", "King", "ext-ada")), "")
+		if err != nil {
+			t.Fatalf("rename: %v", err)
+		}
+		byName := func(name string) mapping.ListResult {
+			t.Helper()
+			f, err := scimdoc.CompileFilter(scimdoc.KindUser, `userName eq "`+name+`"`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := e.users.List(t.Context(), mapping.ListRequest{Filter: f, Count: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+		if found := byName("ADA.KING@corp.example"); len(found.Items) != 1 || found.Items[0].ID != ada.ID {
+			t.Errorf("lookup by the new userName: %+v", found)
+		}
+		if old := byName("ada@corp.example"); len(old.Items) != 0 {
+			t.Errorf("lookup by the old userName: %+v; want nothing", old)
+		}
+		u := e.upUser(ada.ID)
+		if u.UserName != "ada@corp.example" || u.Email != "ada.king@corp.example" || deref(u.Surname) != "King" {
+			t.Errorf("UiPath account %+v; want the old login with the new email and surname", u)
+		}
+		if _, err := e.users.Patch(t.Context(), ada.ID, ops(t, patchBody(deactivate)), ""); err != nil || e.upUser(ada.ID).IsActive {
+			t.Errorf("a later deactivation: %v", err)
+		}
+		// The old name is free in the store, but UiPath keeps it as ada's
+		// login: a new person under it is refused, not merged with her.
+		if _, err := e.users.Create(t.Context(), doc(t, userJSON("ada@corp.example", "Ada", "Other", "ext-ada-2"))); codeOf(err) != "conflict" {
+			t.Errorf("create with ada's old userName: %v; want conflict", err)
+		}
+		entries, err := e.store.AuditLog(t.Context(), cache.AuditQuery{Subject: ada.ID})
+		if err != nil || !slices.ContainsFunc(entries, func(en cache.AuditEntry) bool {
+			return strings.Contains(en.Detail, `userName changed from "ada@corp.example" to "ada.king@corp.example"`)
+		}) {
+			t.Errorf("audit entries %+v, %v; want the rename recorded", entries, err)
+		}
+	})
 }

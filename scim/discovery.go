@@ -20,9 +20,29 @@ type discovery struct {
 }
 
 func newDiscovery(cfg Config) *discovery {
-	return &discovery{
+	d := &discovery{
 		schemas:       scimdoc.SchemaResources(cfg.BaseURL),
 		resourceTypes: scimdoc.ResourceTypeResources(cfg.BaseURL),
+	}
+	if cfg.UserNameImmutable {
+		setMutability(d.schemas, scimdoc.UserSchemaURN, "userName", scimdoc.MutabilityImmutable)
+	}
+	return d
+}
+
+// setMutability changes what /Schemas says of one top-level attribute, to
+// match a policy the provisioner applies.
+func setMutability(schemas []map[string]any, urn, name string, m scimdoc.Mutability) {
+	for _, s := range schemas {
+		if s["id"] != urn {
+			continue
+		}
+		attrs, _ := s["attributes"].([]any)
+		for _, a := range attrs {
+			if attr, ok := a.(map[string]any); ok && attr["name"] == name {
+				attr["mutability"] = m.String()
+			}
+		}
 	}
 }
 

@@ -36,6 +36,10 @@ type Config struct {
 	// MaxBodyBytes caps request bodies; larger ones get 413. Zero → 8 MiB
 	// (an Okta group PUT carries every member).
 	MaxBodyBytes int64
+	// UserNameImmutable makes /Schemas describe userName as immutable: the
+	// provisioner refuses a change of it (SCIM_BRIDGE_USERNAME_CHANGE=refuse).
+	// By default a change is accepted, and userName is readWrite.
+	UserNameImmutable bool
 	// MaxResults caps count on list requests. Zero → 1000.
 	MaxResults int
 	// BaseURL is the public URL of BasePath for meta.location, e.g.

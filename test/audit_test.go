@@ -8,6 +8,7 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/cache"
 	"github.com/scim-bridge/scim-bridge/internal/envtest"
+	"github.com/scim-bridge/scim-bridge/mapping"
 )
 
 // auditOf reads the store's audit log about subject.
@@ -28,7 +29,7 @@ func (e *env) auditOf(subject string) []cache.AuditEntry {
 func TestAuditTrail(t *testing.T) {
 	forEachStore(t, func(t *testing.T, store envtest.Store) {
 		// Strategy group: the scheduler's call addresses the group.
-		e := newEnv(t, store, envOptions{queued: true, quiet: time.Millisecond, strategy: "group"})
+		e := newEnv(t, store, envOptions{queued: true, quiet: time.Millisecond, strategy: "group", userNameChange: mapping.UserNameRefuse})
 		const okta = "Okta SCIM Client 1.0"
 		r := e.must(201, "POST", "/Users", map[string]any{
 			"schemas": []string{userSchema}, "userName": "leaver@corp.example", "active": true,
@@ -40,7 +41,7 @@ func TestAuditTrail(t *testing.T) {
 		e.must(200, "PATCH", "/Users/"+id, patchBody(map[string]any{"op": "replace", "path": "active", "value": "False"}),
 			"X-Request-Id", "req-leave-7", "User-Agent", "Azure AD SCIM client")
 		after := time.Now()
-		// Refused: UiPath accounts cannot be renamed.
+		// Refused: renames are, under SCIM_BRIDGE_USERNAME_CHANGE=refuse.
 		e.must(400, "PUT", "/Users/"+id, map[string]any{"schemas": []string{userSchema}, "userName": "renamed@corp.example", "active": false},
 			"X-Request-Id", "req-rename-2", "User-Agent", okta)
 

@@ -3,12 +3,14 @@ package test
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/scim-bridge/scim-bridge/cache"
 	"github.com/scim-bridge/scim-bridge/internal/envtest"
+	"github.com/scim-bridge/scim-bridge/mapping"
 )
 
 // snapshot is everything the bridge and UiPath hold, to prove a failed
@@ -56,7 +58,8 @@ func (e *env) upstreamWrites() int {
 // they were, and no write reaches UiPath.
 func TestBadInputChangesNothing(t *testing.T) {
 	forEachStore(t, func(t *testing.T, store envtest.Store) {
-		e := newEnv(t, store, envOptions{maxBody: 64 << 10})
+		// Renames refused, as SCIM_BRIDGE_USERNAME_CHANGE=refuse does.
+		e := newEnv(t, store, envOptions{maxBody: 64 << 10, userNameChange: mapping.UserNameRefuse})
 		ada := str(e.must(201, "POST", "/Users", map[string]any{
 			"schemas": []string{userSchema}, "userName": "ada@corp.example", "externalId": "ada-ext",
 			"emails": []any{map[string]any{"value": "ada@corp.example", "type": "work", "primary": true}},
@@ -167,5 +170,39 @@ func TestUiPathRefusalsAreSCIMErrors(t *testing.T) {
 	emails := e.must(200, "GET", "/Users/"+id, nil).body["emails"].([]any)
 	if v := emails[0].(map[string]any)["value"]; v != "max@corp.example" {
 		t.Errorf("store email %v after refused changes", v)
+	}
+}
+
+// TestUserNameChangeKept: by default (SCIM_BRIDGE_USERNAME_CHANGE=keep) a
+// rename by PUT or PATCH is accepted, the IdP's lookup by the new name
+// finds the user, and /Schemas says userName is readWrite; under refuse it
+// says immutable.
+func TestUserNameChangeKept(t *testing.T) {
+	e := newEnv(t, envtest.Bolt, envOptions{})
+	ada := str(e.must(201, "POST", "/Users", newUserBody("ada@corp.example")).body, "id")
+	e.must(200, "PATCH", "/Users/"+ada, patchBody(map[string]any{"op": "replace", "path": "userName", "value": "ada.king@corp.example"}))
+	r := e.must(200, "GET", "/Users?filter="+url.QueryEscape(`userName eq "ada.king@corp.example"`), nil)
+	if res, _ := r.body["Resources"].([]any); len(res) != 1 || str(res[0].(map[string]any), "id") != ada {
+		t.Errorf("lookup by the new userName: %s", r.raw)
+	}
+	if u, _ := e.emu.User(ada); u.UserName != "ada@corp.example" {
+		t.Errorf("UiPath login %q; want it kept", u.UserName)
+	}
+	mutabilityOf := func(e *env) string {
+		t.Helper()
+		r := e.must(200, "GET", "/Schemas/"+userSchema, nil)
+		attrs, _ := r.body["attributes"].([]any)
+		for _, a := range attrs {
+			if m, _ := a.(map[string]any); m["name"] == "userName" {
+				return str(m, "mutability")
+			}
+		}
+		return ""
+	}
+	if m := mutabilityOf(e); m != "readWrite" {
+		t.Errorf("/Schemas userName mutability %q under keep, want readWrite", m)
+	}
+	if m := mutabilityOf(newEnv(t, envtest.Bolt, envOptions{userNameChange: mapping.UserNameRefuse})); m != "immutable" {
+		t.Errorf("/Schemas userName mutability %q under refuse, want immutable", m)
 	}
 }

@@ -50,9 +50,12 @@ type env struct {
 type envOptions struct {
 	strategy    string
 	deprovision string
-	noAdopt     bool
-	emulator    emulator.Config
-	maxBody     int64
+	// userNameChange is mapping.Config.UserNameChange (and what /Schemas
+	// says of userName).
+	userNameChange string
+	noAdopt        bool
+	emulator       emulator.Config
+	maxBody        int64
 	// budget, when set, paces UiPath calls client-side per budgetWindow;
 	// a call waits at most budgetWait for room.
 	budget       map[string]int
@@ -127,7 +130,7 @@ func newEnv(t *testing.T, store envtest.Store, o envOptions) *env {
 		writes = mapping.WritesQueued
 	}
 	prov, err := mapping.New(mapping.Config{
-		Strategy: o.strategy, Deprovision: o.deprovision, AdoptExisting: !o.noAdopt, NewID: o.newID,
+		Strategy: o.strategy, Deprovision: o.deprovision, AdoptExisting: !o.noAdopt, NewID: o.newID, UserNameChange: o.userNameChange,
 		LateWriteWindow: o.lateWriteWindow, FirstCheck: o.firstCheck,
 		MembershipWrites: writes, Quiet: o.quiet,
 	}, te.Client, te.Store, log.With("component", "mapping"))
@@ -143,7 +146,7 @@ func newEnv(t *testing.T, store envtest.Store, o envOptions) *env {
 		go prov.RunScheduler(t.Context(), nil)
 	}
 	token := "test-token-" + strings.Repeat("x", 20)
-	h, err := scim.New(scim.Config{Tokens: []string{token}, MaxBodyBytes: o.maxBody}, []mapping.Resource{prov.Users(), prov.Groups()}, log.With("component", "scim"))
+	h, err := scim.New(scim.Config{Tokens: []string{token}, MaxBodyBytes: o.maxBody, UserNameImmutable: o.userNameChange == mapping.UserNameRefuse}, []mapping.Resource{prov.Users(), prov.Groups()}, log.With("component", "scim"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -122,11 +122,12 @@ func newBridgeOn(cfg config.Config, store cache.Store, httpClient *http.Client, 
 		tokens = append(tokens, t.Reveal())
 	}
 	handler, err := scim.New(scim.Config{
-		Tokens:       tokens,
-		OIDCIssuer:   cfg.OIDCIssuer,
-		OIDCAudience: cfg.OIDCAudience,
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		Observe:      metrics.ObserveRequest,
+		Tokens:            tokens,
+		OIDCIssuer:        cfg.OIDCIssuer,
+		OIDCAudience:      cfg.OIDCAudience,
+		MaxBodyBytes:      cfg.MaxBodyBytes,
+		UserNameImmutable: cfg.UserNameChange == mapping.UserNameRefuse,
+		Observe:           metrics.ObserveRequest,
 		Ready: func(ctx context.Context) error {
 			if err := store.Ping(ctx); err != nil {
 				return fmt.Errorf("store: %w", err)
@@ -177,6 +178,7 @@ func provisionerConfig(cfg config.Config) mapping.Config {
 		Strategy:         cfg.MembershipStrategy,
 		MembershipWrites: cfg.MembershipWrites,
 		Deprovision:      cfg.Deprovision,
+		UserNameChange:   cfg.UserNameChange,
 		AdoptExisting:    cfg.AdoptExisting,
 		LateWriteWindow:  cfg.LateWriteWindow,
 	}
