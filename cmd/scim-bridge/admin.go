@@ -105,7 +105,7 @@ func (h *adminHandler) serveStatus(w http.ResponseWriter, r *http.Request) {
 // import, force: booleans; maxChanges: N or P%) and answers its report:
 // 200 whether the pass found drift or was refused (the report says), 409
 // when another pass is running, 503 when the pass could not run. The pass
-// ends if the caller goes away.
+// ends if the caller goes away, or after reconcileDeadline.
 func (h *adminHandler) serveReconcile(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -117,16 +117,34 @@ func (h *adminHandler) serveReconcile(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	rep, err := h.api.reconcile(r.Context(), opt)
+	ctx, cancel := context.WithTimeout(r.Context(), reconcileDeadline)
+	defer cancel()
+	liftDeadlines(w, reconcileDeadline)
+	rep, err := h.api.reconcile(ctx, opt)
 	switch {
 	case errors.Is(err, mapping.ErrPassRunning):
 		adminError(w, http.StatusConflict, err.Error())
 	case err != nil:
-		h.log.WarnContext(r.Context(), "reconciliation pass failed", "error", err)
+		h.log.WarnContext(ctx, "reconciliation pass failed", "error", err)
 		adminError(w, http.StatusServiceUnavailable, "reconciliation could not run: "+err.Error())
 	default:
 		adminJSON(w, http.StatusOK, rep)
 	}
+}
+
+// liftDeadlines gives the connection of a request that runs longer than
+// the listener's timeouts (newServer) d more to read and write. A pass
+// repairing a few hundred drifts at 20,000 users goes at UiPath's PUT pace,
+// minutes at the real limits; under the listener's ReadTimeout net/http's
+// background read of the idle connection fails when the deadline passes
+// and cancels the request's context (ending the pass), and under its
+// WriteTimeout the report could not be written. A ResponseWriter that
+// cannot set deadlines (a test's recorder) has none to lift.
+func liftDeadlines(w http.ResponseWriter, d time.Duration) {
+	rc := http.NewResponseController(w)
+	at := time.Now().Add(d)
+	_ = rc.SetReadDeadline(at)
+	_ = rc.SetWriteDeadline(at)
 }
 
 func adminJSON(w http.ResponseWriter, code int, v any) {

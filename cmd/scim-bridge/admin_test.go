@@ -207,3 +207,39 @@ func TestReconcileScheduleNext(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminReconcileOutlastsServerTimeouts: a pass longer than the
+// listener's read and write timeouts keeps its context and its answer
+// reaches the caller. Before the handler lifted them, the read deadline's
+// expiry cancelled the request's context (net/http's background read of the
+// idle connection fails with it) and the write deadline cut the report.
+func TestAdminReconcileOutlastsServerTimeouts(t *testing.T) {
+	const timeout = 50 * time.Millisecond
+	run := func(ctx context.Context, _ mapping.ReconcileOptions) (mapping.ReconcileReport, error) {
+		select {
+		case <-ctx.Done():
+			return mapping.ReconcileReport{}, ctx.Err()
+		case <-time.After(6 * timeout): // a real deadline: the server's timeouts are on the wall clock
+		}
+		return mapping.ReconcileReport{PassID: "long", Drift: []mapping.Drift{}}, nil
+	}
+	log := newLogger(t.Output(), "debug", "text")
+	srv := httptest.NewUnstartedServer(newAdminHandler(nil, http.NotFoundHandler(), adminAPI{reconcile: run}, log))
+	srv.Config = newServer(srv.Config.Handler, log)
+	srv.Config.ReadTimeout, srv.Config.WriteTimeout = timeout, timeout
+	srv.Start()
+	defer srv.Close()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+adminReconcilePath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", adminReconcilePath, err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil || res.StatusCode != http.StatusOK || !strings.Contains(string(body), `"passId": "long"`) {
+		t.Fatalf("%d %s (%v), want 200 with the pass's report", res.StatusCode, body, err)
+	}
+}

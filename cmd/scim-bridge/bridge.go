@@ -243,17 +243,30 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 	return slog.New(scim.LogHandler(h))
 }
 
-// serveUntilDone serves h on ln until ctx ends, then shuts down gracefully
-// within timeout.
-func serveUntilDone(ctx context.Context, ln net.Listener, h http.Handler, timeout time.Duration, log *slog.Logger) error {
-	srv := &http.Server{
+// The listeners' connection timeouts. A handler that legitimately runs
+// longer (the admin API's reconciliation pass) lifts them for its own
+// request with http.ResponseController.
+const (
+	serverReadTimeout  = 2 * time.Minute
+	serverWriteTimeout = 5 * time.Minute
+)
+
+// newServer is the http.Server of every listener.
+func newServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
-		WriteTimeout:      5 * time.Minute,
+		ReadTimeout:       serverReadTimeout,
+		WriteTimeout:      serverWriteTimeout,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+}
+
+// serveUntilDone serves h on ln until ctx ends, then shuts down gracefully
+// within timeout.
+func serveUntilDone(ctx context.Context, ln net.Listener, h http.Handler, timeout time.Duration, log *slog.Logger) error {
+	srv := newServer(h, log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
