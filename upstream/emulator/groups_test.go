@@ -213,3 +213,37 @@ func TestInspectionReturnsDeepCopies(t *testing.T) {
 		t.Error("SeedGroup is not idempotent by name")
 	}
 }
+
+// TestDriftHooks: the methods that change UiPath behind the bridge's back
+// change what the API then answers, and leave built-in groups alone.
+func TestDriftHooks(t *testing.T) {
+	h := newHarness(t, Config{})
+	pid := h.srv.PartitionID()
+	a, b := h.srv.SeedUser(upstream.User{UserName: "a"}), h.srv.SeedUser(upstream.User{UserName: "b"})
+	g, gone := h.srv.SeedGroup("One"), h.srv.SeedGroup("Two")
+	if !h.srv.SetMember(g.ID, a.ID, true) || !h.srv.SetMember(gone.ID, b.ID, true) || h.srv.SetMember(g.ID, "no-such-user", true) {
+		t.Fatal("SetMember on existing ids failed, or on a missing one succeeded")
+	}
+	if !h.srv.RenameGroup(g.ID, "Uno") || !h.srv.DeleteGroup(gone.ID) || !h.srv.DeleteUser(a.ID) || h.srv.DeleteUser(a.ID) {
+		t.Fatal("RenameGroup, DeleteGroup or DeleteUser failed, or a second DeleteUser succeeded")
+	}
+	for _, bi := range h.srv.Groups() {
+		if bi.Type == upstream.GroupTypeBuiltIn && (h.srv.DeleteGroup(bi.ID) || h.srv.RenameGroup(bi.ID, "x")) {
+			t.Errorf("built-in group %s deleted or renamed", bi.Name)
+		}
+	}
+	got := decode[upstream.Group](t, h.call(http.MethodGet, "/api/Group/"+pid+"/"+g.ID, nil, 200))
+	if got.Name != "Uno" || len(got.Members) != 0 {
+		t.Errorf("group after rename and member's deletion: %q with %d members, want Uno with none", got.Name, len(got.Members))
+	}
+	h.call(http.MethodGet, "/api/Group/"+pid+"/"+gone.ID, nil, 404)
+	h.call(http.MethodGet, "/api/User/"+a.ID, nil, 404)
+	if u := decode[upstream.User](t, h.call(http.MethodGet, "/api/User/"+b.ID, nil, 200)); slices.Contains(u.GroupIDs, gone.ID) {
+		t.Errorf("b still in the deleted group: %v", u.GroupIDs)
+	}
+	h.srv.SetMember(g.ID, b.ID, true)
+	h.srv.SetMember(g.ID, b.ID, false)
+	if ids := h.srv.GroupMemberIDs(g.ID); len(ids) != 0 {
+		t.Errorf("members %v after add and remove", ids)
+	}
+}

@@ -331,6 +331,63 @@ func (s *Server) SeedGroup(name string) upstream.Group {
 	return s.st.groupView(s.st.addGroup(uuid.NewString(), name, upstream.GroupTypeCustom, now), true)
 }
 
+// The methods below change UiPath behind the bridge's back, as an
+// administrator in the portal would, without a request or a rate-limit
+// charge: drift for reconciliation tests and the load harness.
+
+// DeleteUser deletes a user and its memberships, and reports whether it
+// existed.
+func (s *Server) DeleteUser(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id = canonical(id)
+	_, ok := s.st.users[id]
+	s.st.deleteUser(id)
+	return ok
+}
+
+// DeleteGroup deletes a custom group and its memberships, and reports
+// whether it did (built-in groups are kept).
+func (s *Server) DeleteGroup(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id = canonical(id)
+	if _, ok := s.st.groups[id]; !ok || s.st.isBuiltIn(id) {
+		return false
+	}
+	s.st.deleteGroup(id)
+	return true
+}
+
+// RenameGroup renames a custom group, and reports whether it did.
+func (s *Server) RenameGroup(id, name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.st.groups[canonical(id)]
+	if !ok || g.g.Type == upstream.GroupTypeBuiltIn {
+		return false
+	}
+	g.g.Name = name
+	return true
+}
+
+// SetMember adds a user to a group or removes it, and reports whether both
+// exist.
+func (s *Server) SetMember(groupID, userID string, member bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	gid, uid := canonical(groupID), canonical(userID)
+	if s.st.groups[gid] == nil || s.st.users[uid] == nil {
+		return false
+	}
+	if member {
+		s.st.addMember(gid, uid)
+	} else {
+		s.st.removeMember(gid, uid)
+	}
+	return true
+}
+
 // canonical returns the canonical form of a GUID, or s unchanged.
 func canonical(s string) string {
 	if id, ok := parseGUID(s); ok {
