@@ -166,11 +166,24 @@ func (ps *pass) deleteAccount(ctx context.Context, rec cache.Record) error {
 }
 
 // recreateUser recreates a lost account under its id with its groups (the
-// listing that says it is missing was consistent: see listUsers).
+// listing that says it is missing was consistent: see listUsers). A group
+// UiPath lacks as well is left out (UiPath would refuse the create): the
+// pass recreates that group after the users, with this one among its
+// members.
 func (ps *pass) recreateUser(ctx context.Context, r userRepair) error {
 	p := ps.p
-	err := paced(ctx, func() error {
-		_, err := p.recreateAccount(ctx, r.rec.ID, r.want)
+	groups, err := p.store.GroupsOf(ctx, r.rec.ID)
+	if err != nil {
+		return fmt.Errorf("groups of %s: %w", r.rec.ID, err)
+	}
+	var upGroups []string
+	for _, g := range p.upstreamGroupIDs(ctx, groups) {
+		if _, ok := ps.up.groups[g]; ok {
+			upGroups = append(upGroups, g)
+		}
+	}
+	err = paced(ctx, func() error {
+		_, err := p.recreateAccountIn(ctx, r.rec.ID, r.want, upGroups)
 		return err
 	})
 	if err == nil {

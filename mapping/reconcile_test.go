@@ -208,6 +208,43 @@ func TestReconcileRepairsEveryDriftClass(t *testing.T) {
 	})
 }
 
+// TestReconcileRecreatesUserAndItsLostGroup: a lost user whose group is
+// lost too is recreated without that group (UiPath refuses a create that
+// names a group it lacks), and the group is recreated with the user among
+// its members; the user's other groups come back as before.
+func TestReconcileRecreatesUserAndItsLostGroup(t *testing.T) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e := newEnv(t, envOptions{store: store, cfg: reconcileCfg()})
+		ctx := t.Context()
+		ada, bob := e.mustUser("ada"), e.mustUser("bob")
+		lost := e.mustGroup("Lost", ada.ID, bob.ID).ID
+		kept := e.mustGroup("Kept", ada.ID).ID
+		if err := e.prov.Drain(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.up.DeleteUser(ctx, ada.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.up.DeleteGroup(ctx, lost); err != nil {
+			t.Fatal(err)
+		}
+		rep := e.reconcile(mapping.ReconcileOptions{})
+		wantFindings(t, findings(rep, nil), map[string]string{
+			"missing user ada":   mapping.ActionRepaired,
+			"missing group Lost": mapping.ActionRepaired,
+		})
+		if got, want := e.emu.GroupMemberIDs(lost), sorted(ada.ID, bob.ID); !slices.Equal(got, want) {
+			t.Errorf("Lost recreated with %v, want %v", got, want)
+		}
+		if got := e.emu.GroupMemberIDs(kept); !slices.Equal(got, []string{ada.ID}) {
+			t.Errorf("Kept members %v, want ada back", got)
+		}
+		if again := e.reconcile(mapping.ReconcileOptions{}); len(again.Drift) != 0 {
+			t.Errorf("second pass found %+v", again.Drift)
+		}
+	})
+}
+
 // TestReconcileDryRunWritesNothing: a dry run reports the drift and the
 // repairs it would make, and no write reaches UiPath or the store's queue.
 func TestReconcileDryRunWritesNothing(t *testing.T) {

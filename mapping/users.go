@@ -518,7 +518,13 @@ func (p *Provisioner) recreateAccount(ctx context.Context, id string, prof profi
 	if err != nil {
 		return 0, fmt.Errorf("groups of %s: %w", id, err)
 	}
-	upGroups := p.upstreamGroupIDs(ctx, groups)
+	return p.recreateAccountIn(ctx, id, prof, p.upstreamGroupIDs(ctx, groups))
+}
+
+// recreateAccountIn recreates a lost account under its id as a member of
+// upGroups, every one of which UiPath must have (it refuses the whole
+// create otherwise), and returns how many groups it joined.
+func (p *Provisioner) recreateAccountIn(ctx context.Context, id string, prof profile, upGroups []string) (int, error) {
 	if _, err := p.up.CreateUser(ctx, prof.newUser(id), upGroups); err != nil {
 		var uerr *upstream.Error
 		duplicate := errors.As(err, &uerr) && (uerr.HasCode(upstream.CodeDuplicateUserName) || uerr.HasCode(upstream.CodeDuplicateEmail))
