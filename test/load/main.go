@@ -54,6 +54,8 @@ type options struct {
 	keep        bool
 	generator   string
 	order       string
+	reconcile   bool
+	drift       int
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
@@ -80,6 +82,8 @@ func run(args []string, stderr io.Writer) int {
 	fs.IntVar(&o.exit, "exit", 5, "exit wave: percent of users disabled (PATCH active False) then deleted")
 	fs.IntVar(&o.reorg2, "leaver-reorg", 10, "leaver phase: percent of users a second re-org wave moves, to keep the PUT budget full while the leavers are sent")
 	fs.IntVar(&o.leavers, "leavers", 10, "leaver phase: users disabled (PATCH active False, not deleted) during the second re-org wave; 10 fit in the PUT reserve of one window")
+	fs.BoolVar(&o.reconcile, "reconcile", true, "sync mode: after the last phase, inject -drift changes of every drift class into UiPath behind the bridge's back and run one pass of scim-bridge reconcile, then a second one")
+	fs.IntVar(&o.drift, "drift", 0, "reconcile phase: changes per drift class (default 1% of -users, at least 2; fewer groups are deleted and renamed)")
 	fs.DurationVar(&o.duration, "duration", 15*time.Second, "lookup mode: how long to send lookups")
 	fs.DurationVar(&o.timeout, "timeout", 20*time.Minute, "the whole run stops after this")
 	fs.Uint64Var(&o.seed, "seed", 1, "workload random seed")
@@ -99,6 +103,12 @@ func run(args []string, stderr io.Writer) int {
 	}
 	if o.writes != mapping.WritesQueued && o.writes != mapping.WritesSync {
 		bad = append(bad, "-writes must be queued or sync")
+	}
+	if o.drift == 0 {
+		o.drift = max(2, o.users/100)
+	}
+	if o.drift < 0 {
+		bad = append(bad, "-drift must not be negative")
 	}
 	if o.leavers < 0 || o.reorg2 < 0 {
 		bad = append(bad, "-leavers and -leaver-reorg must not be negative")
@@ -177,6 +187,15 @@ func harness(ctx context.Context, o options) (err error) {
 		"SCIM_BRIDGE_LOG_LEVEL":            "warn",
 		"SCIM_BRIDGE_LOG_FORMAT":           "text",
 		"SCIM_BRIDGE_DATA_DIR":             dir,
+	}
+	if o.mode == "sync" && o.reconcile {
+		// With the embedded store, which serve holds, `scim-bridge
+		// reconcile` asks serve's admin API to run the pass.
+		addr, err := freeAddr()
+		if err != nil {
+			return err
+		}
+		env["SCIM_BRIDGE_ADMIN_LISTEN"] = addr
 	}
 
 	var redisProc *redistest.Process

@@ -125,6 +125,10 @@ type bridgeProc struct {
 	*proc
 	url     string // root URL, without /scim/v2
 	logPath string
+	// bin and env run the bridge's other subcommands with serve's
+	// configuration.
+	bin string
+	env []string
 }
 
 // startBridge runs bin serve with env (added to a copy of the harness's
@@ -136,7 +140,9 @@ func startBridge(ctx context.Context, bin, dir string, env map[string]string) (*
 		return nil, err
 	}
 	env["SCIM_BRIDGE_LISTEN"] = addr
-	env["SCIM_BRIDGE_ADMIN_LISTEN"] = "off" // not the default port, which a bridge of the developer's may hold
+	if env["SCIM_BRIDGE_ADMIN_LISTEN"] == "" {
+		env["SCIM_BRIDGE_ADMIN_LISTEN"] = "off" // not the default port, which a bridge of the developer's may hold
+	}
 	cmd := exec.Command(bin, "serve")
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "SCIM_BRIDGE_") {
@@ -157,7 +163,7 @@ func startBridge(ctx context.Context, bin, dir string, env map[string]string) (*
 	if err != nil {
 		return nil, fmt.Errorf("start bridge: %w", err)
 	}
-	b := &bridgeProc{proc: p, url: "http://" + addr, logPath: logPath}
+	b := &bridgeProc{proc: p, url: "http://" + addr, logPath: logPath, bin: bin, env: cmd.Env}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if p.exited() {

@@ -114,6 +114,9 @@ type syncRun struct {
 	disabled map[int]bool
 	// lastWrite is when UiPath received the latest write so far.
 	lastWrite time.Time
+	// unmanaged are the ids (lower case) of the users the reconcile phase
+	// seeded in UiPath behind the bridge's back, which it never manages.
+	unmanaged map[string]bool
 }
 
 // budgetSpan is how long the bridge's budget counts a call: the window
@@ -174,6 +177,15 @@ func (r *syncRun) run(ctx context.Context) error {
 	for _, p := range r.phases {
 		if p.leavers != nil {
 			p.leavers.print(os.Stdout, p.name)
+		}
+	}
+	if r.opts.reconcile && len(bad) == 0 {
+		// Once the queue is empty and UiPath agreed with the IdP.
+		if err := r.reconcilePhase(ctx); err != nil {
+			bad = append(bad, err)
+		}
+		if err := r.checkState(ctx, "reconcile"); err != nil {
+			bad = append(bad, err)
 		}
 	}
 	return errors.Join(bad...)
@@ -504,7 +516,7 @@ func (r *syncRun) checkState(ctx context.Context, name string) error {
 			wantDisabled[strings.ToLower(id)] = true
 		}
 	}
-	users := r.emu.Users()
+	users := slices.DeleteFunc(r.emu.Users(), func(u upstream.User) bool { return r.unmanaged[strings.ToLower(u.ID)] })
 	if len(users) != wantUsers {
 		bad = append(bad, fmt.Sprintf("UiPath has %d users, want %d", len(users), wantUsers))
 	}
