@@ -16,6 +16,15 @@
 // the PUT budget full, and reports the time from each request until the
 // emulator shows the account disabled.
 //
+// After the last phase (unless -reconcile=false) the IdP makes -drift more
+// leavers, UiPath is changed behind the bridge's back (-drift changes of
+// every drift class, fewer groups deleted and renamed, a few unmanaged
+// users and a group), and `scim-bridge reconcile -json` runs with serve's
+// configuration: its findings must be exactly the injected drift, all
+// repaired (the unmanaged reported), and a second pass must find no drift
+// but the unmanaged. It prints the pass's wall time, GETs against the
+// minimum and the floors.
+//
 // With -mode lookup it seeds the bridge's store directly and measures the
 // throughput of GET /Users?filter=userName eq "…", the request Okta and
 // Entra send before every create.
