@@ -243,6 +243,9 @@ func TestTransientFailureIsRetried(t *testing.T) {
 		g := e.mustGroup("Ops")
 		e.patchMembers(g.ID, "add", u.ID)
 		e.emu.Inject(emulator.Fault{Method: http.MethodPut, Status: http.StatusServiceUnavailable, Times: -1})
+		// Past the 1 ms lull, so that the round sends the change (a round
+		// within it would rightly hold it).
+		time.Sleep(10 * time.Millisecond)
 		rep, err := e.prov.Round(t.Context())
 		if err != nil || rep.Retried != 1 || rep.Done != 0 {
 			t.Fatalf("round = %+v, %v; want one change retried", rep, err)
