@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/scim-bridge/scim-bridge/cache"
 	"github.com/scim-bridge/scim-bridge/scimdoc"
@@ -531,6 +532,9 @@ func groupName(res map[string]any) (string, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return "", invalidValue("displayName is required and must be a non-empty string")
+	}
+	if n := utf8.RuneCountInString(name); n > maxFieldLength {
+		return "", invalidValue("displayName is %d characters long; UiPath takes at most %d", n, maxFieldLength)
 	}
 	return name, nil
 }

@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"github.com/scim-bridge/scim-bridge/scimdoc"
 	"github.com/scim-bridge/scim-bridge/upstream"
@@ -49,6 +50,36 @@ func profileOf(res map[string]any) (profile, error) {
 	}
 	p.Email = primaryEmail(res["emails"])
 	return p, nil
+}
+
+// maxFieldLength is the longest userName, email, name, surname, display
+// name or group name the bridge sends UiPath, in characters. UiPath does not
+// document its limits; its Identity Server is built on ASP.NET Core
+// Identity, whose user name and email columns are 256 characters, and the
+// bridge holds the other fields to the same bound. A longer value is
+// refused before any UiPath call (a 7 MB displayName once reached UiPath).
+const maxFieldLength = 256
+
+// checkInput refuses, before UiPath is asked, a profile from the IdP that
+// UiPath cannot store: a field longer than maxFieldLength, or an email
+// that is not one '@' between a local part and a domain (the rule UiPath's
+// EmailAddress validation applies). Each error names the attribute.
+func (p profile) checkInput() error {
+	for _, f := range []struct{ attr, v string }{
+		{"userName", p.UserName}, {"emails.value", p.Email}, {"name.givenName", p.GivenName},
+		{"name.familyName", p.FamilyName}, {"displayName", p.DisplayName},
+	} {
+		if n := utf8.RuneCountInString(f.v); n > maxFieldLength {
+			return invalidValue("%s is %d characters long; UiPath takes at most %d", f.attr, n, maxFieldLength)
+		}
+	}
+	if p.Email != "" {
+		local, domain, ok := strings.Cut(p.Email, "@")
+		if !ok || local == "" || domain == "" || strings.Contains(domain, "@") || strings.ContainsAny(p.Email, " \t\r\n") {
+			return invalidValue("emails.value %q is not an email address UiPath accepts", p.Email)
+		}
+	}
+	return nil
 }
 
 // primaryEmail picks the address UiPath gets: the primary one, else the

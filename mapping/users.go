@@ -28,6 +28,9 @@ func (p *Provisioner) getUser(ctx context.Context, id string) (cache.Record, err
 func (p *Provisioner) createUser(ctx context.Context, attrs map[string]any) (cache.Record, error) {
 	res := scimdoc.Clean(attrs)
 	prof, err := profileOf(res)
+	if err == nil {
+		err = prof.checkInput()
+	}
 	if err != nil {
 		return cache.Record{}, err
 	}
@@ -365,6 +368,9 @@ func (p *Provisioner) commitUser(ctx context.Context, cur loadedUser, res map[st
 	defer p.noteDoubt(ctx, cache.KindUser, rec.ID, false, unc)
 	scimdoc.KeepActivation(res, oldProf.Active)
 	prof, err := profileOf(res)
+	if err == nil {
+		err = prof.checkInput()
+	}
 	if err != nil {
 		return rec, err
 	}

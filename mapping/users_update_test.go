@@ -126,8 +126,10 @@ func TestUserReplace(t *testing.T) {
 		{name: "externalId of another user", setup: func(e *env) { e.mustUser("bob") },
 			// The conflict is found before UiPath is asked to change anything.
 			replace: merge(userJSON("ada@corp.example", "Augusta", "Lovelace", "okta-ada"), `{"externalId":"ext-bob"}`), wantErr: "conflict"},
-		{name: "email UiPath rejects", replace: merge(adaJSON, `{"emails":[{"value":"not-an-email"}]}`),
-			wantPUT: map[string]any{"email": "not-an-email"}, wantErr: "invalid"},
+		{name: "email UiPath would reject, refused before asking it", replace: merge(adaJSON, `{"emails":[{"value":"not-an-email"}]}`),
+			wantErr: "invalid"},
+		{name: "displayName longer than UiPath takes", replace: merge(adaJSON, `{"displayName":"`+strings.Repeat("x", 257)+`"}`),
+			wantErr: "invalid"},
 		{name: "email of another UiPath account",
 			setup:   func(e *env) { e.emu.SeedUser(upstream.User{UserName: "other", Email: "taken@corp.example"}) },
 			replace: merge(adaJSON, `{"emails":[{"value":"taken@corp.example"}]}`),
