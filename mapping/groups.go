@@ -120,9 +120,14 @@ func (p *Provisioner) createGroup(ctx context.Context, attrs map[string]any) (ca
 	return rec, nil
 }
 
-// adoptGroup links an existing UiPath group of that name and adds the
-// requested members to it. Members it already had are left alone: they
-// were not put there by this IdP.
+// adoptGroup links an existing UiPath group of that name and makes its
+// members the requested ones: it reads the group's members, adds those it
+// lacks and removes the users the bridge manages that the IdP did not
+// name (the IdP's list wins, so the store and UiPath agree from the start:
+// after a store loss, a re-pushed group whose membership changed meanwhile
+// would otherwise keep a removed member in UiPath that the store believes
+// gone). Members the bridge does not manage (robots, accounts made in
+// UiPath) are left alone, as reconciliation leaves them.
 func (p *Provisioner) adoptGroup(ctx context.Context, name string, members []string) (string, error) {
 	groups, err := p.up.ListGroups(ctx)
 	if err != nil {
@@ -138,12 +143,30 @@ func (p *Provisioner) adoptGroup(ctx context.Context, name string, members []str
 		if _, err := p.store.Get(ctx, cache.KindGroup, g.ID); err == nil {
 			return "", uniqueness("the UiPath group %q is already linked to another SCIM group", g.Name)
 		}
-		if len(members) > 0 {
-			if _, err := p.up.UpdateGroup(ctx, g.ID, g.Name, members, nil); err != nil {
-				return "", fmt.Errorf("add members to adopted group %s: %w", g.ID, err)
+		refs, err := p.up.GroupMembers(ctx, g.ID)
+		if err != nil {
+			return "", fmt.Errorf("read members of adopted group %s: %w", g.ID, err)
+		}
+		want := setOf(members)
+		have := make(map[string]bool, len(refs))
+		var remove []string
+		for _, m := range refs {
+			have[m.ID] = true
+			if want[m.ID] {
+				continue
+			}
+			if _, err := p.store.Get(ctx, cache.KindUser, m.ID); err == nil {
+				remove = append(remove, m.ID)
 			}
 		}
-		p.log.InfoContext(ctx, "adopted existing UiPath group", "upstream_id", g.ID)
+		add := slices.DeleteFunc(slices.Clone(members), func(id string) bool { return have[id] })
+		slices.Sort(remove)
+		if len(add)+len(remove) > 0 {
+			if _, err := p.up.UpdateGroup(ctx, g.ID, g.Name, add, remove); err != nil {
+				return "", fmt.Errorf("set members of adopted group %s: %w", g.ID, err)
+			}
+		}
+		p.log.InfoContext(ctx, "adopted existing UiPath group", "upstream_id", g.ID, "added", len(add), "removed", len(remove))
 		return g.ID, nil
 	}
 	return "", uniqueness("UiPath reports group name %q as taken, but no such group was found", name)

@@ -176,32 +176,41 @@ func TestGroupCreateRefused(t *testing.T) {
 	})
 }
 
-// TestGroupAdopt: a create whose name UiPath already has links that group
-// and adds the requested members; members it had are left alone (they were
-// not put there by the IdP) and are not recorded.
+// TestGroupAdopt: a group create whose name UiPath already has links that
+// group and makes its members the IdP's list in one call: it adds the
+// requested members it lacks and removes the users the bridge manages that
+// the IdP did not name (after a store loss, bob left the group in the IdP
+// meanwhile), while a member the bridge does not manage (an account made
+// in UiPath) is left alone and not recorded. The store and UiPath agree
+// from the start.
 func TestGroupAdopt(t *testing.T) {
 	forEachStore(t, func(t *testing.T, store envtest.Store) {
 		e := newEnv(t, envOptions{store: store, cfg: mapping.Config{AdoptExisting: true}})
 		e.users3()
 		seeded := e.emu.SeedGroup("Engineers")
 		outsider := e.emu.SeedUser(upstream.User{UserName: "local.admin", GroupIDs: []string{seeded.ID}})
+		if _, err := e.up.UpdateGroup(t.Context(), seeded.ID, seeded.Name, []string{e.ids["bob"], e.ids["carol"]}, nil); err != nil {
+			t.Fatal(err)
+		}
+		e.wire.reset()
 
-		g, err := e.groups.Create(t.Context(), doc(t, groupJSON("engineers", e.ids["ada"])))
+		g, err := e.groups.Create(t.Context(), doc(t, groupJSON("engineers", e.ids["ada"], e.ids["carol"])))
 		if err != nil {
 			t.Fatalf("Create: %v", err)
 		}
 		if g.ID != seeded.ID {
 			t.Errorf("id %s, want the existing group's %s", g.ID, seeded.ID)
 		}
-		if got, want := e.emu.GroupMemberIDs(seeded.ID), sorted(outsider.ID, e.ids["ada"]); !reflect.DeepEqual(got, want) {
-			t.Errorf("UiPath members %v, want %v", got, want)
+		if got, want := e.emu.GroupMemberIDs(seeded.ID), sorted(outsider.ID, e.ids["ada"], e.ids["carol"]); !reflect.DeepEqual(got, want) {
+			t.Errorf("UiPath members %v, want %v (bob out, the outsider left alone)", got, want)
 		}
-		if rec, _ := e.record(cache.KindGroup, seeded.ID); !reflect.DeepEqual(rec.Members, []string{e.ids["ada"]}) || rec.Name != "engineers" {
-			t.Errorf("store record %+v, want name engineers and only ada", rec)
+		if rec, _ := e.record(cache.KindGroup, seeded.ID); !reflect.DeepEqual(rec.Members, sorted(e.ids["ada"], e.ids["carol"])) || rec.Name != "engineers" {
+			t.Errorf("store record %+v, want name engineers and ada, carol", rec)
 		}
 		puts := e.wire.sent(http.MethodPut, "/Group/")
-		if len(puts) != 1 || !reflect.DeepEqual(stringsOf(puts[0].Body["directoryUserIDsToAdd"]), []string{e.ids["ada"]}) {
-			t.Errorf("PUT /Group calls %v, want one adding ada", puts)
+		if len(puts) != 1 || !reflect.DeepEqual(stringsOf(puts[0].Body["directoryUserIDsToAdd"]), []string{e.ids["ada"]}) ||
+			!reflect.DeepEqual(stringsOf(puts[0].Body["directoryUserIDsToRemove"]), []string{e.ids["bob"]}) {
+			t.Errorf("PUT /Group calls %v, want one adding ada and removing bob", puts)
 		}
 		// The linked group cannot be adopted a second time.
 		if _, err := e.groups.Create(t.Context(), doc(t, groupJSON("Engineers"))); codeOf(err) != "conflict" {
