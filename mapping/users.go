@@ -94,11 +94,15 @@ func (p *Provisioner) createUser(ctx context.Context, attrs map[string]any) (cac
 		// until it is activated.
 		deprovisioned = true
 	} else {
-		id, adopted, err = p.createUpstreamUser(ctx, newID, prof)
+		var release func()
+		id, adopted, release, err = p.createUpstreamUser(ctx, newID, prof)
 		if err != nil {
 			id = newID
 			return cache.Record{}, err
 		}
+		// An adopted account stays locked until its record is stored, so
+		// that two creates cannot both link it.
+		defer release()
 	}
 
 	body, err := json.Marshal(res)
@@ -210,51 +214,63 @@ func (p *Provisioner) checkUnique(ctx context.Context, kind cache.Kind, self, na
 // SCIM user's email and also its userName (findExisting), and never when
 // the store already links it to another SCIM user: an adoption must not
 // hand one identity another person's account.
-func (p *Provisioner) createUpstreamUser(ctx context.Context, id string, prof profile) (string, bool, error) {
+//
+// An adopted account's id is locked (as a user's is) from before the check
+// that no SCIM user links it until release is called, which the caller
+// does once the record is stored: two creates racing for one account
+// cannot both link it, nor both change it.
+func (p *Provisioner) createUpstreamUser(ctx context.Context, id string, prof profile) (string, bool, func(), error) {
+	release := func() {}
 	_, err := p.up.CreateUser(ctx, prof.newUser(id), nil)
 	var uerr *upstream.Error
 	switch {
 	case err == nil:
 	case errors.As(err, &uerr) && (uerr.HasCode(upstream.CodeDuplicateUserName) || uerr.HasCode(upstream.CodeDuplicateEmail)):
 		if !p.cfg.AdoptExisting {
-			return "", false, uniqueness("UiPath already has an account with userName %q or email %q", prof.UserName, prof.Email)
+			return "", false, release, uniqueness("UiPath already has an account with userName %q or email %q", prof.UserName, prof.Email)
 		}
 		existing, ferr := p.findExisting(ctx, prof, uerr)
 		if ferr != nil {
-			return "", false, ferr
+			return "", false, release, ferr
+		}
+		unlock, lerr := p.lock(ctx, "user:"+existing.ID)
+		if lerr != nil {
+			return "", false, release, lerr
 		}
 		if _, gerr := p.store.Get(ctx, cache.KindUser, existing.ID); gerr == nil {
-			return "", false, uniqueness("the UiPath account for %q is already linked to another SCIM user", prof.UserName)
+			unlock()
+			return "", false, release, uniqueness("the UiPath account for %q is already linked to another SCIM user", prof.UserName)
 		}
 		if upd, changed := prof.updateFrom(profileOfUpstream(existing)); changed {
 			if err := p.up.UpdateUser(ctx, existing.ID, upd); err != nil {
-				return "", false, fmt.Errorf("update adopted user %s: %w", existing.ID, err)
+				unlock()
+				return "", false, release, fmt.Errorf("update adopted user %s: %w", existing.ID, err)
 			}
 		}
 		p.log.InfoContext(ctx, "adopted existing UiPath account", "upstream_id", existing.ID)
-		return existing.ID, true, nil
+		return existing.ID, true, unlock, nil
 	case upstream.IsRetryable(err):
 		// The create may have happened with its response lost: the id is
 		// ours, so ask UiPath before reporting failure.
 		if _, gerr := p.up.GetUser(ctx, id); gerr != nil {
-			return "", false, err
+			return "", false, release, err
 		}
 		p.log.WarnContext(ctx, "user create response lost; account exists", "scim_id", id)
 	case errors.As(err, &uerr) && uerr.HasCode(upstream.CodeInvalidUserName):
-		return "", false, invalidValue("UiPath rejected userName %q: %s", prof.UserName, uerr.Detail)
+		return "", false, release, invalidValue("UiPath rejected userName %q: %s", prof.UserName, uerr.Detail)
 	default:
-		return "", false, refusal(err)
+		return "", false, release, refusal(err)
 	}
 	if !prof.Active {
 		inactive := false
 		if err := p.up.UpdateUser(upstream.Deprovisioning(ctx), id, upstream.UserUpdate{IsActive: &inactive}); err != nil {
-			return "", false, fmt.Errorf("deactivate new user %s: %w", id, err)
+			return "", false, release, fmt.Errorf("deactivate new user %s: %w", id, err)
 		}
 		if !p.confirmInactive(ctx, id) {
 			p.addDoubt(ctx, cache.KindUser, id, true, 0)
 		}
 	}
-	return id, false, nil
+	return id, false, release, nil
 }
 
 func (p *Provisioner) findExisting(ctx context.Context, prof profile, uerr *upstream.Error) (upstream.User, error) {

@@ -5,6 +5,7 @@ import (
 	"github.com/scim-bridge/scim-bridge/internal/envtest"
 	"net/http"
 	"reflect"
+	"sync"
 	"testing"
 
 	"github.com/scim-bridge/scim-bridge/cache"
@@ -381,4 +382,62 @@ func TestUnknownID(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestEmailCollisionLinksAtMostOne: two SCIM users whose email collides
+// with one existing UiPath account, created at once. When the account's
+// userName is that email, exactly one of them is linked to it (the other
+// gets 409), and the account is changed by that one only; when its
+// userName is another login, neither is (two 409s, the account untouched).
+func TestEmailCollisionLinksAtMostOne(t *testing.T) {
+	for _, login := range []string{"shared@corp.example", "it-admin"} {
+		t.Run(login, func(t *testing.T) {
+			forEachStore(t, func(t *testing.T, store envtest.Store) {
+				e := newEnv(t, envOptions{store: store, cfg: mapping.Config{AdoptExisting: true}})
+				seeded := e.emu.SeedUser(upstream.User{UserName: login, Email: "shared@corp.example", Name: ptr("Old"), IsActive: true})
+				var wg sync.WaitGroup
+				errs := make([]error, 2)
+				ids := make([]string, 2)
+				for i, name := range []string{"alice.w", "bob.w"} {
+					wg.Go(func() {
+						it, err := e.users.Create(t.Context(), doc(t, `{"userName":"`+name+`","name":{"givenName":"`+name+`"},"emails":[{"value":"shared@corp.example","primary":true}]}`))
+						errs[i], ids[i] = err, it.ID
+					})
+				}
+				wg.Wait()
+				linked := 0
+				for i, err := range errs {
+					switch {
+					case err == nil && ids[i] == seeded.ID:
+						linked++
+					case err == nil:
+						t.Errorf("create %d made %s, neither the account nor a refusal", i, ids[i])
+					case codeOf(err) != "conflict":
+						t.Errorf("create %d: %v, want conflict", i, err)
+					}
+				}
+				want := 1
+				if login != "shared@corp.example" {
+					want = 0
+				}
+				if linked != want {
+					t.Fatalf("%d SCIM users linked to the account, want %d (errors %v)", linked, want, errs)
+				}
+				if n := len(e.emu.Users()); n != 1 {
+					t.Errorf("UiPath has %d accounts, want the one", n)
+				}
+				got := deref(e.upUser(seeded.ID).Name)
+				switch {
+				case want == 0 && got != "Old":
+					t.Errorf("account name %q, want it untouched", got)
+				case want == 1 && got != "alice.w" && got != "bob.w":
+					t.Errorf("account name %q, want the linked user's", got)
+				}
+				page, err := e.users.List(t.Context(), mapping.ListRequest{Count: 10})
+				if err != nil || page.Total != want {
+					t.Errorf("store holds %d users (%v), want %d", page.Total, err, want)
+				}
+			})
+		})
+	}
 }
