@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -38,35 +39,124 @@ func (h *resourceHandler) list(w http.ResponseWriter, r *http.Request) {
 	h.answerList(w, r, p)
 }
 
-// search serves POST /{endpoint}/.search (RFC 7644 §3.4.3).
-func (h *resourceHandler) search(w http.ResponseWriter, r *http.Request) {
+// searchRequest is the body of POST .search (RFC 7644 §3.4.3).
+type searchRequest struct {
+	Filter             string   `json:"filter"`
+	SortBy             string   `json:"sortBy"`
+	SortOrder          string   `json:"sortOrder"`
+	StartIndex         *int     `json:"startIndex"`
+	Count              *int     `json:"count"`
+	Attributes         []string `json:"attributes"`
+	ExcludedAttributes []string `json:"excludedAttributes"`
+}
+
+// readSearch reads a SearchRequest into list parameters (without the
+// projection, which depends on the resource type).
+func readSearch(r *http.Request, maxResults int) (searchRequest, listParams, error) {
+	var req searchRequest
 	body, err := readBody(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	var req struct {
-		Filter             string   `json:"filter"`
-		SortBy             string   `json:"sortBy"`
-		SortOrder          string   `json:"sortOrder"`
-		StartIndex         *int     `json:"startIndex"`
-		Count              *int     `json:"count"`
-		Attributes         []string `json:"attributes"`
-		ExcludedAttributes []string `json:"excludedAttributes"`
+		return req, listParams{}, err
 	}
 	if err := json.Unmarshal(body, &req); err != nil {
-		h.fail(w, r, scimdoc.Errorf(scimdoc.ScimTypeInvalidSyntax, "The search request must be a SearchRequest JSON object."))
-		return
+		return req, listParams{}, scimdoc.Errorf(scimdoc.ScimTypeInvalidSyntax, "The search request must be a SearchRequest JSON object.")
 	}
-	p := listParams{filter: req.Filter, sortBy: req.SortBy, sortOrder: req.SortOrder, startIndex: 1, count: h.s.cfg.MaxResults}
+	p := listParams{filter: req.Filter, sortBy: req.SortBy, sortOrder: req.SortOrder, startIndex: 1, count: maxResults}
 	if req.StartIndex != nil && *req.StartIndex > 1 {
 		p.startIndex = *req.StartIndex
 	}
 	if req.Count != nil {
 		p.count = max(0, *req.Count)
 	}
+	p.count = min(p.count, maxResults)
+	return req, p, nil
+}
+
+// search serves POST /{endpoint}/.search (RFC 7644 §3.4.3).
+func (h *resourceHandler) search(w http.ResponseWriter, r *http.Request) {
+	req, p, err := readSearch(r, h.s.cfg.MaxResults)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	p.proj = scimdoc.NewProjection(h.rt.Kind, req.Attributes, req.ExcludedAttributes)
 	h.answerList(w, r, p)
+}
+
+// rootSearch serves POST /.search: one search over every resource type
+// (RFC 7644 §3.4.3), Users then Groups, paged across both. The filter is
+// compiled for each type; a type whose schema lacks an attribute it names
+// has no match (a filter on userName finds users only), and a filter no
+// type accepts is the first type's error. Sorting across types is not
+// offered: sortBy answers 400.
+func (s *Server) rootSearch(w http.ResponseWriter, r *http.Request) {
+	fail := func(err error) { writeError(w, toSCIMError(r.Context(), err, s.log)) }
+	req, p, err := readSearch(r, s.cfg.MaxResults)
+	if err != nil {
+		fail(err)
+		return
+	}
+	if p.sortBy != "" {
+		fail(scimdoc.Errorf(scimdoc.ScimTypeInvalidValue, "sortBy is not supported on a search across resource types; search /Users or /Groups to sort."))
+		return
+	}
+	type part struct {
+		h      *resourceHandler
+		filter *scimdoc.Filter
+	}
+	var parts []part
+	var firstErr error
+	for _, res := range s.resources {
+		h := &resourceHandler{s: s, res: res, rt: res.Kind().ResourceType()}
+		var f *scimdoc.Filter
+		if p.filter != "" {
+			if f, err = scimdoc.CompileFilter(h.rt.Kind, p.filter); err != nil {
+				firstErr = cmp.Or(firstErr, err)
+				continue
+			}
+		}
+		parts = append(parts, part{h: h, filter: f})
+	}
+	if len(parts) == 0 && firstErr != nil {
+		fail(firstErr)
+		return
+	}
+	offset, left, total := max(p.startIndex, 1)-1, p.count, 0
+	buf := make([]byte, 0, 4096)
+	n := 0
+	var items []byte
+	for _, pt := range parts {
+		res, err := pt.h.res.List(r.Context(), mapping.ListRequest{Filter: pt.filter, Offset: offset, Count: left})
+		if err != nil {
+			fail(err)
+			return
+		}
+		total += res.Total
+		offset = max(0, offset-res.Total)
+		proj := scimdoc.NewProjection(pt.h.rt.Kind, req.Attributes, req.ExcludedAttributes)
+		for _, it := range res.Items {
+			if n > 0 {
+				items = append(items, ',')
+			}
+			if items, err = pt.h.appendResource(items, it, proj); err != nil {
+				fail(err)
+				return
+			}
+			n++
+		}
+		left = max(0, left-len(res.Items))
+	}
+	buf = append(buf, `{"schemas":["`+listResponseSchema+`"],"totalResults":`...)
+	buf = strconv.AppendInt(buf, int64(total), 10)
+	buf = append(buf, `,"startIndex":`...)
+	buf = strconv.AppendInt(buf, int64(max(p.startIndex, 1)), 10)
+	buf = append(buf, `,"itemsPerPage":`...)
+	buf = strconv.AppendInt(buf, int64(n), 10)
+	buf = append(buf, `,"Resources":[`...)
+	buf = append(buf, items...)
+	buf = append(buf, "]}\n"...)
+	w.Header().Set("Content-Type", contentType)
+	_, _ = w.Write(buf)
 }
 
 func (h *resourceHandler) answerList(w http.ResponseWriter, r *http.Request, p listParams) {

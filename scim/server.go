@@ -155,6 +155,8 @@ func (s *Server) routes() {
 		api.HandleFunc(base, methodNotAllowed)
 		api.HandleFunc(base+"/{id}", methodNotAllowed)
 	}
+	api.HandleFunc("/.search", s.rootSearch).Methods(http.MethodPost)
+	api.HandleFunc("/.search", methodNotAllowed)
 	api.HandleFunc("/ServiceProviderConfig", s.serviceProviderConfig).Methods(http.MethodGet)
 	api.HandleFunc("/ServiceProviderConfig", methodNotAllowed)
 	for _, path := range []string{"/Me", "/Bulk"} {
