@@ -86,7 +86,7 @@ func (s *Server) serviceProviderConfig(w http.ResponseWriter, _ *http.Request) {
 		"schemas":          []string{"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"},
 		"documentationUri": "https://github.com/scim-bridge/scim-bridge#readme",
 		"patch":            map[string]any{"supported": true},
-		"bulk":             map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+		"bulk":             map[string]any{"supported": true, "maxOperations": s.cfg.MaxBulkOperations, "maxPayloadSize": s.cfg.MaxBodyBytes},
 		"filter":           map[string]any{"supported": true, "maxResults": s.cfg.MaxResults},
 		"changePassword":   map[string]any{"supported": false},
 		"sort":             map[string]any{"supported": true},

@@ -42,6 +42,10 @@ type Config struct {
 	UserNameImmutable bool
 	// MaxResults caps count on list requests. Zero → 1000.
 	MaxResults int
+	// MaxBulkOperations caps the operations of one /Bulk request (RFC 7644
+	// §3.7.4 maxOperations); more get 413. Zero → 1000. The request's
+	// size is capped by MaxBodyBytes (maxPayloadSize).
+	MaxBulkOperations int
 	// BaseURL is the public URL of BasePath for meta.location, e.g.
 	// https://bridge.example/scim/v2. Zero: locations are relative.
 	BaseURL string
@@ -90,6 +94,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxResults <= 0 {
 		c.MaxResults = 1000
 	}
+	if c.MaxBulkOperations <= 0 {
+		c.MaxBulkOperations = 1000
+	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 50 * time.Second
 	}
@@ -111,6 +118,9 @@ type Server struct {
 	auth      *authenticator
 	router    *mux.Router
 	disc      *discovery
+	// ops serves the operations of a /Bulk request: the resource routes
+	// alone, without the middleware the /Bulk request itself went through.
+	ops *mux.Router
 }
 
 // New returns the HTTP surface for the provisioner's resources, one
@@ -141,29 +151,16 @@ func (s *Server) routes() {
 
 	api := r.PathPrefix(BasePath).Subrouter()
 	api.Use(s.authenticate, s.limitBody, s.deadline)
-	for _, res := range s.resources {
-		rt := res.Kind().ResourceType()
-		h := &resourceHandler{s: s, res: res, rt: rt, patchNoContent: rt.Kind == scimdoc.KindGroup}
-		base := rt.Endpoint
-		api.HandleFunc(base, h.list).Methods(http.MethodGet)
-		api.HandleFunc(base, h.create).Methods(http.MethodPost)
-		api.HandleFunc(base+"/.search", h.search).Methods(http.MethodPost)
-		api.HandleFunc(base+"/{id}", h.get).Methods(http.MethodGet)
-		api.HandleFunc(base+"/{id}", h.replace).Methods(http.MethodPut)
-		api.HandleFunc(base+"/{id}", h.patch).Methods(http.MethodPatch)
-		api.HandleFunc(base+"/{id}", h.delete).Methods(http.MethodDelete)
-		api.HandleFunc(base, methodNotAllowed)
-		api.HandleFunc(base+"/{id}", methodNotAllowed)
-	}
+	s.resourceRoutes(api)
 	api.HandleFunc("/.search", s.rootSearch).Methods(http.MethodPost)
 	api.HandleFunc("/.search", methodNotAllowed)
 	api.HandleFunc("/ServiceProviderConfig", s.serviceProviderConfig).Methods(http.MethodGet)
 	api.HandleFunc("/ServiceProviderConfig", methodNotAllowed)
-	for _, path := range []string{"/Me", "/Bulk"} {
-		api.PathPrefix(path).HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			writeError(w, apiError{Status: http.StatusNotImplemented, Detail: path + " is not supported by this service provider (see /ServiceProviderConfig)."})
-		})
-	}
+	api.HandleFunc("/Bulk", s.bulk).Methods(http.MethodPost)
+	api.HandleFunc("/Bulk", methodNotAllowed)
+	api.PathPrefix("/Me").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, apiError{Status: http.StatusNotImplemented, Detail: "/Me is not supported by this service provider (see /ServiceProviderConfig)."})
+	})
 	api.HandleFunc("/Schemas", s.disc.listSchemas).Methods(http.MethodGet)
 	api.HandleFunc("/Schemas/{id}", s.disc.listSchemas).Methods(http.MethodGet)
 	api.HandleFunc("/ResourceTypes", s.disc.listResourceTypes).Methods(http.MethodGet)
@@ -171,10 +168,37 @@ func (s *Server) routes() {
 	for _, path := range []string{"/Schemas", "/Schemas/{id}", "/ResourceTypes", "/ResourceTypes/{id}"} {
 		api.HandleFunc(path, methodNotAllowed)
 	}
-	api.PathPrefix("/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, apiError{Status: http.StatusNotFound, Detail: "No such SCIM endpoint: " + r.URL.Path})
-	})
+	api.PathPrefix("/").HandlerFunc(notFound)
 	s.router = r
+
+	ops := mux.NewRouter()
+	sub := ops.PathPrefix(BasePath).Subrouter()
+	s.resourceRoutes(sub)
+	ops.PathPrefix("/").HandlerFunc(notFound)
+	s.ops = ops
+}
+
+// resourceRoutes adds each resource's endpoint to r: the routes a single
+// request reaches, and the only ones a /Bulk operation reaches.
+func (s *Server) resourceRoutes(r *mux.Router) {
+	for _, res := range s.resources {
+		rt := res.Kind().ResourceType()
+		h := &resourceHandler{s: s, res: res, rt: rt, patchNoContent: rt.Kind == scimdoc.KindGroup}
+		base := rt.Endpoint
+		r.HandleFunc(base, h.list).Methods(http.MethodGet)
+		r.HandleFunc(base, h.create).Methods(http.MethodPost)
+		r.HandleFunc(base+"/.search", h.search).Methods(http.MethodPost)
+		r.HandleFunc(base+"/{id}", h.get).Methods(http.MethodGet)
+		r.HandleFunc(base+"/{id}", h.replace).Methods(http.MethodPut)
+		r.HandleFunc(base+"/{id}", h.patch).Methods(http.MethodPatch)
+		r.HandleFunc(base+"/{id}", h.delete).Methods(http.MethodDelete)
+		r.HandleFunc(base, methodNotAllowed)
+		r.HandleFunc(base+"/{id}", methodNotAllowed)
+	}
+}
+
+func notFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, apiError{Status: http.StatusNotFound, Detail: "No such SCIM endpoint: " + r.URL.Path})
 }
 
 // ServeHTTP implements http.Handler.

@@ -67,8 +67,11 @@ func TestServiceProviderConfig(t *testing.T) {
 	var spc struct {
 		Schemas []string
 		Patch   struct{ Supported bool }
-		Bulk    struct{ Supported bool }
-		Filter  struct {
+		Bulk    struct {
+			Supported                     bool
+			MaxOperations, MaxPayloadSize int
+		}
+		Filter struct {
 			Supported  bool
 			MaxResults int
 		}
@@ -78,8 +81,11 @@ func TestServiceProviderConfig(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.raw), &spc); err != nil {
 		t.Fatal(err)
 	}
-	if !spc.Patch.Supported || spc.Bulk.Supported || !spc.Filter.Supported || spc.Filter.MaxResults != 250 || !spc.Etag.Supported {
-		t.Errorf("ServiceProviderConfig = %+v; want patch, filter (maxResults 250) and etag supported, bulk not", spc)
+	if !spc.Patch.Supported || !spc.Filter.Supported || spc.Filter.MaxResults != 250 || !spc.Etag.Supported {
+		t.Errorf("ServiceProviderConfig = %+v; want patch, filter (maxResults 250) and etag supported", spc)
+	}
+	if !spc.Bulk.Supported || spc.Bulk.MaxOperations != 1000 || spc.Bulk.MaxPayloadSize != 8<<20 {
+		t.Errorf("bulk = %+v; want supported, maxOperations 1000 and maxPayloadSize the body limit (8 MiB)", spc.Bulk)
 	}
 	if want := []string{"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"}; !slices.Equal(spc.Schemas, want) {
 		t.Errorf("schemas = %v, want %v", spc.Schemas, want)
@@ -154,7 +160,8 @@ func TestUnknownEndpoints(t *testing.T) {
 	}{
 		{name: "unknown resource", method: http.MethodGet, path: "/Widgets", wantStatus: http.StatusNotFound},
 		{name: "too deep", method: http.MethodGet, path: "/Users/a/b", wantStatus: http.StatusNotFound},
-		{name: "bulk", method: http.MethodPost, path: "/Bulk", wantStatus: http.StatusNotImplemented},
+		{name: "me", method: http.MethodGet, path: "/Me", wantStatus: http.StatusNotImplemented},
+		{name: "get bulk", method: http.MethodGet, path: "/Bulk", wantStatus: http.StatusMethodNotAllowed},
 		{name: "delete the collection", method: http.MethodDelete, path: "/Users", wantStatus: http.StatusMethodNotAllowed},
 		{name: "post to a resource", method: http.MethodPost, path: "/Groups/x", wantStatus: http.StatusMethodNotAllowed},
 	}

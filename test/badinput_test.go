@@ -112,7 +112,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 			{name: "patch unknown user", method: "PATCH", path: "/Users/00000000-0000-4000-8000-000000000000", body: patch(map[string]any{"op": "replace", "path": "title", "value": "x"}), wantStatus: 404},
 			{name: "delete unknown group", method: "DELETE", path: "/Groups/00000000-0000-4000-8000-000000000000", wantStatus: 404},
 			{name: "unknown endpoint", method: "GET", path: "/Robots", wantStatus: 404},
-			{name: "bulk is not supported", method: "POST", path: "/Bulk", body: map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:BulkRequest"}}, wantStatus: 501},
+			{name: "bulk without operations", method: "POST", path: "/Bulk", body: map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:BulkRequest"}}, wantStatus: 400, wantScimType: "invalidSyntax"},
 			{name: "no /Me", method: "GET", path: "/Me", wantStatus: 501},
 			{name: "method not allowed", method: "POST", path: "/Users/" + ada, body: map[string]any{}, wantStatus: 405},
 			{name: "stale If-Match on PUT", method: "PUT", path: "/Users/" + ada, body: map[string]any{"schemas": []string{userSchema}, "userName": "ada@corp.example", "title": "Boss"}, headers: []string{"If-Match", `W/"999"`}, wantStatus: 412},
