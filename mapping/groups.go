@@ -77,11 +77,17 @@ func (p *Provisioner) createGroup(ctx context.Context, attrs map[string]any) (ca
 			return cache.Record{}, err
 		}
 		id, adopted = adoptedID, true
-	case upstream.IsRetryable(err):
+	case upstream.IsRetryable(err), errors.As(err, &uerr) && uerr.HasCode(upstream.CodeDuplicateID):
+		// The create may have happened with its response lost, or an
+		// earlier try of it landed (UiPath then refuses our own id): the
+		// id is ours, so ask UiPath before reporting failure.
 		if _, gerr := p.up.GetGroup(ctx, id); gerr != nil {
-			return cache.Record{}, fmt.Errorf("create group: %w", err)
+			if upstream.IsRetryable(err) {
+				return cache.Record{}, fmt.Errorf("create group: %w", err)
+			}
+			return cache.Record{}, refusal(fmt.Errorf("create group: %w", err))
 		}
-		p.log.WarnContext(ctx, "group create response lost; group exists", "scim_id", id)
+		p.log.WarnContext(ctx, "group create: an earlier try of it landed; the group exists", "scim_id", id)
 	default:
 		return cache.Record{}, refusal(fmt.Errorf("create group: %w", err))
 	}

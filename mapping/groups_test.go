@@ -302,3 +302,39 @@ func TestGroupPatchMembers(t *testing.T) {
 		}
 	})
 }
+
+// TestGroupCreateMeetsItsOwnEarlierTry: a group create UiPath applied but
+// answered 429 is sent again and meets its own group as a duplicate name;
+// UiPath refuses its id as taken; that group is this create's (its id is
+// the one the bridge generated), so it is used as it is, with no member
+// read and no second group.
+func TestGroupCreateMeetsItsOwnEarlierTry(t *testing.T) {
+	e := newEnv(t, envOptions{cfg: mapping.Config{AdoptExisting: true}})
+	e.users3()
+	e.emu.Inject(emulator.Fault{Method: http.MethodPost, PathContains: "/api/Group", Status: http.StatusTooManyRequests, AfterApply: true})
+	e.resetCalls()
+	g, err := e.groups.Create(t.Context(), doc(t, groupJSON("Engineers", e.ids["ada"])))
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	custom := 0
+	for _, ug := range e.emu.Groups() {
+		if ug.Type == upstream.GroupTypeCustom {
+			custom++
+		}
+	}
+	if custom != 1 {
+		t.Fatalf("UiPath has %d custom groups, want 1", custom)
+	}
+	if got := e.emu.GroupMemberIDs(g.ID); !reflect.DeepEqual(got, []string{e.ids["ada"]}) {
+		t.Errorf("members %v, want ada", got)
+	}
+	if n := e.calls(http.MethodPost, "/Group"); n != 2 {
+		t.Errorf("POST /Group calls %d, want 2 (the 429 and its retry)", n)
+	}
+	for _, r := range e.emu.Requests() {
+		if strings.HasSuffix(r.Path, "/Members") {
+			t.Errorf("read the members of its own group: %s", r.Path)
+		}
+	}
+}

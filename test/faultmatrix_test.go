@@ -515,7 +515,7 @@ func runMatrixCase(t *testing.T, store envtest.Store, redisURL string, c matrixC
 		c.sc.setup(r)
 	}
 	pid := e.emu.PartitionID()
-	base := emulator.Fault{Method: c.op.method, PathContains: c.op.contains(pid)}
+	base := emulator.Fault{Method: c.op.method, PathContains: c.op.contains(pid), PathMatches: c.op.route}
 	arm := func() {
 		for _, f := range c.kind.faults(base) {
 			e.emu.Inject(f)
@@ -561,7 +561,8 @@ func runMatrixCase(t *testing.T, store envtest.Store, redisURL string, c matrixC
 // firstMatch returns the first logged call the fault base would match.
 func firstMatch(reqs []emulator.Request, base emulator.Fault) *emulator.Request {
 	for i, q := range reqs {
-		if strings.EqualFold(q.Method, base.Method) && strings.Contains(q.Path, base.PathContains) {
+		if strings.EqualFold(q.Method, base.Method) && strings.Contains(q.Path, base.PathContains) &&
+			(base.PathMatches == nil || base.PathMatches.MatchString(q.Path)) {
 			return &reqs[i]
 		}
 	}

@@ -25,6 +25,10 @@ const (
 	CodeDuplicateEmail     = "DuplicateEmail"
 	CodeInvalidUserName    = "InvalidUserName"
 	CodeDuplicateGroupName = "DuplicateGroupName"
+	// CodeDuplicateID answers a create whose client-generated id UiPath
+	// already has (UNCONFIRMED: the emulator's inference, upstream-api.md
+	// documents no code for it).
+	CodeDuplicateID = "DuplicateId"
 )
 
 // maxDetail bounds Error.Detail, in runes.

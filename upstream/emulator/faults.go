@@ -3,6 +3,7 @@ package emulator
 import (
 	"bytes"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -15,6 +16,10 @@ type Fault struct {
 	// PathContains restricts the fault to paths containing it; "" matches
 	// any API path (under /api; token calls are only matched explicitly).
 	PathContains string
+	// PathMatches, when set, restricts the fault further to paths it
+	// matches (a path that contains another's, say /Group/{p}/{id} and
+	// /Group/{p}/{id}/Members, is told apart this way).
+	PathMatches *regexp.Regexp
 	// Status is the status to answer with; 0 leaves the answer alone (use
 	// with Delay).
 	Status int
@@ -78,6 +83,9 @@ func (s *Server) takeFault(method, path string) *Fault {
 			continue
 		}
 		if !strings.Contains(path, f.PathContains) {
+			continue
+		}
+		if f.PathMatches != nil && !f.PathMatches.MatchString(path) {
 			continue
 		}
 		out := f.Fault
