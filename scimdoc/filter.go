@@ -144,6 +144,9 @@ func (f *Filter) check(e filter.Expression) error {
 		if r.leaf().Type == AttrComplex && r.sub == nil {
 			return invalidFilter("%q is complex: compare one of its sub-attributes", x.AttributePath.String())
 		}
+		if !orderable(r.leaf(), x.Operator) {
+			return invalidFilter("%s cannot compare %q, a %s", x.Operator, x.AttributePath.String(), r.leaf().Type)
+		}
 		return nil
 	case *filter.ValuePath:
 		r, err := f.resolve(x.AttributePath)

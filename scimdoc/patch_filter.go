@@ -108,8 +108,12 @@ func checkFilter(a *Attr, e filter.Expression) *Error {
 		if x == nil {
 			break
 		}
-		if _, err := filterAttr(a, x.AttributePath); err != nil {
+		sub, err := filterAttr(a, x.AttributePath)
+		if err != nil {
 			return err
+		}
+		if !orderable(sub, x.Operator) {
+			return Errorf(ScimTypeInvalidPath, "%s cannot compare %q, a %s", x.Operator, x.AttributePath.String(), sub.Type)
 		}
 		switch filter.CompareOperator(strings.ToLower(string(x.Operator))) {
 		case filter.EQ, filter.NE, filter.CO, filter.SW, filter.EW, filter.PR,
@@ -135,6 +139,17 @@ func checkFilter(a *Attr, e filter.Expression) *Error {
 		return checkFilter(a, x.Expression)
 	}
 	return Errorf(ScimTypeInvalidPath, "unsupported value filter on %q", a.Name)
+}
+
+// orderable reports whether op may compare values of a: gt, ge, lt and le
+// have no meaning for booleans and binary values, and RFC 7644 §3.4.2.2
+// makes them a 400 invalidFilter there.
+func orderable(a *Attr, op filter.CompareOperator) bool {
+	switch filter.CompareOperator(strings.ToLower(string(op))) {
+	case filter.GT, filter.GE, filter.LT, filter.LE:
+		return a.Type != AttrBoolean && a.Type != AttrBinary
+	}
+	return true
 }
 
 func filterAttr(a *Attr, ap filter.AttributePath) (*Attr, *Error) {
