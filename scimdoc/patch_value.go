@@ -188,16 +188,54 @@ func indexOfEntry(a *Attr, list []any, e map[string]any) int {
 	return -1
 }
 
-// dedupe drops later entries equal to an earlier one.
+// dedupe drops later entries that repeat an earlier one (RFC 7643 §2.4:
+// a multi-valued attribute SHOULD NOT hold two identical values): same
+// value and same type, compared as the sub-attributes say, or deep-equal
+// when the entries have no value. A dropped repeat that was primary makes
+// the entry it repeats primary. It is the one rule for request bodies
+// (Validate) and PATCH replace.
 func dedupe(a *Attr, items []any) []any {
 	out := make([]any, 0, len(items))
 	for _, it := range items {
-		if m, ok := it.(map[string]any); ok && indexOfEntry(a, out, m) >= 0 {
+		m, ok := it.(map[string]any)
+		if !ok {
+			out = append(out, it)
 			continue
 		}
-		out = append(out, it)
+		i := slices.IndexFunc(out, func(x any) bool {
+			xm, ok := x.(map[string]any)
+			return ok && sameEntry(a, xm, m)
+		})
+		if i < 0 {
+			out = append(out, it)
+			continue
+		}
+		if isPrimary(m) && !isPrimary(out[i]) {
+			kept := copyValue(out[i]).(map[string]any)
+			foldSet(kept, "primary", true)
+			out[i] = kept
+		}
 	}
 	return out
+}
+
+// sameEntry reports whether two entries of a are the same value in the
+// sense of RFC 7643 §2.4: equal value and equal type.
+func sameEntry(a *Attr, x, y map[string]any) bool {
+	xv, yv := foldGet(x, "value"), foldGet(y, "value")
+	if xv == nil || yv == nil {
+		return equalValues(x, y)
+	}
+	vs, _ := a.Sub("value")
+	if !valuesMatch(vs, xv, yv) {
+		return false
+	}
+	ts, _ := a.Sub("type")
+	xt, yt := foldGet(x, "type"), foldGet(y, "type")
+	if xt == nil || yt == nil {
+		return xt == nil && yt == nil
+	}
+	return valuesMatch(ts, xt, yt)
 }
 
 func valuesMatch(sub *Attr, x, y any) bool {

@@ -36,7 +36,8 @@ import (
 //     (or a string Bool reads), dateTime an xsd:dateTime string, binary a
 //     base64 string, complex an object, multi-valued an array. A
 //     multi-valued complex attribute given one object is read as an array
-//     of it, as PATCH does.
+//     of it, as PATCH does. Repeated entries (same value and type) are
+//     kept once (RFC 7643 §2.4).
 //   - An extension object, under its URN, is checked the same way against
 //     the extension schema and kept when it sets anything.
 func Validate(kind Kind, body map[string]any) (map[string]any, error) {
@@ -178,6 +179,9 @@ func validateAttr(a *Attr, v any, path string) (any, *Error) {
 			return nil, err
 		}
 		out = append(out, got)
+	}
+	if a.Type == AttrComplex {
+		out = dedupe(a, out)
 	}
 	return out, nil
 }
