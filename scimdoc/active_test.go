@@ -17,6 +17,9 @@ func TestActivationRule(t *testing.T) {
 		{"add active null", `{"op":"add","path":"active","value":null}`},
 		{"path-less active null", `{"op":"replace","value":{"active":null}}`},
 		{"core-URN path", `{"op":"remove","path":"urn:ietf:params:scim:schemas:core:2.0:User:active"}`},
+		{"core-URN object with active null", `{"op":"replace","value":{"urn:ietf:params:scim:schemas:core:2.0:User":{"active":null}}}`},
+		{"core-URN key with active null", `{"op":"replace","value":{"urn:ietf:params:scim:schemas:core:2.0:User:active":null}}`},
+		{"remove active with a value", `{"op":"remove","path":"active","value":false}`},
 	}
 	for _, tt := range patches {
 		t.Run(tt.name, func(t *testing.T) {
