@@ -8,7 +8,8 @@ import "strings"
 var serverOwned = []string{"id", "meta", "schemas", "password", "groups", "members"}
 
 // Clean returns the attributes of a request document that the bridge
-// stores: without server-owned attributes, null values and empty arrays
+// stores: without server-owned attributes, null values, empty arrays and
+// empty extension objects
 // (RFC 7644 §3.5.1: null means unassigned), and with at most one
 // primary:true per multi-valued attribute (RFC 7643 §2.4: the first one
 // sent wins). attrs is not modified, but values are shared with it.
@@ -20,6 +21,9 @@ func Clean(attrs map[string]any) map[string]any {
 		}
 		if l, ok := v.([]any); ok && len(l) == 0 {
 			continue
+		}
+		if m, ok := v.(map[string]any); ok && len(m) == 0 && len(k) > 4 && strings.EqualFold(k[:4], "urn:") {
+			continue // an extension whose last attribute was removed
 		}
 		res[k] = v
 	}

@@ -91,7 +91,7 @@ func (f *Filter) resolve(p filter.AttributePath) (resolved, error) {
 	name := p.AttributeName
 	switch {
 	case p.URIPrefix != nil:
-		s, ok := SchemaByURN(f.kind, *p.URIPrefix)
+		s, ok := schemaFor(f.kind, *p.URIPrefix)
 		if !ok {
 			return r, invalidFilter("unknown schema %q in filter", *p.URIPrefix)
 		}

@@ -214,7 +214,8 @@ func compareValues(sub *Attr, have any, op filter.CompareOperator, want any) boo
 		}
 		return false
 	}
-	if sub.Type == AttrBoolean {
+	_, haveBool := have.(bool)
+	if sub.Type == AttrBoolean || (sub.Type == AttrAny && haveBool) {
 		hb, ok1 := Bool(have)
 		wb, ok2 := Bool(want)
 		switch {

@@ -150,9 +150,9 @@ func TestApplyPatchOps(t *testing.T) {
 			wantErr: "invalidPath",
 		},
 		{
-			name:    "unknown schema URN",
+			name:    "core schema URN with an unknown attribute",
 			res:     `{"userName":"ada"}`,
-			body:    `[{"op":"add","path":"urn:example:custom:1.0:User:shoeSize","value":"9"}]`,
+			body:    `[{"op":"add","path":"urn:ietf:params:scim:schemas:core:2.0:User:shoeSize","value":"9"}]`,
 			wantErr: "invalidPath",
 		},
 		{

@@ -28,7 +28,7 @@ func (p *patcher) resolve(path *filter.Path, scope *Schema) (target, *Error) {
 		uri := *ap.URIPrefix
 		if s, ok := SchemaByURN(p.kind, uri); ok {
 			scope = s
-		} else if s, ok := SchemaByURN(p.kind, uri+":"+name); ok {
+		} else if s, ok := wholeSchema(p.kind, uri+":"+name); ok {
 			// The parser splits "urn:…:User" into prefix and the name
 			// "User"; "urn:…:User.department" is Entra's pre-2019 form.
 			if path.ValueExpression != nil || path.SubAttribute != nil {
@@ -41,6 +41,9 @@ func (p *patcher) resolve(path *filter.Path, scope *Schema) (target, *Error) {
 				return target{ext: s}, nil
 			}
 			scope, name, attrSub = s, *attrSub, nil
+		} else if s, ok := customSchema(p.kind, uri); ok {
+			// Entra's custom attribute: "urn:…:acme:2.0:User:costCenter".
+			scope = s
 		} else {
 			return target{}, Errorf(ScimTypeInvalidPath, "unknown schema in path %q", path.String())
 		}
@@ -86,6 +89,15 @@ func (p *patcher) resolve(path *filter.Path, scope *Schema) (target, *Error) {
 	return t, nil
 }
 
+// wholeSchema returns the schema a whole URN names: the core schema, one of
+// the bridge's extensions or a custom extension (extensionSchema).
+func wholeSchema(kind Kind, urn string) (*Schema, bool) {
+	if s, ok := SchemaByURN(kind, urn); ok {
+		return s, true
+	}
+	return extensionSchema(kind, urn)
+}
+
 // applyValueMap applies a path-less add or replace (RFC 7644 §3.5.2.1,
 // §3.5.2.3). Each key is itself a path: a plain or dotted name, a
 // URN-prefixed name, or an extension URN mapping to an object. A null value
@@ -99,7 +111,7 @@ func (p *patcher) applyValueMap(res map[string]any, op string, scope *Schema, m 
 			if slices.ContainsFunc(ignoredValueKeys, func(s string) bool { return strings.EqualFold(s, k) }) {
 				continue
 			}
-			if s, ok := SchemaByURN(p.kind, k); ok {
+			if s, ok := wholeSchema(p.kind, k); ok {
 				if !s.Extension {
 					// {"urn:…:core:2.0:User": {...}}: the same keys, unprefixed.
 					inner, ok := v.(map[string]any)

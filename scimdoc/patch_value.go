@@ -18,6 +18,8 @@ func coerceScalar(a *Attr, v any) (any, *Error) {
 		return nil, Errorf(ScimTypeInvalidValue, "%q must be a boolean", a.Name)
 	case AttrComplex:
 		return coerceComplexValue(a, v)
+	case AttrAny:
+		return copyValue(v), nil
 	default:
 		if s, ok := v.(string); ok {
 			return s, nil

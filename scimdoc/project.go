@@ -188,11 +188,17 @@ func (p Projection) splitAttr(a string) (ext, top, sub string) {
 			return ext, top, sub
 		}
 	}
+	if s, ok := extensionSchema(p.kind, a); ok {
+		return s.URN, "", ""
+	}
 	if len(a) > 4 && strings.EqualFold(a[:4], "urn:") {
 		if i := strings.LastIndex(a, ":"); i > 0 {
+			if s, ok := customSchema(p.kind, a[:i]); ok {
+				ext = s.URN
+			}
 			a = a[i+1:]
 		}
 	}
 	top, sub, _ = strings.Cut(a, ".")
-	return "", top, sub
+	return ext, top, sub
 }

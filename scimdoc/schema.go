@@ -43,6 +43,11 @@ const (
 	AttrReference
 	AttrDateTime
 	AttrBinary // base64 (RFC 7643 §2.3.6): x509Certificates.value
+	AttrInteger
+	AttrDecimal
+	// AttrAny is an attribute of a custom extension (extension.go): its
+	// value is kept as sent, whatever its JSON type.
+	AttrAny
 )
 
 // String returns the RFC 7643 §2.3 keyword of the type ("dateTime").
@@ -58,6 +63,10 @@ func (t AttrType) String() string {
 		return "dateTime"
 	case AttrBinary:
 		return "binary"
+	case AttrInteger:
+		return "integer"
+	case AttrDecimal:
+		return "decimal"
 	}
 	return "string"
 }
@@ -172,12 +181,23 @@ type Schema struct {
 	Name        string // "User", "EnterpriseUser", "Group" (RFC 7643 §8.7.1)
 	Description string
 	Extension   bool // stored under URN in the resource map
-	Attrs       []*Attr
+	// Open marks a custom extension (extension.go): every attribute name
+	// is known in it, with type AttrAny.
+	Open  bool
+	Attrs []*Attr
 }
 
-// Attr returns the attribute called name, matched case-insensitively.
+// Attr returns the attribute called name, matched case-insensitively. In
+// an open schema every name that RFC 7644's ATTRNAME allows is known, as
+// spelled.
 func (s *Schema) Attr(name string) (*Attr, bool) {
-	return findAttr(s.Attrs, name)
+	if a, ok := findAttr(s.Attrs, name); ok || !s.Open {
+		return a, ok
+	}
+	if !simpleName(name) || strings.HasPrefix(name, "$") {
+		return nil, false
+	}
+	return &Attr{Name: name, Type: AttrAny, Schema: s.URN}, true
 }
 
 func findAttr(attrs []*Attr, name string) (*Attr, bool) {
@@ -236,7 +256,7 @@ func LookupAttr(kind Kind, name string) (*Attr, bool) {
 // fully qualified ("urn:…:enterprise:2.0:User:department",
 // "urn:…:enterprise:2.0:User:manager.value").
 func CanonicalAttr(kind Kind, name string) (canonical string, ok bool) {
-	if s, ok := SchemaByURN(kind, name); ok && s.Extension {
+	if s, ok := extensionSchema(kind, name); ok {
 		return s.URN, true
 	}
 	top, sub, hasSub := name, "", false
@@ -270,26 +290,24 @@ func qualifyAttr(a *Attr, sub string, hasSub bool) (string, bool) {
 		}
 		name += "." + s.Name
 	}
-	if s, ok := schemaOfAttr(a); ok && s.Extension {
-		name = s.URN + ":" + name
+	if a.Schema != UserSchemaURN && a.Schema != GroupSchemaURN && a.Schema != "" {
+		name = a.Schema + ":" + name
 	}
 	return name, true
 }
 
-func schemaOfAttr(a *Attr) (*Schema, bool) {
-	for _, s := range []*Schema{userSchema, enterpriseSchema, groupSchema} {
-		if s.URN == a.Schema {
-			return s, true
-		}
-	}
-	return nil, false
-}
-
 // splitURN splits "urn:…:User:attr" into the schema of kind and "attr".
+// A URN that is none of the bridge's schemas is split at its last colon
+// into a custom extension and the attribute.
 func splitURN(kind Kind, name string) (*Schema, string, bool) {
 	for _, s := range Schemas(kind) {
 		if len(name) > len(s.URN)+1 && strings.EqualFold(name[:len(s.URN)], s.URN) && name[len(s.URN)] == ':' {
 			return s, name[len(s.URN)+1:], true
+		}
+	}
+	if i := strings.LastIndexByte(name, ':'); i > 0 {
+		if s, ok := customSchema(kind, name[:i]); ok {
+			return s, name[i+1:], true
 		}
 	}
 	return nil, "", false

@@ -40,6 +40,9 @@ import (
 //     kept once (RFC 7643 §2.4).
 //   - An extension object, under its URN, is checked the same way against
 //     the extension schema and kept when it sets anything.
+//   - A custom extension object (extension.go) is kept as sent, without its
+//     null members, when "schemas" lists its URN; it must be an object.
+//     Unlisted ones are dropped, as other unknown attributes are.
 func Validate(kind Kind, body map[string]any) (map[string]any, error) {
 	rt := kind.ResourceType()
 	if rt.Schema == nil {
@@ -77,17 +80,32 @@ func Validate(kind Kind, body map[string]any) (map[string]any, error) {
 			out[ext.URN] = attrs
 		}
 	}
+	for _, urn := range declaredSchemas(body) {
+		if _, ok := customSchema(kind, urn); !ok {
+			continue
+		}
+		v, err := field(body, urn, "")
+		if err != nil {
+			return nil, err
+		}
+		if v == nil {
+			continue
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, Errorf(ScimTypeInvalidValue, "%q must be an object", urn)
+		}
+		if attrs := customAttrs(m); len(attrs) > 0 {
+			out[urn] = attrs
+		}
+	}
 	return out, nil
 }
 
-// checkSchemas enforces that the schemas attribute lists urn.
-func checkSchemas(body map[string]any, urn string) *Error {
-	v, err := field(body, "schemas", "")
-	if err != nil {
-		return err
-	}
+// declaredSchemas returns the URNs the body's "schemas" lists.
+func declaredSchemas(body map[string]any) []string {
 	var list []string
-	switch x := v.(type) {
+	switch x := foldGet(body, "schemas").(type) {
 	case []any:
 		for _, e := range x {
 			if s, ok := e.(string); ok {
@@ -97,7 +115,21 @@ func checkSchemas(body map[string]any, urn string) *Error {
 	case []string:
 		list = x
 	}
-	for _, s := range list {
+	return list
+}
+
+// checkSchemas enforces that the schemas attribute lists urn.
+func checkSchemas(body map[string]any, urn string) *Error {
+	v, err := field(body, "schemas", "")
+	if err != nil {
+		return err
+	}
+	if !isList(v) {
+		if _, ok := v.([]string); !ok {
+			v = nil
+		}
+	}
+	for _, s := range declaredSchemas(map[string]any{"schemas": v}) {
 		if strings.EqualFold(s, urn) {
 			return nil
 		}
