@@ -59,7 +59,8 @@ type GroupRef struct {
 
 // Attrs returns the item's SCIM attributes (without id, schemas and meta):
 // the stored document, plus members for a group, plus groups and the
-// default active:true for a user. Each call returns a new map.
+// default active:true for a user. Each call returns a new map. The HTTP
+// layer, which knows the base URL, adds the references' "$ref".
 func (it Item) Attrs() (map[string]any, error) {
 	res := map[string]any{}
 	if len(it.Doc) > 0 {
@@ -74,7 +75,7 @@ func (it Item) Attrs() (map[string]any, error) {
 		if len(it.Groups) > 0 {
 			list := make([]any, 0, len(it.Groups))
 			for _, g := range it.Groups {
-				e := map[string]any{"value": g.ID, "type": "direct", "$ref": "../Groups/" + g.ID}
+				e := map[string]any{"value": g.ID, "type": "direct"}
 				if g.Display != "" {
 					e["display"] = g.Display
 				}

@@ -2,6 +2,7 @@ package scim
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/internal/jsonscan"
@@ -43,6 +44,7 @@ func (h *resourceHandler) appendStored(buf []byte, it mapping.Item) ([]byte, boo
 	start := len(buf)
 	buf = append(buf, '{')
 	present := make([]bool, len(h.rt.Extensions))
+	var custom []string
 	clash, active := false, false
 	if len(it.Doc) > 0 {
 		ok := jsonscan.EachMember(it.Doc, func(rawKey []byte, key string, val []byte) {
@@ -52,10 +54,14 @@ func (h *resourceHandler) appendStored(buf []byte, it mapping.Item) ([]byte, boo
 			case "active":
 				active = true
 			}
+			known := false
 			for i, e := range h.rt.Extensions {
 				if key == e.URN {
-					present[i] = true
+					present[i], known = true, true
 				}
+			}
+			if !known && len(val) > 0 && val[0] == '{' && scimdoc.IsExtensionKey(it.Kind, key) {
+				custom = append(custom, key)
 			}
 			if len(buf) > start+1 {
 				buf = append(buf, ',')
@@ -82,7 +88,9 @@ func (h *resourceHandler) appendStored(buf []byte, it mapping.Item) ([]byte, boo
 			if i > 0 {
 				buf = append(buf, ',')
 			}
-			buf = append(buf, `{"value":`...)
+			buf = append(buf, `{"$ref":`...)
+			buf = jsonscan.AppendString(buf, h.s.cfg.BaseURL+"/Users/"+m)
+			buf = append(buf, `,"type":"User","value":`...)
 			buf = jsonscan.AppendString(buf, m)
 			buf = append(buf, '}')
 		}
@@ -97,6 +105,11 @@ func (h *resourceHandler) appendStored(buf []byte, it mapping.Item) ([]byte, boo
 			buf = append(buf, ',')
 			buf = jsonscan.AppendString(buf, e.URN)
 		}
+	}
+	slices.Sort(custom)
+	for _, urn := range custom {
+		buf = append(buf, ',')
+		buf = jsonscan.AppendString(buf, urn)
 	}
 	buf = append(buf, `],"meta":{"resourceType":`...)
 	buf = jsonscan.AppendString(buf, h.rt.Name)
@@ -116,7 +129,7 @@ func (h *resourceHandler) appendStored(buf []byte, it mapping.Item) ([]byte, boo
 				buf = append(buf, ',')
 			}
 			buf = append(buf, `{"$ref":`...)
-			buf = jsonscan.AppendString(buf, "../Groups/"+g.ID)
+			buf = jsonscan.AppendString(buf, h.s.cfg.BaseURL+"/Groups/"+g.ID)
 			if g.Display != "" {
 				buf = append(buf, `,"display":`...)
 				buf = jsonscan.AppendString(buf, g.Display)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 
 	"github.com/gorilla/mux"
 
@@ -151,18 +152,61 @@ func (h *resourceHandler) location(id string) string {
 }
 
 // representation is the full SCIM JSON of an item (RFC 7643 §3): its
-// attributes plus id, externalId, schemas and meta.
+// attributes plus id, externalId, schemas and meta. "schemas" lists the
+// core schema, the bridge's extensions present, then the custom extensions
+// present, sorted.
 func (h *resourceHandler) representation(it mapping.Item, attrs map[string]any) map[string]any {
 	out := it.WithCommon(attrs)
 	schemas := []string{h.rt.Schema.URN}
+	var custom []string
+	for k, v := range attrs {
+		if _, obj := v.(map[string]any); !obj || !scimdoc.IsExtensionKey(h.rt.Kind, k) {
+			continue
+		}
+		if slices.ContainsFunc(h.rt.Extensions, func(e *scimdoc.Schema) bool { return e.URN == k }) {
+			continue
+		}
+		custom = append(custom, k)
+	}
 	for _, e := range h.rt.Extensions {
 		if _, ok := attrs[e.URN]; ok {
 			schemas = append(schemas, e.URN)
 		}
 	}
-	out["schemas"] = schemas
+	slices.Sort(custom)
+	out["schemas"] = append(schemas, custom...)
 	out["meta"].(map[string]any)["location"] = h.location(it.ID)
+	h.addRefs(out)
 	return out
+}
+
+// addRefs completes the references of a rendered resource as /Schemas
+// describes them: each group member gets "type" User and "$ref" its
+// location, each of a user's groups "$ref" the group's location. The
+// members' display is left out: the store keeps member ids only.
+func (h *resourceHandler) addRefs(res map[string]any) {
+	for _, ref := range []struct{ attr, endpoint, typ string }{
+		{"members", "/Users/", "User"},
+		{"groups", "/Groups/", ""},
+	} {
+		list, _ := res[ref.attr].([]any)
+		for i, e := range list {
+			m, ok := e.(map[string]any)
+			if !ok {
+				continue
+			}
+			id, _ := m["value"].(string)
+			cp := make(map[string]any, len(m)+2)
+			for k, v := range m {
+				cp[k] = v
+			}
+			cp["$ref"] = h.s.cfg.BaseURL + ref.endpoint + id
+			if ref.typ != "" {
+				cp["type"] = ref.typ
+			}
+			list[i] = cp
+		}
+	}
 }
 
 func (h *resourceHandler) writeResource(w http.ResponseWriter, r *http.Request, it mapping.Item, status int) {
