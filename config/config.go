@@ -95,6 +95,13 @@ type Config struct {
 	// UiPath account keeps its login name) or refuse (400 mutability)
 	// (SCIM_BRIDGE_USERNAME_CHANGE, default keep).
 	UserNameChange string
+	// SchemaExtensions declares custom schema extensions for /Schemas and
+	// /ResourceTypes, one entry each: the extension's URN, optionally
+	// followed by "=" and its attributes as name or name:type, separated by
+	// commas (SCIM_BRIDGE_SCHEMA_EXTENSIONS, entries separated by spaces;
+	// e.g. "urn:ietf:params:scim:schemas:extension:acme:2.0:User=costCenter,contractor:boolean").
+	// Empty: none declared.
+	SchemaExtensions []string
 	// Budget is the client-side upstream budget: requests per BudgetWindow
 	// by HTTP method (GET, POST, PUT, DELETE, PATCH); a method without an
 	// entry is not limited client-side (SCIM_BRIDGE_UIPATH_BUDGET, e.g.
@@ -283,4 +290,41 @@ func ParseTimeOfDay(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("%q is not a time of day: want HH:MM, 24-hour, UTC (e.g. 02:00)", s)
 	}
 	return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute, nil
+}
+
+// SchemaExtension is one entry of SchemaExtensions, parsed.
+type SchemaExtension struct {
+	URN   string
+	Attrs []SchemaExtensionAttr
+}
+
+// SchemaExtensionAttr is one declared attribute; Type is "string" when the
+// entry names none.
+type SchemaExtensionAttr struct {
+	Name, Type string
+}
+
+// ParseSchemaExtension parses one entry of SchemaExtensions. It checks the
+// syntax only; whether the URN and types are acceptable is the SCIM
+// layer's to say (Validate reports what it gets from check).
+func ParseSchemaExtension(entry string) (SchemaExtension, error) {
+	urn, attrs, hasAttrs := strings.Cut(entry, "=")
+	e := SchemaExtension{URN: urn}
+	if urn == "" {
+		return e, errors.New("an entry needs an extension URN")
+	}
+	if !hasAttrs {
+		return e, nil
+	}
+	for _, a := range strings.Split(attrs, ",") {
+		name, typ, _ := strings.Cut(a, ":")
+		if name == "" {
+			return e, fmt.Errorf("%s: empty attribute name", urn)
+		}
+		if typ == "" {
+			typ = "string"
+		}
+		e.Attrs = append(e.Attrs, SchemaExtensionAttr{Name: name, Type: typ})
+	}
+	return e, nil
 }

@@ -504,6 +504,7 @@ func TestEntries(t *testing.T) {
 		"SCIM_BRIDGE_UIPATH_CLIENT_SECRET": "s3",
 		"SCIM_BRIDGE_UIPATH_BUDGET":        "PUT=100",
 		"SCIM_BRIDGE_DEPROVISION":          "disable", // set, but to the default
+		"SCIM_BRIDGE_SCHEMA_EXTENSIONS":    "urn:ietf:params:scim:schemas:extension:acme:2.0:User=costCenter",
 	}), "")
 	if err != nil {
 		t.Fatal(err)
@@ -529,6 +530,7 @@ func TestEntries(t *testing.T) {
 		{Name: "SCIM_BRIDGE_MEMBERSHIP_WRITES", Value: "queued", Default: true},
 		{Name: "SCIM_BRIDGE_DEPROVISION", Value: "disable", Default: true},
 		{Name: "SCIM_BRIDGE_USERNAME_CHANGE", Value: "keep", Default: true},
+		{Name: "SCIM_BRIDGE_SCHEMA_EXTENSIONS", Value: "urn:ietf:params:scim:schemas:extension:acme:2.0:User=costCenter", Default: false},
 		{Name: "SCIM_BRIDGE_UIPATH_BUDGET", Value: "GET=300,POST=24000,PUT=100,DELETE=160"},
 		{Name: "SCIM_BRIDGE_UIPATH_BUDGET_WINDOW", Value: "5m0s", Default: true},
 		{Name: "SCIM_BRIDGE_DEPROVISION_RESERVE", Value: "10%", Default: true},

@@ -147,6 +147,14 @@ var settings = []setting{
 	word("deprovision", func(c *Config) *string { return &c.Deprovision }),
 	word("username_change", func(c *Config) *string { return &c.UserNameChange }),
 	{
+		key: "schema_extensions", shape: sequence, sep: " ",
+		parse: func(c *Config, v string) error {
+			c.SchemaExtensions = strings.Fields(v)
+			return nil
+		},
+		format: func(c Config) string { return strings.Join(c.SchemaExtensions, " ") },
+	},
+	{
 		key: "uipath_budget", shape: mapping,
 		parse: func(c *Config, v string) error {
 			b, err := parseBudget(v)

@@ -110,6 +110,24 @@ func (c Config) Validate() error {
 	checkWord("MEMBERSHIP_WRITES", c.MembershipWrites, "queued", "sync")
 	checkWord("DEPROVISION", c.Deprovision, "disable", "delete")
 	checkWord("USERNAME_CHANGE", c.UserNameChange, "keep", "refuse")
+	for _, entry := range c.SchemaExtensions {
+		e, err := ParseSchemaExtension(entry)
+		if err != nil {
+			fail("SCHEMA_EXTENSIONS", "%v", err)
+			continue
+		}
+		if !strings.HasPrefix(strings.ToLower(e.URN), "urn:") {
+			fail("SCHEMA_EXTENSIONS", "%q is not a URN", e.URN)
+		}
+		for _, a := range e.Attrs {
+			if !attrName.MatchString(a.Name) {
+				fail("SCHEMA_EXTENSIONS", "%s: %q is not a SCIM attribute name", e.URN, a.Name)
+			}
+			if !slices.Contains(extensionTypes, a.Type) {
+				fail("SCHEMA_EXTENSIONS", "%s: type %q of %s is not one of %s", e.URN, a.Type, a.Name, strings.Join(extensionTypes, ", "))
+			}
+		}
+	}
 	checkWord("LOG_LEVEL", c.LogLevel, "debug", "info", "warn", "error")
 	checkWord("LOG_FORMAT", c.LogFormat, "json", "text")
 
@@ -216,3 +234,10 @@ func checkRedisURL(s string) error {
 	}
 	return nil
 }
+
+// attrName is RFC 7644's ATTRNAME.
+var attrName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
+
+// extensionTypes are the attribute types SCIM_BRIDGE_SCHEMA_EXTENSIONS may
+// name (RFC 7643 §2.3, without complex).
+var extensionTypes = []string{"string", "boolean", "integer", "decimal", "dateTime", "reference", "binary"}

@@ -97,6 +97,25 @@ func TestValidate(t *testing.T) {
 			change: func(c *Config) { c.DeprovisionReserve = 0.5; c.MembershipWrites = "sync" },
 		},
 		{
+			name: "valid schema extensions",
+			change: func(c *Config) {
+				c.SchemaExtensions = []string{"urn:ietf:params:scim:schemas:extension:acme:2.0:User=costCenter,contractor:boolean",
+					"urn:ietf:params:scim:schemas:extension:acme:2.0:Group"}
+			},
+		},
+		{
+			name: "bad schema extensions",
+			change: func(c *Config) {
+				c.SchemaExtensions = []string{"acme=costCenter", "urn:x:y:User=cost center,level:int", "=x"}
+			},
+			wantErrors: []string{
+				`SCIM_BRIDGE_SCHEMA_EXTENSIONS: "acme" is not a URN`,
+				`SCIM_BRIDGE_SCHEMA_EXTENSIONS: urn:x:y:User: "cost center" is not a SCIM attribute name`,
+				`SCIM_BRIDGE_SCHEMA_EXTENSIONS: urn:x:y:User: type "int" of level is not one of string, boolean, integer, decimal, dateTime, reference, binary`,
+				"SCIM_BRIDGE_SCHEMA_EXTENSIONS: an entry needs an extension URN",
+			},
+		},
+		{
 			name:   "no reserve",
 			change: func(c *Config) { c.DeprovisionReserve = 0 },
 		},

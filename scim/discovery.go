@@ -21,8 +21,8 @@ type discovery struct {
 
 func newDiscovery(cfg Config) *discovery {
 	d := &discovery{
-		schemas:       scimdoc.SchemaResources(cfg.BaseURL),
-		resourceTypes: scimdoc.ResourceTypeResources(cfg.BaseURL),
+		schemas:       scimdoc.SchemaResources(cfg.BaseURL, cfg.Extensions...),
+		resourceTypes: scimdoc.ResourceTypeResources(cfg.BaseURL, cfg.Extensions...),
 	}
 	if cfg.UserNameImmutable {
 		setMutability(d.schemas, scimdoc.UserSchemaURN, "userName", scimdoc.MutabilityImmutable)

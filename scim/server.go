@@ -40,6 +40,11 @@ type Config struct {
 	// provisioner refuses a change of it (SCIM_BRIDGE_USERNAME_CHANGE=refuse).
 	// By default a change is accepted, and userName is readWrite.
 	UserNameImmutable bool
+	// Extensions are custom schema extensions /Schemas and /ResourceTypes
+	// list (SCIM_BRIDGE_SCHEMA_EXTENSIONS). Zero: only the bridge's own
+	// schemas; attributes of undeclared custom extensions are kept all the
+	// same.
+	Extensions []scimdoc.Extension
 	// MaxResults caps count on list requests. Zero → 1000.
 	MaxResults int
 	// MaxBulkOperations caps the operations of one /Bulk request (RFC 7644

@@ -1,6 +1,9 @@
 package scimdoc
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // URNs of the discovery resources (RFC 7643 §8.7.2).
 const (
@@ -9,11 +12,11 @@ const (
 )
 
 // allSchemas returns every schema of ResourceTypes once, in order: each
-// core schema followed by its extensions.
-func allSchemas() []*Schema {
+// core schema followed by its extensions, the declared ones last.
+func allSchemas(exts []Extension) []*Schema {
 	var out []*Schema
 	seen := map[string]bool{}
-	for _, rt := range ResourceTypes() {
+	for _, rt := range resourceTypes(exts) {
 		for _, s := range append([]*Schema{rt.Schema}, rt.Extensions...) {
 			if !seen[s.URN] {
 				seen[s.URN] = true
@@ -29,11 +32,12 @@ func allSchemas() []*Schema {
 // User, Group. They come from the same tables that Validate, PATCH,
 // filters and sorting use, so /Schemas says what the bridge does. baseURL
 // is the service's base URL (without a trailing slash; one is trimmed) and
-// makes each meta.location. Every call returns new maps.
-func SchemaResources(baseURL string) []map[string]any {
+// makes each meta.location. Declared custom extensions (exts) follow the
+// bridge's own. Every call returns new maps.
+func SchemaResources(baseURL string, exts ...Extension) []map[string]any {
 	baseURL = strings.TrimRight(baseURL, "/")
 	var out []map[string]any
-	for _, s := range allSchemas() {
+	for _, s := range allSchemas(exts) {
 		attrs := make([]any, len(s.Attrs))
 		for i, a := range s.Attrs {
 			attrs[i] = renderAttr(a)
@@ -99,12 +103,12 @@ func stringList(s []string) []any {
 
 // ResourceTypeResources renders ResourceTypes as the resources
 // /ResourceTypes lists (RFC 7643 §6, RFC 7644 §4). Every extension is
-// optional (required false). baseURL is as for SchemaResources. Every call
-// returns new maps.
-func ResourceTypeResources(baseURL string) []map[string]any {
+// optional (required false). baseURL and exts are as for SchemaResources.
+// Every call returns new maps.
+func ResourceTypeResources(baseURL string, exts ...Extension) []map[string]any {
 	baseURL = strings.TrimRight(baseURL, "/")
 	var out []map[string]any
-	for _, rt := range ResourceTypes() {
+	for _, rt := range resourceTypes(exts) {
 		exts := make([]any, len(rt.Extensions))
 		for i, e := range rt.Extensions {
 			exts[i] = map[string]any{"schema": e.URN, "required": false}
@@ -124,4 +128,20 @@ func ResourceTypeResources(baseURL string) []map[string]any {
 		})
 	}
 	return out
+}
+
+// resourceTypes is ResourceTypes with the declared extensions added to the
+// types they extend (a URN declared twice counts once).
+func resourceTypes(exts []Extension) []ResourceType {
+	rts := ResourceTypes()
+	for i := range rts {
+		rts[i].Extensions = slices.Clone(rts[i].Extensions)
+		for _, e := range exts {
+			if e.Kind() != rts[i].Kind || slices.ContainsFunc(rts[i].Extensions, func(s *Schema) bool { return strings.EqualFold(s.URN, e.URN) }) {
+				continue
+			}
+			rts[i].Extensions = append(rts[i].Extensions, e.schema())
+		}
+	}
+	return rts
 }

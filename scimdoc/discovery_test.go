@@ -204,3 +204,49 @@ func TestSchemasMatchEngine(t *testing.T) {
 		}
 	}
 }
+
+// TestDeclaredExtensionsAreListed: an extension declared by configuration
+// appears in /Schemas with its attributes and in the schemaExtensions of
+// the resource type it extends, and only there.
+func TestDeclaredExtensionsAreListed(t *testing.T) {
+	user := Extension{URN: "urn:ietf:params:scim:schemas:extension:acme:2.0:User",
+		Attrs: []ExtensionAttr{{Name: "costCenter", Type: AttrString}, {Name: "contractor", Type: AttrBoolean}}}
+	group := Extension{URN: "urn:ietf:params:scim:schemas:extension:acme:2.0:Group"}
+	for _, e := range []Extension{user, group} {
+		if err := e.Check(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := (Extension{URN: UserSchemaURN}).Check(); err == nil {
+		t.Error("the core User schema was accepted as a custom extension")
+	}
+	schemas := SchemaResources("https://b.example", user, group)
+	var found map[string]any
+	for _, s := range schemas {
+		if s["id"] == user.URN {
+			found = s
+		}
+	}
+	if found == nil || len(schemas) != 5 {
+		t.Fatalf("/Schemas holds %d schemas, and %s is %v", len(schemas), user.URN, found)
+	}
+	attrs := found["attributes"].([]any)
+	if len(attrs) != 2 || attrs[1].(map[string]any)["type"] != "boolean" {
+		t.Errorf("declared attributes rendered as %v", attrs)
+	}
+	want := map[string][]any{
+		"User": {
+			map[string]any{"schema": EnterpriseUserSchemaURN, "required": false},
+			map[string]any{"schema": user.URN, "required": false},
+		},
+		"Group": {map[string]any{"schema": group.URN, "required": false}},
+	}
+	for _, rt := range ResourceTypeResources("https://b.example", user, group) {
+		if got := rt["schemaExtensions"]; !reflect.DeepEqual(got, want[rt["id"].(string)]) {
+			t.Errorf("%s schemaExtensions = %v, want %v", rt["id"], got, want[rt["id"].(string)])
+		}
+	}
+	if n := len(SchemaResources("https://b.example")); n != 3 {
+		t.Errorf("without declarations /Schemas holds %d schemas, want 3", n)
+	}
+}

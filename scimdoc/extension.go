@@ -1,6 +1,9 @@
 package scimdoc
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // Custom schema extensions.
 //
@@ -95,4 +98,69 @@ func customAttrs(m map[string]any) map[string]any {
 		out[k] = copyValue(v)
 	}
 	return out
+}
+
+// Extension is a custom schema extension an operator declares, so that
+// /Schemas and /ResourceTypes list it (SchemaResources,
+// ResourceTypeResources). Declaring one changes nothing else: attributes of
+// any custom extension are kept as sent whether declared or not, and Type
+// describes what the IdP is expected to send without being enforced.
+type Extension struct {
+	// URN is the schema's id. One that ends in ":Group" extends Group;
+	// any other extends User.
+	URN   string
+	Attrs []ExtensionAttr
+}
+
+// ExtensionAttr is one declared attribute of an Extension.
+type ExtensionAttr struct {
+	Name string
+	Type AttrType
+}
+
+// ParseAttrType returns the AttrType of an RFC 7643 §2.3 keyword that a
+// declared extension attribute may have ("string", "boolean", "integer",
+// "decimal", "dateTime", "reference", "binary"), matched
+// case-insensitively.
+func ParseAttrType(s string) (AttrType, bool) {
+	for _, t := range []AttrType{AttrString, AttrBoolean, AttrInteger, AttrDecimal, AttrDateTime, AttrReference, AttrBinary} {
+		if strings.EqualFold(t.String(), s) {
+			return t, true
+		}
+	}
+	return 0, false
+}
+
+// Kind returns the resource type e extends.
+func (e Extension) Kind() Kind {
+	if strings.HasSuffix(strings.ToLower(e.URN), ":group") {
+		return KindGroup
+	}
+	return KindUser
+}
+
+// Check reports why e cannot be declared: a URN that is not a custom
+// extension's (see customSchema), or an attribute name that RFC 7644's
+// ATTRNAME does not allow. It returns nil when e is fine.
+func (e Extension) Check() error {
+	if _, ok := customSchema(e.Kind(), e.URN); !ok {
+		return fmt.Errorf("%q is not a custom extension URN (urn:…, outside SCIM's core and API namespaces)", e.URN)
+	}
+	for _, a := range e.Attrs {
+		if !simpleName(a.Name) || strings.HasPrefix(a.Name, "$") {
+			return fmt.Errorf("%q is not a valid attribute name", a.Name)
+		}
+	}
+	return nil
+}
+
+// schema returns the schema table /Schemas renders for e.
+func (e Extension) schema() *Schema {
+	s := &Schema{URN: e.URN, Name: e.URN, Extension: true, Open: true,
+		Description: "Custom extension; its attributes are kept as sent and returned, and never sent to UiPath."}
+	for _, a := range e.Attrs {
+		s.Attrs = append(s.Attrs, &Attr{Name: a.Name, Type: a.Type, Schema: e.URN,
+			Description: "Custom attribute, kept as sent."})
+	}
+	return s
 }

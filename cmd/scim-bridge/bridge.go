@@ -19,6 +19,7 @@ import (
 	"github.com/scim-bridge/scim-bridge/config"
 	"github.com/scim-bridge/scim-bridge/mapping"
 	"github.com/scim-bridge/scim-bridge/scim"
+	"github.com/scim-bridge/scim-bridge/scimdoc"
 	"github.com/scim-bridge/scim-bridge/upstream"
 )
 
@@ -121,7 +122,13 @@ func newBridgeOn(cfg config.Config, store cache.Store, httpClient *http.Client, 
 	for _, t := range cfg.Tokens {
 		tokens = append(tokens, t.Reveal())
 	}
+	exts, err := schemaExtensions(cfg.SchemaExtensions)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
 	handler, err := scim.New(scim.Config{
+		Extensions:        exts,
 		Tokens:            tokens,
 		OIDCIssuer:        cfg.OIDCIssuer,
 		OIDCAudience:      cfg.OIDCAudience,
@@ -284,4 +291,30 @@ func serveUntilDone(ctx context.Context, ln net.Listener, h http.Handler, timeou
 		return err
 	}
 	return nil
+}
+
+// schemaExtensions turns SCIM_BRIDGE_SCHEMA_EXTENSIONS into the extensions
+// /Schemas lists; config.Validate has checked the syntax, scimdoc checks
+// the URN.
+func schemaExtensions(entries []string) ([]scimdoc.Extension, error) {
+	var out []scimdoc.Extension
+	for _, entry := range entries {
+		e, err := config.ParseSchemaExtension(entry)
+		if err != nil {
+			return nil, fmt.Errorf("%sSCHEMA_EXTENSIONS: %w", config.EnvPrefix, err)
+		}
+		ext := scimdoc.Extension{URN: e.URN}
+		for _, a := range e.Attrs {
+			t, ok := scimdoc.ParseAttrType(a.Type)
+			if !ok {
+				return nil, fmt.Errorf("%sSCHEMA_EXTENSIONS: %s: unknown type %q", config.EnvPrefix, e.URN, a.Type)
+			}
+			ext.Attrs = append(ext.Attrs, scimdoc.ExtensionAttr{Name: a.Name, Type: t})
+		}
+		if err := ext.Check(); err != nil {
+			return nil, fmt.Errorf("%sSCHEMA_EXTENSIONS: %w", config.EnvPrefix, err)
+		}
+		out = append(out, ext)
+	}
+	return out, nil
 }
