@@ -220,8 +220,17 @@ var groupSchema = &Schema{
 		defMulti("members", "A list of members of the Group.",
 			defExact("value", "Identifier of the member of this Group.").immutable(),
 			defRef("$ref", "The URI corresponding to a SCIM resource that is a member of this Group.", "User", "Group").immutable(),
-			defString("display", "A human-readable name for the member, primarily used for display purposes.").immutable(),
+			memberDisplay(),
 			defString("type", "A label indicating the type of resource.").canonical("User", "Group").immutable(),
 		),
 	),
+}
+
+// memberDisplay is accepted from the IdP (Entra sends it) and not kept:
+// the store holds member ids only, so /Schemas says it is never returned,
+// which is what the bridge does.
+func memberDisplay() *Attr {
+	a := defString("display", "A human-readable name for the member; accepted and not kept (the bridge stores member ids), so never returned.").immutable()
+	a.Returned = ReturnedNever
+	return a
 }
