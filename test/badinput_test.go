@@ -168,7 +168,8 @@ func TestUiPathRefusalsAreSCIMErrors(t *testing.T) {
 	bad := patchBody(map[string]any{"op": "replace", "path": `emails[type eq "work"].value`, "value": "not-an-email"})
 	r := e.do("PATCH", "/Users/"+id, bad)
 	scimError(t, r, 400, "invalidValue")
-	if !strings.Contains(str(r.body, "detail"), "UiPath rejected") {
+	// Refused before UiPath is asked, with the attribute and the reason.
+	if d := str(r.body, "detail"); !strings.Contains(d, "emails.value") || !strings.Contains(d, "not an email address") {
 		t.Errorf("detail does not say why: %s", r.raw)
 	}
 	if got := e.upstreamUser(id).Email; got != "max@corp.example" {
