@@ -13,10 +13,10 @@ var (
 	// ErrNotFound means no record has the requested key or index value.
 	ErrNotFound = errors.New("cache: not found")
 	// ErrAlreadyExists means Create found a record with the same id, or a
-	// unique index value (name, externalId) already owned by another record.
+	// unique index value (the name) already owned by another record.
 	ErrAlreadyExists = errors.New("cache: already exists")
-	// ErrConflict means Update would move a unique index value (name,
-	// externalId) onto one already owned by another record.
+	// ErrConflict means Update would move a unique index value (the name)
+	// onto one already owned by another record.
 	ErrConflict = errors.New("cache: conflict")
 	// ErrUnavailable means the store could not be reached (connection
 	// refused or lost, pool exhausted, closed): nothing is known about the
@@ -34,23 +34,33 @@ const (
 	KindGroup Kind = "group"
 )
 
-// Index names a secondary index that Lookup can query.
+// Index names a secondary index that Find (and, for a unique one, Lookup)
+// can query.
 type Index string
 
 const (
 	// IndexName is userName for users and displayName for groups. It is
-	// case-insensitive: values are compared after strings.ToLower.
+	// unique within a kind and case-insensitive: values are compared after
+	// strings.ToLower.
 	IndexName Index = "name"
 	// IndexExternalID is the IdP's externalId; case-sensitive (RFC 7643
-	// §3.1 makes externalId caseExact).
+	// §3.1 makes externalId caseExact). It is not unique: externalId is
+	// the client's identifier (RFC 7643 §3.1), and IdPs fill it from
+	// attributes that repeat (Entra's older default maps mailNickname),
+	// so several records of a kind may share one.
 	IndexExternalID Index = "externalId"
 )
+
+// Unique reports whether the index holds at most one record per value and
+// kind, so that Lookup may query it.
+func (i Index) Unique() bool { return i == IndexName }
 
 // Record is what the store keeps for one SCIM resource.
 //
 // ID is both the SCIM id and the UiPath id (a GUID the bridge generates).
-// Name and ExternalID feed the unique indexes; an empty value (ExternalID,
-// or a Name the caller failed to validate) is not indexed. Members is used
+// Name feeds the unique name index, ExternalID the non-unique externalId
+// index; an empty value (ExternalID, or a Name the caller failed to
+// validate) is not indexed. Members is used
 // for groups only: the ids of the member users, without duplicates; Get,
 // Lookup and List return them sorted. Stores keep a group's members apart
 // from its other fields, so that UpdateMembers costs O(change).
@@ -118,12 +128,20 @@ type Page struct {
 type Store interface {
 	// Get returns the record with the given id, or ErrNotFound.
 	Get(ctx context.Context, kind Kind, id string) (Record, error)
-	// Lookup returns the record whose index value equals value (compared
-	// case-insensitively for IndexName), or ErrNotFound.
+	// Lookup returns the record whose value of a unique index (IndexName)
+	// equals value, compared case-insensitively, or ErrNotFound. On a
+	// non-unique index (IndexExternalID) it returns an error that is not
+	// ErrNotFound: use Find.
 	Lookup(ctx context.Context, kind Kind, index Index, value string) (Record, error)
+	// Find returns every record of a kind whose index value equals value,
+	// in List's order (by creation, ties by id), and an empty slice when
+	// none does; it reads index and records atomically. It serves every
+	// index: IndexName yields at most one record.
+	Find(ctx context.Context, kind Kind, index Index, value string) ([]Record, error)
 	// Create stores a new record. It sets Version to 1. It returns
-	// ErrAlreadyExists if the id exists or if Name or ExternalID is already
-	// indexed for another record of the same kind; then nothing is written.
+	// ErrAlreadyExists if the id exists or if Name is already indexed for
+	// another record of the same kind; then nothing is written. A shared
+	// ExternalID is no conflict.
 	Create(ctx context.Context, rec Record) (Record, error)
 	// Update applies fn to the current record and stores the result
 	// atomically (compare-and-swap): if the record changed between read and
@@ -132,7 +150,7 @@ type Store interface {
 	// returned as is. Update keeps Kind, ID and Created, increments Version,
 	// maintains the indexes and the user → group membership index, and
 	// returns the stored record. It returns ErrNotFound if the record does
-	// not exist and ErrConflict if a new Name or ExternalID is taken.
+	// not exist and ErrConflict if a new Name is taken.
 	Update(ctx context.Context, kind Kind, id string, fn func(Record) (Record, error)) (Record, error)
 	// UpdateMembers changes a group's members by a delta and, through fn,
 	// its other fields, in one atomic step: the ids in remove leave, then
@@ -192,9 +210,9 @@ type Locker interface {
 	Lock(ctx context.Context, key string, ttl time.Duration) (unlock func(), err error)
 }
 
-// LookupGrouper is implemented by stores that can answer a Lookup and the
-// found record's GroupsOf in one round trip (Redis); the bridge uses it on
-// the userName lookups IdPs make constantly.
+// LookupGrouper is implemented by stores that can answer a Lookup (a
+// unique index) and the found record's GroupsOf in one round trip (Redis);
+// the bridge uses it on the userName lookups IdPs make constantly.
 type LookupGrouper interface {
 	LookupWithGroups(ctx context.Context, kind Kind, index Index, value string) (Record, []string, error)
 }

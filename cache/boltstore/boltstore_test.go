@@ -315,3 +315,90 @@ func BenchmarkAppendAudit(b *testing.B) {
 		})
 	}
 }
+
+// TestLegacyExternalIDs: a file written before externalId could be shared
+// (one index entry per value) reads correctly read-only, is migrated by
+// the first read-write open, and a second open finds nothing to do; the
+// records it held are found by externalId, shared ones included once they
+// are written again.
+func TestLegacyExternalIDs(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "store.db")
+	cfg := boltstore.Config{Path: path}
+	s, err := boltstore.New(cfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []cache.Record{
+		{Kind: cache.KindUser, ID: "u1", Name: "ada", ExternalID: "e1"},
+		{Kind: cache.KindUser, ID: "u2", Name: "grace", ExternalID: "e2"},
+		{Kind: cache.KindGroup, ID: "g1", Name: "G", ExternalID: "e1"},
+	} {
+		if _, err := s.Create(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := boltstore.WriteLegacyExternalIDs(path); err != nil {
+		t.Fatal(err)
+	}
+
+	find := func(s *boltstore.Store, kind cache.Kind, ext string, want ...string) {
+		t.Helper()
+		recs, err := s.Find(ctx, kind, cache.IndexExternalID, ext)
+		var got []string
+		for _, r := range recs {
+			got = append(got, r.ID)
+		}
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("Find(%s %s) = %q, %v; want %q", kind, ext, got, err, want)
+		}
+	}
+	ro, err := boltstore.New(boltstore.Config{Path: path, ReadOnly: true}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	find(ro, cache.KindUser, "e1", "u1")
+	find(ro, cache.KindGroup, "e1", "g1")
+	if err := ro.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if legacy, err := boltstore.HasLegacyExternalIDs(path); err != nil || !legacy {
+		t.Fatalf("legacy layout before migration = %v, %v; want true", legacy, err)
+	}
+
+	for range 2 { // the second open finds a migrated file
+		s, err = boltstore.New(cfg, testLogger(t))
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		find(s, cache.KindUser, "e1", "u1")
+		find(s, cache.KindUser, "e2", "u2")
+		find(s, cache.KindGroup, "e1", "g1")
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if legacy, err := boltstore.HasLegacyExternalIDs(path); err != nil || legacy {
+			t.Fatalf("legacy layout after open = %v, %v; want false", legacy, err)
+		}
+	}
+	s, err = boltstore.New(cfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Create(ctx, cache.Record{Kind: cache.KindUser, ID: "u3", Name: "linus", ExternalID: "e1"}); err != nil {
+		t.Fatalf("Create sharing a migrated externalId: %v", err)
+	}
+	find(s, cache.KindUser, "e1", "u1", "u3")
+	if _, err := s.Update(ctx, cache.KindUser, "u1", func(r cache.Record) (cache.Record, error) {
+		r.ExternalID = "e9"
+		return r, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	find(s, cache.KindUser, "e1", "u3")
+	find(s, cache.KindUser, "e9", "u1")
+}

@@ -127,40 +127,70 @@ func (s *Store) get(kind cache.Kind, id string, withMembers bool) (cache.Record,
 	return rec, err
 }
 
-// Lookup returns the record of kind whose index value equals value (the name
-// compared case-insensitively), or cache.ErrNotFound.
+// Lookup returns the record of kind whose name equals value, compared
+// case-insensitively, or cache.ErrNotFound. Other indexes are not unique:
+// Find serves them.
 func (s *Store) Lookup(ctx context.Context, kind cache.Kind, index cache.Index, value string) (cache.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return cache.Record{}, err
 	}
+	if !index.Unique() {
+		return cache.Record{}, fmt.Errorf("lookup %s: index %q is not unique: use Find", kind, index)
+	}
 	var rec cache.Record
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b := readBuckets(tx, kind)
-		var idx *bolt.Bucket
-		var key []byte
-		switch index {
-		case cache.IndexName:
-			idx, key = b.names, nameKey(value)
-		case cache.IndexExternalID:
-			idx, key = b.exts, []byte(value)
-		default:
-			return fmt.Errorf("unknown index %q", index)
-		}
-		if idx == nil || len(key) == 0 {
-			return cache.ErrNotFound
-		}
-		id := idx.Get(key)
-		if id == nil {
-			return cache.ErrNotFound
-		}
 		var err error
-		_, rec, err = getFull(b, string(id))
+		rec, err = lookupName(readBuckets(tx, kind), value)
 		return err
 	})
 	if err != nil {
 		return cache.Record{}, fmt.Errorf("lookup %s %s: %w", kind, index, err)
 	}
 	return rec, nil
+}
+
+func lookupName(b buckets, name string) (cache.Record, error) {
+	key := nameKey(name)
+	if b.names == nil || len(key) == 0 {
+		return cache.Record{}, cache.ErrNotFound
+	}
+	id := b.names.Get(key)
+	if id == nil {
+		return cache.Record{}, cache.ErrNotFound
+	}
+	_, rec, err := getFull(b, string(id))
+	return rec, err
+}
+
+// Find returns the records of kind whose index value equals value, in
+// creation order; empty if none.
+func (s *Store) Find(ctx context.Context, kind cache.Kind, index cache.Index, value string) ([]cache.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []cache.Record
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := readBuckets(tx, kind)
+		switch index {
+		case cache.IndexName:
+			rec, err := lookupName(b, value)
+			if errors.Is(err, cache.ErrNotFound) {
+				out = []cache.Record{}
+				return nil
+			}
+			out = []cache.Record{rec}
+			return err
+		case cache.IndexExternalID:
+			var err error
+			out, err = findExtIDs(b, value)
+			return err
+		}
+		return fmt.Errorf("unknown index %q", index)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find %s %s: %w", kind, index, err)
+	}
+	return out, nil
 }
 
 // List returns up to limit records of kind from offset, in creation order,

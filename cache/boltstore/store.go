@@ -121,7 +121,7 @@ func newStore(cfg Config, logger *slog.Logger, opts options) (*Store, error) {
 					return err
 				}
 			}
-			return nil
+			return migrateExternalIDs(tx, logger)
 		})
 	}
 	if err != nil {
@@ -160,9 +160,20 @@ const (
 
 func recordsBucket(kind cache.Kind) []byte { return []byte("records/" + kind) }
 func namesBucket(kind cache.Kind) []byte   { return []byte("names/" + kind) }
-func extsBucket(kind cache.Kind) []byte    { return []byte("exts/" + kind) }
-func orderBucket(kind cache.Kind) []byte   { return []byte("order/" + kind) }
-func countKey(kind cache.Kind) []byte      { return []byte("count/" + kind) }
+
+// extIDsBucket is a kind's externalId index, externalId + NUL + id → nil:
+// several records may share an externalId, and a prefix scan finds them
+// all.
+func extIDsBucket(kind cache.Kind) []byte { return []byte("extids/" + kind) }
+
+// legacyExtsBucket is where files written before externalId stopped being
+// unique kept it, externalId → id. A read-write open moves its entries to
+// extIDsBucket and drops it (migrateExternalIDs); a read-only open of such
+// a file reads both.
+func legacyExtsBucket(kind cache.Kind) []byte { return []byte("exts/" + kind) }
+
+func orderBucket(kind cache.Kind) []byte { return []byte("order/" + kind) }
+func countKey(kind cache.Kind) []byte    { return []byte("count/" + kind) }
 
 // membershipsBucket holds a kind's member entries, group id + NUL + user id
 // → nil, apart from the record JSON so that a membership change does not
@@ -172,17 +183,21 @@ func membershipsBucket(kind cache.Kind) []byte { return []byte("memberships/" + 
 // buckets are the per-kind buckets of one transaction. In a read
 // transaction any of them may be nil.
 type buckets struct {
-	records, names, exts, order, memberships *bolt.Bucket
+	records, names, extIDs, order, memberships *bolt.Bucket
+	// legacyExts is the old unique externalId index; nil except in a
+	// read-only transaction on a file never migrated.
+	legacyExts *bolt.Bucket
 }
 
 func readBuckets(tx *bolt.Tx, kind cache.Kind) buckets {
 	return buckets{
 		records: tx.Bucket(recordsBucket(kind)),
 		names:   tx.Bucket(namesBucket(kind)),
-		exts:    tx.Bucket(extsBucket(kind)),
+		extIDs:  tx.Bucket(extIDsBucket(kind)),
 		order:   tx.Bucket(orderBucket(kind)),
 
 		memberships: tx.Bucket(membershipsBucket(kind)),
+		legacyExts:  tx.Bucket(legacyExtsBucket(kind)),
 	}
 }
 
@@ -194,7 +209,7 @@ func writeBuckets(tx *bolt.Tx, kind cache.Kind) (buckets, error) {
 	}{
 		{&b.records, recordsBucket(kind)},
 		{&b.names, namesBucket(kind)},
-		{&b.exts, extsBucket(kind)},
+		{&b.extIDs, extIDsBucket(kind)},
 		{&b.order, orderBucket(kind)},
 		{&b.memberships, membershipsBucket(kind)},
 	} {

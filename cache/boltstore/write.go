@@ -14,7 +14,7 @@ import (
 var errRetry = errors.New("record changed")
 
 // Create stores rec with Version 1. It returns cache.ErrAlreadyExists, and
-// writes nothing, if the id, name or externalId is taken within rec.Kind.
+// writes nothing, if the id or name is taken within rec.Kind.
 func (s *Store) Create(ctx context.Context, rec cache.Record) (cache.Record, error) {
 	if rec.ID == "" {
 		return cache.Record{}, fmt.Errorf("create %s: empty id", rec.Kind)
@@ -147,7 +147,7 @@ func (s *Store) Delete(ctx context.Context, kind cache.Kind, id string) error {
 		if err := releaseIndex(b.names, nameKey(old.Name), id); err != nil {
 			return err
 		}
-		if err := releaseIndex(b.exts, []byte(old.ExternalID), id); err != nil {
+		if err := moveExtID(b, id, old.ExternalID, ""); err != nil {
 			return err
 		}
 		if kind == cache.KindGroup {
@@ -172,17 +172,19 @@ func (s *Store) Delete(ctx context.Context, kind cache.Kind, id string) error {
 	return nil
 }
 
-// checkIndexes returns taken if rec's name or externalId, where it differs
-// from old's (nil for a new record), belongs to another record. An empty
-// value is never indexed.
+// checkIndexes returns taken if rec's name, where it differs from old's
+// (nil for a new record), belongs to another record. An empty name is never
+// indexed; externalId is not unique.
 func checkIndexes(b buckets, old *cache.Record, rec cache.Record, taken error) error {
-	for _, c := range indexChanges(b, old, rec) {
-		if len(c.newKey) == 0 || string(c.newKey) == string(c.oldKey) {
-			continue
-		}
-		if owner := c.bucket.Get(c.newKey); owner != nil && string(owner) != rec.ID {
-			return taken
-		}
+	key, oldKey := nameKey(rec.Name), []byte(nil)
+	if old != nil {
+		oldKey = nameKey(old.Name)
+	}
+	if len(key) == 0 || string(key) == string(oldKey) {
+		return nil
+	}
+	if owner := b.names.Get(key); owner != nil && string(owner) != rec.ID {
+		return taken
 	}
 	return nil
 }
@@ -191,18 +193,22 @@ func checkIndexes(b buckets, old *cache.Record, rec cache.Record, taken error) e
 // old's values (nil for a new record) and, for a group, removes the member
 // ids in remove and then adds those in add. checkIndexes has run.
 func put(tx *bolt.Tx, b buckets, seq uint64, old *cache.Record, rec cache.Record, add, remove []string) error {
-	for _, c := range indexChanges(b, old, rec) {
-		if string(c.newKey) == string(c.oldKey) {
-			continue
-		}
-		if err := releaseIndex(c.bucket, c.oldKey, rec.ID); err != nil {
+	var oldName, oldExt []byte
+	if old != nil {
+		oldName, oldExt = nameKey(old.Name), []byte(old.ExternalID)
+	}
+	if newName := nameKey(rec.Name); string(newName) != string(oldName) {
+		if err := releaseIndex(b.names, oldName, rec.ID); err != nil {
 			return err
 		}
-		if len(c.newKey) > 0 {
-			if err := c.bucket.Put(c.newKey, []byte(rec.ID)); err != nil {
+		if len(newName) > 0 {
+			if err := b.names.Put(newName, []byte(rec.ID)); err != nil {
 				return err
 			}
 		}
+	}
+	if err := moveExtID(b, rec.ID, string(oldExt), rec.ExternalID); err != nil {
+		return err
 	}
 	if rec.Kind == cache.KindGroup {
 		if err := changeMembers(tx, b, rec.ID, add, remove); err != nil {
@@ -214,23 +220,6 @@ func put(tx *bolt.Tx, b buckets, seq uint64, old *cache.Record, rec cache.Record
 		return err
 	}
 	return b.records.Put([]byte(rec.ID), v)
-}
-
-type indexChange struct {
-	bucket         *bolt.Bucket
-	oldKey, newKey []byte
-}
-
-func indexChanges(b buckets, old *cache.Record, rec cache.Record) []indexChange {
-	changes := []indexChange{
-		{bucket: b.names, newKey: nameKey(rec.Name)},
-		{bucket: b.exts, newKey: []byte(rec.ExternalID)},
-	}
-	if old != nil {
-		changes[0].oldKey = nameKey(old.Name)
-		changes[1].oldKey = []byte(old.ExternalID)
-	}
-	return changes
 }
 
 // releaseIndex deletes key from an index if it points at id.

@@ -30,7 +30,7 @@ func Run(t *testing.T, newStore func(t *testing.T) cache.Store) {
 		{"CreateEmptyID", testCreateEmptyID},
 		{"CreateDuplicateID", testCreateDuplicateID},
 		{"CreateDuplicateName", testCreateDuplicateName},
-		{"CreateDuplicateExternalID", testCreateDuplicateExternalID},
+		{"CreateSharedExternalID", testCreateSharedExternalID},
 		{"Missing", testMissing},
 		{"Update", testUpdate},
 		{"Readopted", testReadopted},
@@ -40,7 +40,9 @@ func Run(t *testing.T, newStore func(t *testing.T) cache.Store) {
 		{"Ping", testPing},
 		// index.go
 		{"LookupName", testLookupName},
-		{"LookupExternalID", testLookupExternalID},
+		{"FindName", testFindName},
+		{"FindExternalID", testFindExternalID},
+		{"FindGroupMembers", testFindGroupMembers},
 		{"LookupUnknownIndex", testLookupUnknownIndex},
 		{"EmptyExternalIDNotIndexed", testEmptyExternalIDNotIndexed},
 		{"EmptyNameNotIndexed", testEmptyNameNotIndexed},
@@ -127,6 +129,12 @@ func group(id, name string, members ...string) cache.Record {
 		Created:  base,
 		Modified: base,
 	}
+}
+
+func groupExt(id, name, externalID string, members ...string) cache.Record {
+	g := group(id, name, members...)
+	g.ExternalID = externalID
+	return g
 }
 
 func mustCreate(t *testing.T, s cache.Store, rec cache.Record) cache.Record {

@@ -3,6 +3,8 @@ package cachetest
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -78,18 +80,23 @@ func testCreateDuplicateName(t *testing.T, s cache.Store) {
 	wantGroupsOf(t, s, "u1") // the failed group's members were not indexed
 }
 
-func testCreateDuplicateExternalID(t *testing.T, s cache.Store) {
-	mustCreate(t, s, user("u1", "ada", "ext-1"))
-	_, err := s.Create(ctx(t), user("u2", "grace", "ext-1"))
-	if !errors.Is(err, cache.ErrAlreadyExists) {
-		t.Fatalf("Create duplicate externalId: err = %v, want ErrAlreadyExists", err)
-	}
-	wantGone(t, s, cache.KindUser, "u2")
-	wantNotIndexed(t, s, cache.KindUser, cache.IndexName, "grace")
-	wantTotal(t, s, cache.KindUser, 1)
-	got, err := s.Lookup(ctx(t), cache.KindUser, cache.IndexExternalID, "ext-1")
-	if err != nil || got.ID != "u1" {
-		t.Errorf("Lookup ext-1 = %q, %v; want u1", got.ID, err)
+// testCreateSharedExternalID: externalId is not unique; records sharing
+// one are all created and all found, in creation order (not id order).
+func testCreateSharedExternalID(t *testing.T, s cache.Store) {
+	first := mustCreate(t, s, user("u9", "ada", "ext-1"))
+	second := mustCreate(t, s, user("u1", "grace", "ext-1"))
+	mustCreate(t, s, user("u5", "linus", "ext-2"))
+	wantTotal(t, s, cache.KindUser, 3)
+	wantFound(t, s, cache.KindUser, cache.IndexExternalID, "ext-1", first, second)
+	// Groups too: the rule is the same for both kinds.
+	g1 := mustCreate(t, s, groupExt("g1", "One", "ext-1"))
+	g2 := mustCreate(t, s, groupExt("g2", "Two", "ext-1"))
+	wantFound(t, s, cache.KindGroup, cache.IndexExternalID, "ext-1", g1, g2)
+	// Lookup serves unique indexes only; a caller asking it for one of
+	// several matches is a bug, and must not read as not found.
+	_, err := s.Lookup(ctx(t), cache.KindUser, cache.IndexExternalID, "ext-1")
+	if err == nil || errors.Is(err, cache.ErrNotFound) {
+		t.Errorf("Lookup(externalId): err = %v, want an error other than ErrNotFound", err)
 	}
 }
 
@@ -210,11 +217,7 @@ func testKindsSeparate(t *testing.T, s cache.Store) {
 			t.Fatalf("Lookup %s name: %v", tc.kind, err)
 		}
 		wantRecord(t, "Lookup "+string(tc.kind), got, tc.want)
-		got, err = s.Lookup(ctx(t), tc.kind, cache.IndexExternalID, "ext-1")
-		if err != nil {
-			t.Fatalf("Lookup %s externalId: %v", tc.kind, err)
-		}
-		wantRecord(t, "Lookup ext "+string(tc.kind), got, tc.want)
+		wantFound(t, s, tc.kind, cache.IndexExternalID, "ext-1", tc.want)
 		wantTotal(t, s, tc.kind, 1)
 	}
 
@@ -242,8 +245,29 @@ func wantGone(t *testing.T, s cache.Store, kind cache.Kind, id string) {
 
 func wantNotIndexed(t *testing.T, s cache.Store, kind cache.Kind, index cache.Index, value string) {
 	t.Helper()
-	if got, err := s.Lookup(ctx(t), kind, index, value); !errors.Is(err, cache.ErrNotFound) {
-		t.Errorf("Lookup(%s %s %q) = %q, %v; want ErrNotFound", kind, index, value, got.ID, err)
+	if index.Unique() {
+		if got, err := s.Lookup(ctx(t), kind, index, value); !errors.Is(err, cache.ErrNotFound) {
+			t.Errorf("Lookup(%s %s %q) = %q, %v; want ErrNotFound", kind, index, value, got.ID, err)
+		}
+	}
+	wantFound(t, s, kind, index, value)
+}
+
+// wantFound checks that Find returns exactly want, in order.
+func wantFound(t *testing.T, s cache.Store, kind cache.Kind, index cache.Index, value string, want ...cache.Record) {
+	t.Helper()
+	got, err := s.Find(ctx(t), kind, index, value)
+	if err != nil {
+		t.Fatalf("Find(%s %s %q): %v", kind, index, value, err)
+	}
+	if got == nil {
+		t.Errorf("Find(%s %s %q) = nil, want an empty slice", kind, index, value)
+	}
+	if !slices.Equal(ids(got), ids(want)) {
+		t.Fatalf("Find(%s %s %q) = %q, want %q", kind, index, value, ids(got), ids(want))
+	}
+	for i := range got {
+		wantRecord(t, fmt.Sprintf("Find %s %q [%d]", index, value, i), got[i], want[i])
 	}
 }
 

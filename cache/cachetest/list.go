@@ -139,8 +139,16 @@ func testPipeline(t *testing.T, s cache.Store) {
 				return result{"lookup name " + id, err, r.ID}
 			},
 			func() result {
-				r, err := s.Lookup(ctx(t), cache.KindUser, cache.IndexExternalID, "ext-"+id)
-				return result{"lookup ext " + id, err, r.ID}
+				recs, err := s.Find(ctx(t), cache.KindUser, cache.IndexExternalID, "ext-"+id)
+				switch {
+				case err != nil:
+					return result{"find ext " + id, err, ""}
+				case len(recs) == 0:
+					return result{"find ext " + id, cache.ErrNotFound, ""}
+				case len(recs) > 1:
+					return result{"find ext " + id, fmt.Errorf("%d records", len(recs)), ""}
+				}
+				return result{"find ext " + id, nil, recs[0].ID}
 			},
 			func() result {
 				r, err := s.Get(ctx(t), cache.KindGroup, id) // never present

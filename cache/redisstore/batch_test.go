@@ -49,7 +49,7 @@ func TestConcurrentLookupsPipelined(t *testing.T) {
 					if j%2 == 0 {
 						rec, groups, err = s.LookupWithGroups(ctx, cache.KindUser, cache.IndexName, fmt.Sprintf("user%d@corp.EXAMPLE", i))
 					} else {
-						rec, err = s.Lookup(ctx, cache.KindUser, cache.IndexExternalID, fmt.Sprintf("ext-%d", i))
+						rec, err = s.Lookup(ctx, cache.KindUser, cache.IndexName, fmt.Sprintf("USER%d@corp.example", i))
 					}
 					switch {
 					case i >= users:

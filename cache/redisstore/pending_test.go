@@ -254,6 +254,7 @@ func TestDeleteRetriesOnNewChange(t *testing.T) {
 	keys := []string{s.keys.record(cache.KindUser, "u1"), s.keys.order(cache.KindUser), s.keys.members(cache.KindUser, "u1"),
 		s.keys.name(cache.KindUser, "ada"), s.keys.pending(), s.keys.queued(cache.KindUser, "u1")}
 	keys = append(keys, queued...)
+	keys = append(keys, s.keys.extIDs(cache.KindUser, ""))
 	args := append([]any{"u1", 1, 1, 0, len(others)}, others...)
 	args = append(args, fields...)
 	if res, err := s.write(ctx, deleteScript, keys, args...).Int(); err != nil || res != resChanged {

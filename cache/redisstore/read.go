@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -162,9 +163,10 @@ end
 return out
 `)
 
-// Lookup returns the record of kind whose index value equals value (the name
-// compared case-insensitively), or cache.ErrNotFound. Index entry and record
-// are read atomically in one round trip.
+// Lookup returns the record of kind whose name equals value, compared
+// case-insensitively, or cache.ErrNotFound. Index entry and record are
+// read atomically in one round trip. Other indexes are not unique: Find
+// serves them.
 func (s *Store) Lookup(ctx context.Context, kind cache.Kind, index cache.Index, value string) (cache.Record, error) {
 	rec, _, err := s.lookup(ctx, kind, index, value, false)
 	return rec, err
@@ -177,20 +179,16 @@ func (s *Store) LookupWithGroups(ctx context.Context, kind cache.Kind, index cac
 }
 
 func (s *Store) lookup(ctx context.Context, kind cache.Kind, index cache.Index, value string, withGroups bool) (cache.Record, []string, error) {
-	var key string
-	var matches func(cache.Record) bool
-	switch index {
-	case cache.IndexName:
-		key = s.keys.name(kind, value)
-		// The record must still be filed under key: its name folded as
-		// the index folds names (cache.IndexName: strings.ToLower).
-		matches = func(r cache.Record) bool { return s.keys.name(kind, r.Name) == key }
-	case cache.IndexExternalID:
-		key = s.keys.ext(kind, value)
-		matches = func(r cache.Record) bool { return r.ExternalID == value }
-	default:
+	if index != cache.IndexName {
+		if index == cache.IndexExternalID {
+			return cache.Record{}, nil, fmt.Errorf("lookup %s: index %q is not unique: use Find", kind, index)
+		}
 		return cache.Record{}, nil, fmt.Errorf("lookup %s: unknown index %q", kind, index)
 	}
+	key := s.keys.name(kind, value)
+	// The record must still be filed under key: its name folded as the
+	// index folds names (cache.IndexName: strings.ToLower).
+	matches := func(r cache.Record) bool { return s.keys.name(kind, r.Name) == key }
 	if key == "" {
 		return cache.Record{}, nil, fmt.Errorf("lookup %s %s: %w", kind, index, cache.ErrNotFound)
 	}
@@ -223,6 +221,110 @@ func (s *Store) lookup(ctx context.Context, kind cache.Kind, index cache.Index, 
 	groups := vals[2+n:]
 	slices.Sort(groups)
 	return rec, groups, nil
+}
+
+// findScript reads the records that carry one externalId, atomically, in
+// one round trip: the ids in the shared index (in creation order) and the
+// one a legacy key names, if any (a record an older version wrote and
+// nothing has rewritten since). It answers, per record found, {id, seq,
+// data, #members, members...}. KEYS[1] the shared index, KEYS[2] the
+// legacy key, KEYS[3] the order; ARGV[1] record key prefix, ARGV[2] data
+// field, ARGV[3] member set key prefix or "".
+var findScript = redis.NewScript(`
+local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
+local legacy = redis.call('GET', KEYS[2])
+if legacy then ids[#ids + 1] = legacy end
+local out = {}
+for _, id in ipairs(ids) do
+  local data = redis.call('HGET', ARGV[1] .. id, ARGV[2])
+  if data then
+    out[#out + 1] = id
+    out[#out + 1] = redis.call('ZSCORE', KEYS[3], id) or '0'
+    out[#out + 1] = data
+    if ARGV[3] ~= '' then
+      local members = redis.call('SMEMBERS', ARGV[3] .. id)
+      out[#out + 1] = tostring(#members)
+      for _, m in ipairs(members) do out[#out + 1] = m end
+    else
+      out[#out + 1] = '0'
+    end
+  end
+end
+return out
+`)
+
+// Find returns the records of kind whose index value equals value, in
+// creation order; empty if none. Index entries and records are read
+// atomically in one round trip.
+func (s *Store) Find(ctx context.Context, kind cache.Kind, index cache.Index, value string) ([]cache.Record, error) {
+	switch index {
+	case cache.IndexName:
+		rec, err := s.Lookup(ctx, kind, index, value)
+		if errors.Is(err, cache.ErrNotFound) {
+			return []cache.Record{}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return []cache.Record{rec}, nil
+	case cache.IndexExternalID:
+	default:
+		return nil, fmt.Errorf("find %s: unknown index %q", kind, index)
+	}
+	if value == "" {
+		return []cache.Record{}, nil
+	}
+	membersPrefix := ""
+	if kind == cache.KindGroup {
+		membersPrefix = s.keys.members(kind, "")
+	}
+	keys := []string{s.keys.extIDs(kind, value), s.keys.legacyExt(kind, value), s.keys.order(kind)}
+	vals, err := findScript.Run(ctx, s.client, keys, s.keys.record(kind, ""), fieldData, membersPrefix).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("find %s %s: %w", kind, index, notFound(err))
+	}
+	type found struct {
+		seq float64
+		rec cache.Record
+	}
+	var all []found
+	seen := map[string]bool{}
+	for i := 0; i < len(vals); {
+		if i+4 > len(vals) {
+			return nil, fmt.Errorf("find %s %s: malformed script answer", kind, index)
+		}
+		id, data := vals[i], vals[i+2]
+		seq, err1 := strconv.ParseFloat(vals[i+1], 64)
+		n, err2 := strconv.Atoi(vals[i+3])
+		if err1 != nil || err2 != nil || n < 0 || i+4+n > len(vals) {
+			return nil, fmt.Errorf("find %s %s: malformed script answer", kind, index)
+		}
+		members := vals[i+4 : i+4+n]
+		i += 4 + n
+		if seen[id] {
+			continue // a legacy key that names a record the shared index has
+		}
+		seen[id] = true
+		rec, err := withMembers(data, members)
+		if err != nil {
+			return nil, fmt.Errorf("find %s %s: record %s: %w", kind, index, id, err)
+		}
+		if rec.ExternalID != value {
+			continue // a stale legacy key
+		}
+		all = append(all, found{seq, rec})
+	}
+	slices.SortFunc(all, func(a, b found) int {
+		if c := cmp.Compare(a.seq, b.seq); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.rec.ID, b.rec.ID)
+	})
+	out := make([]cache.Record, len(all))
+	for i, f := range all {
+		out[i] = f.rec
+	}
+	return out, nil
 }
 
 // List returns up to limit records of kind from offset in creation order,

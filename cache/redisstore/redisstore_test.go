@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -348,4 +349,73 @@ func TestAuditRetention(t *testing.T) {
 	t.Cleanup(func() { deletePrefix(t, url, prefix) })
 	defer s.Close()
 	cachetest.AuditRetention(t, s, time.Hour)
+}
+
+// TestLegacyExternalIDs: keys written before externalId could be shared
+// (one string key per value naming one record) are read by Find as they
+// are, with no migration step; a record sharing that value joins it, and
+// a write of the legacy record moves it into the shared index and drops
+// its legacy key.
+func TestLegacyExternalIDs(t *testing.T) {
+	url, prefix := redistest.URL(t), redistest.Prefix(t)
+	s := newStore(t, url, prefix)
+	defer s.Close()
+	ctx := t.Context()
+	opts, _ := redis.ParseURL(url)
+	admin := redis.NewClient(opts)
+	defer admin.Close()
+	p := "{" + prefix + "}:"
+	for _, r := range []cache.Record{
+		{Kind: cache.KindUser, ID: "u1", Name: "ada", ExternalID: "e1"},
+		{Kind: cache.KindGroup, ID: "g1", Name: "G", ExternalID: "e1"},
+	} {
+		if _, err := s.Create(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		// Rewrite its index entry as an older version kept it.
+		if err := admin.Del(ctx, p+"extids:"+string(r.Kind)+":e1").Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := admin.Set(ctx, p+"ext:"+string(r.Kind)+":e1", r.ID, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	find := func(kind cache.Kind, ext string, want ...string) {
+		t.Helper()
+		recs, err := s.Find(ctx, kind, cache.IndexExternalID, ext)
+		var got []string
+		for _, r := range recs {
+			got = append(got, r.ID)
+		}
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("Find(%s %s) = %q, %v; want %q", kind, ext, got, err, want)
+		}
+	}
+	find(cache.KindUser, "e1", "u1")
+	find(cache.KindGroup, "e1", "g1")
+	if _, err := s.Create(ctx, cache.Record{Kind: cache.KindUser, ID: "u2", Name: "grace", ExternalID: "e1"}); err != nil {
+		t.Fatalf("Create sharing a legacy externalId: %v", err)
+	}
+	find(cache.KindUser, "e1", "u1", "u2")
+	// Any write of the legacy record files it in the shared index.
+	if _, err := s.Update(ctx, cache.KindUser, "u1", func(r cache.Record) (cache.Record, error) { return r, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := admin.Exists(ctx, p+"ext:user:e1").Result(); err != nil || n != 0 {
+		t.Errorf("legacy key after the update: exists %d, %v", n, err)
+	}
+	find(cache.KindUser, "e1", "u1", "u2")
+	// A stale legacy key (its record now elsewhere) matches nothing.
+	if err := admin.Set(ctx, p+"ext:user:e7", "u2", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	find(cache.KindUser, "e7")
+	// Deleting the legacy group drops its key.
+	if err := s.Delete(ctx, cache.KindGroup, "g1"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := admin.Exists(ctx, p+"ext:group:e1").Result(); err != nil || n != 0 {
+		t.Errorf("legacy key after the delete: exists %d, %v", n, err)
+	}
+	find(cache.KindGroup, "e1")
 }

@@ -9,9 +9,11 @@ import "github.com/redis/go-redis/v9"
 //
 // Index lists in KEYS come in groups whose sizes are passed in ARGV.
 
-// createScript: KEYS = rec, seq, order, members, claim..., userGroups...;
-// ARGV = id, json, #claim, #userGroups, member ids... (one per userGroups
-// key, in the same order).
+// createScript: KEYS = rec, seq, order, members, claim..., userGroups...,
+// externalId set; ARGV = id, json, #claim, #userGroups, member ids... (one
+// per userGroups key, in the same order), and last "1" if the record has
+// an externalId (else "0"). Claims are unique (the name); the externalId
+// set is shared.
 var createScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
 local nc, nu = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -21,6 +23,7 @@ end
 local seq = redis.call('INCR', KEYS[2])
 redis.call('HSET', KEYS[1], 'v', '1', 'd', ARGV[2])
 redis.call('ZADD', KEYS[3], seq, ARGV[1])
+if ARGV[#ARGV] == '1' then redis.call('ZADD', KEYS[#KEYS], seq, ARGV[1]) end
 for i = 5, 4 + nc do redis.call('SET', KEYS[i], ARGV[1]) end
 for j = 1, nu do
   redis.call('SADD', KEYS[4 + nc + j], ARGV[1])
@@ -31,15 +34,21 @@ return 0
 
 // updateScript: KEYS = rec, members, claim..., release..., removeFrom...,
 // addTo..., and for a group: pending, the group's queue set, the removed
-// users' queue sets..., the added users' queue sets...; ARGV = id, expected
+// users' queue sets..., the added users' queue sets...; then, last: order,
+// the old externalId's set, the new externalId's set. ARGV = id, expected
 // version, new version, json, #claim, #release, #remove, #add, queue mode
 // ("" a user: no queue; "0" a delta UiPath confirmed; "1" a delta to
 // queue), now (ms), removed member ids..., added member ids... (one per
 // removeFrom / addTo key, in the same order), and for a group the pairs'
-// fields (cache.PendingKey) in the same order. Removals run before
-// additions, so an id in both ends up a member; each pair's pending change
-// follows cache.QueueRule in that order, and is worked out before the
-// first write.
+// fields (cache.PendingKey) in the same order; then, last, "1" if the
+// new record has an externalId (else "0"). Claims and releases are the
+// unique keys: the name, and a legacy externalId key (released only). The
+// record leaves the old externalId's set and joins (again, harmlessly)
+// the new one's, scored by its creation sequence: that also moves a
+// record written by an older version into the shared index. Removals run
+// before additions, so an id in both ends up a member; each pair's pending
+// change follows cache.QueueRule in that order, and is worked out before
+// the first write.
 var updateScript = redis.NewScript(pendingLua + `
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v then return -1 end
@@ -84,13 +93,18 @@ for _, j in ipairs(order) do
     pput(KEYS[qk], f, KEYS[qk + 1], ARGV[10 + j], KEYS[qk + 1 + j], ARGV[1], new[f])
   end
 end
+local nk = #KEYS
+redis.call('ZREM', KEYS[nk - 1], ARGV[1])
+if ARGV[#ARGV] == '1' then
+  redis.call('ZADD', KEYS[nk], redis.call('ZSCORE', KEYS[nk - 2], ARGV[1]) or 0, ARGV[1])
+end
 redis.call('HSET', KEYS[1], 'v', ARGV[3], 'd', ARGV[4])
 return 0
 `)
 
 // deleteScript: KEYS = rec, order, members, release..., removeFrom...,
 // pending, the record's queue set, the queue sets of the other side of its
-// pending changes...; ARGV = id, expected version, #release, #remove,
+// pending changes..., and last its externalId's set; ARGV = id, expected version, #release, #remove,
 // #queued, the other side's ids... (one per queue set key), the pairs'
 // fields... (cache.PendingKey, same order). The record's pending changes
 // go with it; if its queue set holds an id not given (a change queued
@@ -113,6 +127,7 @@ for j = 1, nq do
   redis.call('HDEL', KEYS[qk], ARGV[5 + nq + j])
   redis.call('SREM', KEYS[qk + 1 + j], ARGV[1])
 end
+redis.call('ZREM', KEYS[#KEYS], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('DEL', KEYS[1], KEYS[3], KEYS[qk + 1])
 return 0

@@ -237,9 +237,20 @@ func (k keys) name(kind cache.Kind, name string) string {
 	return k.p + "name:" + string(kind) + ":" + strings.ToLower(name)
 }
 
-// ext returns the externalId index key, or "" for an empty externalId (not
-// indexed).
-func (k keys) ext(kind cache.Kind, externalID string) string {
+// extIDs is the externalId index of one value: a sorted set of the ids of
+// the records that carry it, scored by their creation sequence (the order
+// key's score), so that it lists them in List's order. Several records may
+// share an externalId. An empty externalId is never indexed: its key (the
+// bare prefix) stays empty, and writes pass it only where a key is needed.
+func (k keys) extIDs(kind cache.Kind, externalID string) string {
+	return k.p + "extids:" + string(kind) + ":" + externalID
+}
+
+// legacyExt is where versions before externalId could be shared kept it,
+// one string key per value naming one id; "" for an empty externalId.
+// Nothing writes it any more: Find still reads it, and a write or delete
+// of the record it names removes it (the record then lives in extIDs).
+func (k keys) legacyExt(kind cache.Kind, externalID string) string {
 	if externalID == "" {
 		return ""
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 // Create stores rec with Version 1. It returns cache.ErrAlreadyExists, and
-// writes nothing, if the id, name or externalId is taken within rec.Kind.
+// writes nothing, if the id or name is taken within rec.Kind.
 // With MinReplicas, a record the replicas do not confirm is taken back off
 // the master before Create reports cache.ErrUnavailable: otherwise a
 // caller's retry would find it there, take it as made, and lose it in the
@@ -25,7 +25,7 @@ func (s *Store) Create(ctx context.Context, rec cache.Record) (cache.Record, err
 	if err != nil {
 		return cache.Record{}, fmt.Errorf("create %s %s: %w", rec.Kind, rec.ID, err)
 	}
-	claims := nonEmpty(s.keys.name(rec.Kind, rec.Name), s.keys.ext(rec.Kind, rec.ExternalID))
+	claims := nonEmpty(s.keys.name(rec.Kind, rec.Name))
 	var members []string
 	if rec.Kind == cache.KindGroup {
 		members = rec.Members
@@ -34,11 +34,13 @@ func (s *Store) Create(ctx context.Context, rec cache.Record) (cache.Record, err
 	keys = append(keys, s.keys.record(rec.Kind, rec.ID), s.keys.seq(), s.keys.order(rec.Kind), s.keys.members(rec.Kind, rec.ID))
 	keys = append(keys, claims...)
 	keys = append(keys, s.userGroupKeys(members)...)
-	args := make([]any, 0, 4+len(members))
+	keys = append(keys, s.keys.extIDs(rec.Kind, rec.ExternalID))
+	args := make([]any, 0, 5+len(members))
 	args = append(args, rec.ID, data, len(claims), len(members))
 	for _, m := range members {
 		args = append(args, m)
 	}
+	args = append(args, flag(rec.ExternalID != ""))
 	cmd := s.write(ctx, createScript, keys, args...)
 	res, err := cmd.Int()
 	if err == nil {
@@ -106,14 +108,12 @@ func (s *Store) update(ctx context.Context, op string, kind cache.Kind, id strin
 		}
 
 		var claims, releases []string
-		for _, c := range [][2]string{
-			{s.keys.name(kind, old.Name), s.keys.name(kind, rec.Name)},
-			{s.keys.ext(kind, old.ExternalID), s.keys.ext(kind, rec.ExternalID)},
-		} {
-			if c[0] != c[1] {
-				claims, releases = append(claims, nonEmpty(c[1])...), append(releases, nonEmpty(c[0])...)
-			}
+		if oldName, newName := s.keys.name(kind, old.Name), s.keys.name(kind, rec.Name); oldName != newName {
+			claims, releases = nonEmpty(newName), nonEmpty(oldName)
 		}
+		// A legacy externalId key naming this record goes: the record is
+		// (re)filed in the shared index below.
+		releases = append(releases, nonEmpty(s.keys.legacyExt(kind, old.ExternalID))...)
 		queue := mode.arg(kind)
 		now := mode.now
 		if now.IsZero() {
@@ -144,6 +144,12 @@ func (s *Store) update(ctx context.Context, op string, kind cache.Kind, id strin
 				}
 			}
 		}
+		oldExt := s.keys.extIDs(kind, old.ExternalID)
+		if old.ExternalID == rec.ExternalID {
+			oldExt = s.keys.extIDs(kind, "") // stays: leave nothing
+		}
+		keys = append(keys, s.keys.order(kind), oldExt, s.keys.extIDs(kind, rec.ExternalID))
+		args = append(args, flag(rec.ExternalID != ""))
 		res, err := s.write(ctx, updateScript, keys, args...).Int()
 		if err == nil && res == resChanged {
 			s.logger.Debug(op+" raced, retrying", "kind", kind, "scim_id", id, "attempt", attempt)
@@ -168,7 +174,7 @@ func (s *Store) Delete(ctx context.Context, kind cache.Kind, id string) error {
 		if err != nil {
 			return fmt.Errorf("delete %s %s: %w", kind, id, err)
 		}
-		releases := nonEmpty(s.keys.name(kind, old.Name), s.keys.ext(kind, old.ExternalID))
+		releases := nonEmpty(s.keys.name(kind, old.Name), s.keys.legacyExt(kind, old.ExternalID))
 		var remove []string
 		if kind == cache.KindGroup {
 			remove = s.userGroupKeys(old.Members)
@@ -181,6 +187,7 @@ func (s *Store) Delete(ctx context.Context, kind cache.Kind, id string) error {
 		keys = append(keys, remove...)
 		keys = append(keys, s.keys.pending(), s.keys.queued(kind, id))
 		keys = append(keys, queued...)
+		keys = append(keys, s.keys.extIDs(kind, old.ExternalID))
 		args := append([]any{id, old.Version, len(releases), len(remove), len(others)}, others...)
 		args = append(args, fields...)
 		res, err := s.write(ctx, deleteScript, keys, args...).Int()
@@ -243,6 +250,14 @@ func diff(from, to []string) (added, removed []string) {
 		}
 	}
 	return added, removed
+}
+
+// flag is a boolean script argument.
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }
 
 func nonEmpty(keys ...string) []string {
