@@ -52,7 +52,7 @@ func (p *Provisioner) createGroup(ctx context.Context, attrs map[string]any) (ca
 		p.log.InfoContext(ctx, "create matched an imported group: taking it over", "scim_id", rec.ID)
 		return p.replaceGroup(ctx, rec.ID, attrs, "")
 	}
-	if err := p.checkUnique(ctx, cache.KindGroup, "", name, ext); err != nil {
+	if err := p.checkUnique(ctx, cache.KindGroup, "", name); err != nil {
 		return cache.Record{}, err
 	}
 	upMembers, err := p.checkMembers(ctx, members)
@@ -115,7 +115,7 @@ func (p *Provisioner) createGroup(ctx context.Context, attrs map[string]any) (ca
 			}
 		}
 		if errors.Is(err, cache.ErrAlreadyExists) {
-			return cache.Record{}, uniqueness("a group with displayName %q or externalId %q already exists", name, ext)
+			return cache.Record{}, uniqueness("a group with displayName %q already exists", name)
 		}
 		return cache.Record{}, fmt.Errorf("store group %s: %w", id, err)
 	}
@@ -256,15 +256,10 @@ func (p *Provisioner) commitGroup(ctx context.Context, cur loadedGroup, res map[
 	res["displayName"] = name
 	ext := externalIDOf(res)
 	renamed := name != rec.Name
-	checkName, checkExt := "", ""
 	if renamed {
-		checkName = name
-	}
-	if ext != rec.ExternalID {
-		checkExt = ext
-	}
-	if err := p.checkUnique(ctx, cache.KindGroup, rec.ID, checkName, checkExt); err != nil {
-		return rec, err
+		if err := p.checkUnique(ctx, cache.KindGroup, rec.ID, name); err != nil {
+			return rec, err
+		}
 	}
 	adds, removes := diffSets(rec.Members, members)
 	upAdds, err := p.checkMembers(ctx, adds)
@@ -333,7 +328,7 @@ func (p *Provisioner) commitGroup(ctx context.Context, cur loadedGroup, res map[
 		})
 	if err != nil {
 		if errors.Is(err, cache.ErrConflict) {
-			return rec, uniqueness("displayName %q or externalId %q is already used by another group", name, ext)
+			return rec, uniqueness("displayName %q is already used by another group", name)
 		}
 		return rec, fmt.Errorf("store group %s: %w", rec.ID, err)
 	}
@@ -380,7 +375,7 @@ func (p *Provisioner) queueGroup(ctx context.Context, rec cache.Record, name, ex
 	})
 	if err != nil {
 		if errors.Is(err, cache.ErrConflict) {
-			return rec, uniqueness("externalId %q is already used by another group", ext)
+			return rec, uniqueness("displayName %q is already used by another group", name)
 		}
 		return rec, fmt.Errorf("store group %s: %w", rec.ID, err)
 	}

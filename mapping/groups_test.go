@@ -129,13 +129,6 @@ func TestGroupCreateRefused(t *testing.T) {
 		{name: "duplicate displayName, another case", wantErr: "conflict",
 			setup: func(e *env) { e.mustGroup("Engineers") },
 			doc:   func(*env) string { return groupJSON("ENGINEERS") }},
-		{name: "duplicate externalId", wantErr: "conflict",
-			setup: func(e *env) {
-				if _, err := e.groups.Create(e.t.Context(), doc(e.t, `{"displayName":"Engineers","externalId":"okta-g1"}`)); err != nil {
-					e.t.Fatal(err)
-				}
-			},
-			doc: func(*env) string { return `{"displayName":"Analysts","externalId":"okta-g1"}` }},
 		{name: "UiPath group of that name, adoption off", wantErr: "conflict",
 			setup: func(e *env) { e.emu.SeedGroup("Engineers") },
 			doc:   func(*env) string { return groupJSON("Engineers") }},

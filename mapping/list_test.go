@@ -79,6 +79,12 @@ func TestList(t *testing.T) {
 		{name: "groups: displayName, another case", groups: true, filter: `displayName eq "engineers"`, count: 100,
 			want: []string{"Engineers"}, wantTotal: 1},
 		{name: "groups: by member", groups: true, filter: `members.value eq "{carol}"`, count: 100, want: []string{"Analysts"}, wantTotal: 1},
+		{name: "groups: by member, value path", groups: true, filter: `members[value eq "{ada}"]`, count: 100, want: []string{"Engineers"}, wantTotal: 1},
+		{name: "groups: by unknown member", groups: true, filter: `members[value eq "nobody"]`, count: 100, want: []string{}, wantTotal: 0},
+		{name: "emails value", filter: `emails[value eq "carol@corp.example"]`, count: 100, want: []string{"carol"}, wantTotal: 1},
+		{name: "emails work value, another case", filter: `emails[type eq "work" and value eq "CAROL@corp.example"]`, count: 100,
+			want: []string{"carol"}, wantTotal: 1},
+		{name: "emails of another type", filter: `emails[type eq "home" and value eq "carol@corp.example"]`, count: 100, want: []string{}, wantTotal: 0},
 		{name: "groups: sorted", groups: true, sortBy: "displayName", count: 100, want: []string{"Analysts", "Engineers"}, wantTotal: 2},
 		{name: "groups: all", groups: true, count: 1, want: []string{"Engineers"}, wantTotal: 2},
 	}
@@ -124,6 +130,21 @@ func TestList(t *testing.T) {
 				}
 				if res.Items == nil {
 					t.Error("Items is nil; an empty page must be an empty list")
+				}
+				if tt.filter != "" && tt.sortBy == "" && tt.offset == 0 {
+					// The indexed path answers what the general one does:
+					// an or defeats every index.
+					general := req
+					if general.Filter, err = scimdoc.CompileFilter(kind, e.expand("("+tt.filter+") or ("+tt.filter+")")); err != nil {
+						t.Fatal(err)
+					}
+					want, err := r.List(t.Context(), general)
+					if err != nil {
+						t.Fatalf("List, general path: %v", err)
+					}
+					if !reflect.DeepEqual(sorted(idsOfItems(res.Items)...), sorted(idsOfItems(want.Items)...)) || res.Total != want.Total {
+						t.Errorf("List = %v (total %d), general path %v (total %d)", idsOfItems(res.Items), res.Total, idsOfItems(want.Items), want.Total)
+					}
 				}
 				for _, it := range res.Items {
 					switch names[it.ID] {
@@ -281,4 +302,12 @@ func TestListAcrossScanPages(t *testing.T) {
 			})
 		}
 	})
+}
+
+func idsOfItems(items []mapping.Item) []string {
+	out := []string{}
+	for _, it := range items {
+		out = append(out, it.ID)
+	}
+	return out
 }

@@ -17,19 +17,25 @@ const scanPage = 500
 
 // list answers a list request from the store; it never scans UiPath.
 func (p *Provisioner) list(ctx context.Context, kind cache.Kind, req ListRequest) (ListResult, error) {
+	source := func(each func([]Item) error) error { return p.scan(ctx, kind, each) }
 	if req.Filter != nil {
 		if attr, value := req.Filter.IndexHint(); attr != "" {
-			// An equality on an indexed attribute narrows the candidates to
-			// one record: the lookup IdPs make on every sync.
-			it, found, err := p.lookup(ctx, kind, attr, value)
-			if err != nil || !found {
-				return ListResult{Items: []Item{}}, err
+			// An equality on an indexed attribute narrows the candidates
+			// to the few records the store's indexes name: the lookup IdPs
+			// make on every sync. They are then filtered, sorted and paged
+			// as a scan's would be.
+			items, err := p.lookup(ctx, kind, attr, value)
+			if err != nil {
+				return ListResult{}, err
 			}
-			return p.filterItems([]Item{it}, req)
+			if req.Sort == nil {
+				return p.filterItems(items, req, req.Filter.IndexOnly())
+			}
+			source = func(each func([]Item) error) error { return each(items) }
 		}
 	}
 	if req.Sort != nil {
-		return p.listSorted(ctx, kind, req)
+		return p.listSorted(req, source)
 	}
 	if req.Filter == nil {
 		page, err := p.store.List(ctx, kind, req.Offset, req.Count)
@@ -41,7 +47,7 @@ func (p *Provisioner) list(ctx context.Context, kind cache.Kind, req ListRequest
 	}
 	res := ListResult{Items: []Item{}}
 	err := p.scan(ctx, kind, func(items []Item) error {
-		part, err := p.filterItems(items, ListRequest{Filter: req.Filter, Offset: req.Offset - res.Total, Count: req.Count - len(res.Items)})
+		part, err := p.filterItems(items, ListRequest{Filter: req.Filter, Offset: req.Offset - res.Total, Count: req.Count - len(res.Items)}, false)
 		res.Total += part.Total
 		res.Items = append(res.Items, part.Items...)
 		return err
@@ -76,48 +82,68 @@ func (p *Provisioner) scan(ctx context.Context, kind cache.Kind, each func([]Ite
 	}
 }
 
-// lookup finds the one record an indexed equality names ("id",
-// "userName", "displayName", "externalId"), with a user's groups. A store
-// that can (cache.LookupGrouper) answers record and groups in one round
-// trip.
-func (p *Provisioner) lookup(ctx context.Context, kind cache.Kind, attr, value string) (Item, bool, error) {
-	var rec cache.Record
-	var err error
-	var index cache.Index
+// lookup finds the records an indexed equality names: by "id",
+// "userName" or "displayName" (unique: at most one), by "externalId"
+// (shared: every record that carries it, in the store's order), or for
+// groups by scimdoc.HintMemberValue (the groups whose members hold the
+// value, by the store's user → group index, in id order). Users come with
+// their groups; a store that can (cache.LookupGrouper) answers a userName
+// lookup's record and groups in one round trip.
+func (p *Provisioner) lookup(ctx context.Context, kind cache.Kind, attr, value string) ([]Item, error) {
+	var recs []cache.Record
 	switch strings.ToLower(attr) {
 	case "id":
-		rec, err = p.store.Get(ctx, kind, value)
+		rec, err := p.store.Get(ctx, kind, value)
+		if errors.Is(err, cache.ErrNotFound) {
+			return []Item{}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		recs = []cache.Record{rec}
 	case "username", "displayname":
-		index = cache.IndexName
-	case "externalid":
-		index = cache.IndexExternalID
-	default:
-		return Item{}, false, fmt.Errorf("mapping: %q is not an indexed attribute", attr)
-	}
-	if index != "" {
 		if lg, ok := p.store.(cache.LookupGrouper); ok && kind == cache.KindUser {
-			rec, groups, err := lg.LookupWithGroups(ctx, kind, index, value)
+			rec, groups, err := lg.LookupWithGroups(ctx, kind, cache.IndexName, value)
 			if errors.Is(err, cache.ErrNotFound) {
-				return Item{}, false, nil
+				return []Item{}, nil
 			}
 			if err != nil {
-				return Item{}, false, err
+				return nil, err
 			}
-			return itemOf(rec, groupRefs(groups)), true, nil
+			return []Item{itemOf(rec, groupRefs(groups))}, nil
 		}
-		rec, err = p.store.Lookup(ctx, kind, index, value)
+		rec, err := p.store.Lookup(ctx, kind, cache.IndexName, value)
+		if errors.Is(err, cache.ErrNotFound) {
+			return []Item{}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		recs = []cache.Record{rec}
+	case "externalid":
+		var err error
+		if recs, err = p.store.Find(ctx, kind, cache.IndexExternalID, value); err != nil {
+			return nil, err
+		}
+	case scimdoc.HintMemberValue:
+		ids, err := p.store.GroupsOf(ctx, value)
+		if err != nil {
+			return nil, fmt.Errorf("groups of %s: %w", value, err)
+		}
+		for _, id := range ids {
+			rec, err := p.store.Get(ctx, cache.KindGroup, id)
+			if errors.Is(err, cache.ErrNotFound) {
+				continue // deleted since
+			}
+			if err != nil {
+				return nil, err
+			}
+			recs = append(recs, rec)
+		}
+	default:
+		return nil, fmt.Errorf("mapping: %q is not an indexed attribute", attr)
 	}
-	if errors.Is(err, cache.ErrNotFound) {
-		return Item{}, false, nil
-	}
-	if err != nil {
-		return Item{}, false, err
-	}
-	items, err := p.listItems(ctx, []cache.Record{rec})
-	if err != nil {
-		return Item{}, false, err
-	}
-	return items[0], true, nil
+	return p.listItems(ctx, recs)
 }
 
 // listItems makes items of records as a list shows them: a user's groups
@@ -152,10 +178,10 @@ func matches(it Item, f *scimdoc.Filter, indexed bool) (bool, error) {
 }
 
 // filterItems keeps the items that match, counts them, and returns the ones
-// inside the page window.
-func (p *Provisioner) filterItems(items []Item, req ListRequest) (ListResult, error) {
+// inside the page window. indexed says the items are exactly what the
+// filter's index equality found (see matches).
+func (p *Provisioner) filterItems(items []Item, req ListRequest, indexed bool) (ListResult, error) {
 	res := ListResult{Items: []Item{}}
-	indexed := len(items) == 1 && req.Filter != nil && req.Filter.IndexOnly()
 	for _, it := range items {
 		ok, err := matches(it, req.Filter, indexed)
 		if err != nil {
@@ -172,9 +198,10 @@ func (p *Provisioner) filterItems(items []Item, req ListRequest) (ListResult, er
 	return res, nil
 }
 
-// listSorted scans every record of a kind, keeps the matches and returns
-// the requested window in sort order (RFC 7644 §3.4.2.3).
-func (p *Provisioner) listSorted(ctx context.Context, kind cache.Kind, req ListRequest) (ListResult, error) {
+// listSorted reads the candidates source yields (every record of a kind,
+// or those an index named), keeps the matches and returns the requested
+// window in sort order (RFC 7644 §3.4.2.3).
+func (p *Provisioner) listSorted(req ListRequest, source func(each func([]Item) error) error) (ListResult, error) {
 	type row struct {
 		item  Item
 		key   any
@@ -182,7 +209,7 @@ func (p *Provisioner) listSorted(ctx context.Context, kind cache.Kind, req ListR
 		order int
 	}
 	var rows []row
-	err := p.scan(ctx, kind, func(items []Item) error {
+	err := source(func(items []Item) error {
 		for _, it := range items {
 			attrs, err := it.Attrs()
 			if err != nil {

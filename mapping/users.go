@@ -45,8 +45,9 @@ func (p *Provisioner) createUser(ctx context.Context, attrs map[string]any) (cac
 	if rec, ok, err := p.inactiveMatch(ctx, prof.UserName, ext); err != nil {
 		return cache.Record{}, err
 	} else if ok {
-		// Okta re-assigns a deactivated user by POSTing it again with the
-		// same externalId: that is a reactivation, not a duplicate.
+		// Okta re-assigns a deactivated user by POSTing it again (same
+		// userName, same externalId): that is a reactivation, not a
+		// duplicate.
 		unlockID, err := p.lock(ctx, "user:"+rec.ID)
 		if err != nil {
 			return cache.Record{}, err
@@ -77,7 +78,7 @@ func (p *Provisioner) createUser(ctx context.Context, attrs map[string]any) (cac
 		p.log.InfoContext(ctx, "create matched an imported user: taking it over", "scim_id", rec.ID)
 		return p.commitUser(ctx, cur, res)
 	}
-	if err := p.checkUnique(ctx, cache.KindUser, "", prof.UserName, ext); err != nil {
+	if err := p.checkUnique(ctx, cache.KindUser, "", prof.UserName); err != nil {
 		return cache.Record{}, err
 	}
 
@@ -132,7 +133,7 @@ func (p *Provisioner) createUser(ctx context.Context, attrs map[string]any) (cac
 			}
 		}
 		if errors.Is(err, cache.ErrAlreadyExists) {
-			return cache.Record{}, uniqueness("a user with userName %q or externalId %q already exists", prof.UserName, ext)
+			return cache.Record{}, uniqueness("a user with userName %q already exists", prof.UserName)
 		}
 		return cache.Record{}, fmt.Errorf("store user %s: %w", id, err)
 	}
@@ -156,19 +157,22 @@ func (p *Provisioner) importedMatch(ctx context.Context, kind cache.Kind, name s
 	return rec, rec.Imported, nil
 }
 
-// inactiveMatch finds a deactivated user that a create names by externalId
-// (or, without one, by userName).
+// inactiveMatch finds the deactivated user a create names: the one with
+// its userName, when the create's externalId (if it carries one) is that
+// user's too, or the user has none (a record rebuilt from UiPath lost it).
+// externalId alone never matches: it is the client's identifier, which
+// several users may share (RFC 7643 §3.1), so a create that carries a
+// deactivated user's externalId under another userName is a new user.
 func (p *Provisioner) inactiveMatch(ctx context.Context, userName, ext string) (cache.Record, bool, error) {
-	index, value := cache.IndexName, userName
-	if ext != "" {
-		index, value = cache.IndexExternalID, ext
-	}
-	rec, err := p.store.Lookup(ctx, cache.KindUser, index, value)
+	rec, err := p.store.Lookup(ctx, cache.KindUser, cache.IndexName, userName)
 	if errors.Is(err, cache.ErrNotFound) {
 		return rec, false, nil
 	}
 	if err != nil {
 		return rec, false, fmt.Errorf("look up user: %w", err)
+	}
+	if ext != "" && rec.ExternalID != "" && rec.ExternalID != ext {
+		return rec, false, nil
 	}
 	res, err := decodeResource(rec)
 	if err != nil {
@@ -180,30 +184,25 @@ func (p *Provisioner) inactiveMatch(ctx context.Context, userName, ext string) (
 	return rec, false, nil
 }
 
-// checkUnique reports a uniqueness error when name or externalID belongs to
-// a record other than self.
-func (p *Provisioner) checkUnique(ctx context.Context, kind cache.Kind, self, name, ext string) error {
-	if name != "" {
-		rec, err := p.store.Lookup(ctx, kind, cache.IndexName, name)
-		switch {
-		case err == nil && rec.ID != self:
-			attr := "userName"
-			if kind == cache.KindGroup {
-				attr = "displayName"
-			}
-			return uniqueness("%s %q is already used by %s %s", attr, name, kind, rec.ID)
-		case err != nil && !errors.Is(err, cache.ErrNotFound):
-			return fmt.Errorf("look up %s name: %w", kind, err)
-		}
+// checkUnique reports a uniqueness error when name (userName or
+// displayName) belongs to a record other than self. externalId is not
+// checked: it is the client's identifier, and several users or groups may
+// share one (RFC 7643 §3.1; Entra's older default maps it from
+// mailNickname, which repeats).
+func (p *Provisioner) checkUnique(ctx context.Context, kind cache.Kind, self, name string) error {
+	if name == "" {
+		return nil
 	}
-	if ext != "" {
-		rec, err := p.store.Lookup(ctx, kind, cache.IndexExternalID, ext)
-		switch {
-		case err == nil && rec.ID != self:
-			return uniqueness("externalId %q is already used by %s %s", ext, kind, rec.ID)
-		case err != nil && !errors.Is(err, cache.ErrNotFound):
-			return fmt.Errorf("look up %s externalId: %w", kind, err)
+	rec, err := p.store.Lookup(ctx, kind, cache.IndexName, name)
+	switch {
+	case err == nil && rec.ID != self:
+		attr := "userName"
+		if kind == cache.KindGroup {
+			attr = "displayName"
 		}
+		return uniqueness("%s %q is already used by %s %s", attr, name, kind, rec.ID)
+	case err != nil && !errors.Is(err, cache.ErrNotFound):
+		return fmt.Errorf("look up %s name: %w", kind, err)
 	}
 	return nil
 }
@@ -398,17 +397,10 @@ func (p *Provisioner) commitUser(ctx context.Context, cur loadedUser, res map[st
 		return rec, mutability("userName cannot change from %q to %q: UiPath accounts cannot be renamed (SCIM_BRIDGE_USERNAME_CHANGE=refuse)", oldProf.UserName, prof.UserName)
 	}
 	ext := externalIDOf(res)
-	checkName, checkExt := "", ""
 	if renamed {
 		// The store records the new userName (the IdP's lookups find it),
 		// UiPath keeps the account's login name: it cannot rename one.
-		checkName = prof.UserName
-	}
-	if ext != rec.ExternalID {
-		checkExt = ext
-	}
-	if checkName != "" || checkExt != "" {
-		if err := p.checkUnique(ctx, cache.KindUser, rec.ID, checkName, checkExt); err != nil {
+		if err := p.checkUnique(ctx, cache.KindUser, rec.ID, prof.UserName); err != nil {
 			return rec, err
 		}
 	}
@@ -447,7 +439,7 @@ func (p *Provisioner) commitUser(ctx context.Context, cur loadedUser, res map[st
 	})
 	if err != nil {
 		if errors.Is(err, cache.ErrConflict) {
-			return rec, uniqueness("userName %q or externalId %q is already used by another user", prof.UserName, ext)
+			return rec, uniqueness("userName %q is already used by another user", prof.UserName)
 		}
 		return rec, fmt.Errorf("store user %s: %w", rec.ID, err)
 	}

@@ -132,8 +132,6 @@ func TestUserCreateRefused(t *testing.T) {
 	}{
 		{name: "duplicate userName, another case", setup: func(e *env) { e.mustUser("ada") },
 			doc: userJSON("ADA@corp.example", "Ada", "L", "other-ext"), wantErr: "conflict", wantScimType: scimdoc.ScimTypeUniqueness},
-		{name: "duplicate externalId", setup: func(e *env) { e.mustUser("ada") },
-			doc: userJSON("ada2@corp.example", "Ada", "L", "ext-ada"), wantErr: "conflict", wantScimType: scimdoc.ScimTypeUniqueness},
 		{name: "no userName", doc: `{"name":{"givenName":"Ada"},"active":true}`, wantErr: "invalid", wantScimType: scimdoc.ScimTypeInvalidValue},
 		{name: "active is not a boolean", doc: `{"userName":"ada@corp.example","active":"maybe"}`, wantErr: "invalid", wantScimType: scimdoc.ScimTypeInvalidValue},
 		{name: "userName UiPath refuses", doc: userJSON("ada lovelace", "Ada", "L", "x"), wantErr: "invalid", wantScimType: scimdoc.ScimTypeInvalidValue},

@@ -304,17 +304,24 @@ func compareLeaf(a *Attr, have any, op filter.CompareOperator, want any) bool {
 }
 
 // IndexOnly reports whether the filter is nothing but the IndexHint
-// equality, so a record found through the index matches without evaluating
-// it.
+// equality on a plain attribute, so a record found through the index
+// matches without evaluating it. A members.value hint is narrowed by the
+// membership index, and its candidates are still evaluated.
 func (f *Filter) IndexOnly() bool {
 	_, isAttr := f.expr.(*filter.AttributeExpression)
 	attr, _ := f.hint(f.expr)
-	return isAttr && attr != ""
+	return isAttr && attr != "" && attr != HintMemberValue
 }
 
+// HintMemberValue is the IndexHint of a group filter on a member's value,
+// `members[value eq "id"]` or `members.value eq "id"`: the groups the user
+// (or group) with that id belongs to.
+const HintMemberValue = "members.value"
+
 // IndexHint returns an equality on an indexed attribute ("id", "userName",
-// "displayName", "externalId") that every match must satisfy, so the store
-// index can narrow the candidates to one; empty when there is none.
+// "displayName", "externalId", or for groups HintMemberValue) that every
+// match must satisfy, so the store's indexes can narrow the candidates;
+// empty when there is none.
 func (f *Filter) IndexHint() (attr, value string) {
 	return f.hint(f.expr)
 }
@@ -322,7 +329,7 @@ func (f *Filter) IndexHint() (attr, value string) {
 func (f *Filter) hint(e filter.Expression) (string, string) {
 	switch x := e.(type) {
 	case *filter.AttributeExpression:
-		if !strings.EqualFold(string(x.Operator), string(filter.EQ)) || x.AttributePath.SubAttribute != nil {
+		if !strings.EqualFold(string(x.Operator), string(filter.EQ)) {
 			return "", ""
 		}
 		if uri := x.AttributePath.URIPrefix; uri != nil {
@@ -332,12 +339,25 @@ func (f *Filter) hint(e filter.Expression) (string, string) {
 		}
 		val, ok := x.CompareValue.(string)
 		name := strings.ToLower(x.AttributePath.AttributeName)
+		if sub := x.AttributePath.SubAttribute; sub != nil {
+			if ok && f.kind == KindGroup && name == "members" && strings.EqualFold(*sub, "value") {
+				return HintMemberValue, val
+			}
+			return "", ""
+		}
 		indexed := name == "id" || name == "externalid" ||
 			(name == "username" && f.kind == KindUser) || (name == "displayname" && f.kind == KindGroup)
 		if !ok || !indexed {
 			return "", ""
 		}
 		return x.AttributePath.AttributeName, val
+	case *filter.ValuePath:
+		// members[value eq "id"], possibly and-ed with more.
+		if f.kind != KindGroup || !strings.EqualFold(x.AttributePath.AttributeName, "members") ||
+			x.AttributePath.SubAttribute != nil || x.AttributePath.URIPrefix != nil {
+			return "", ""
+		}
+		return memberValueHint(x.ValueFilter)
 	case *filter.LogicalExpression:
 		if !strings.EqualFold(string(x.Operator), string(filter.AND)) {
 			return "", ""
@@ -346,6 +366,27 @@ func (f *Filter) hint(e filter.Expression) (string, string) {
 			return a, v
 		}
 		return f.hint(x.Right)
+	}
+	return "", ""
+}
+
+// memberValueHint finds `value eq "id"` that every match of a members
+// value filter must satisfy.
+func memberValueHint(e filter.Expression) (string, string) {
+	switch x := e.(type) {
+	case *filter.AttributeExpression:
+		val, ok := x.CompareValue.(string)
+		if ok && strings.EqualFold(string(x.Operator), string(filter.EQ)) && x.AttributePath.SubAttribute == nil &&
+			strings.EqualFold(x.AttributePath.AttributeName, "value") {
+			return HintMemberValue, val
+		}
+	case *filter.LogicalExpression:
+		if strings.EqualFold(string(x.Operator), string(filter.AND)) {
+			if a, v := memberValueHint(x.Left); a != "" {
+				return a, v
+			}
+			return memberValueHint(x.Right)
+		}
 	}
 	return "", ""
 }
