@@ -85,7 +85,6 @@ func TestBadInputChangesNothing(t *testing.T) {
 			{name: "JSON array body", method: "POST", path: "/Users", body: `[]`, wantStatus: 400, wantScimType: "invalidSyntax"},
 			{name: "no schemas", method: "POST", path: "/Users", body: map[string]any{"userName": "x@corp.example"}, wantStatus: 400, wantScimType: "invalidSyntax"},
 			{name: "duplicate userName differing in case", method: "POST", path: "/Users", body: map[string]any{"schemas": []string{userSchema}, "userName": "ADA@corp.example"}, wantStatus: 409, wantScimType: "uniqueness"},
-			{name: "duplicate externalId", method: "POST", path: "/Users", body: map[string]any{"schemas": []string{userSchema}, "userName": "other@corp.example", "externalId": "ada-ext"}, wantStatus: 409, wantScimType: "uniqueness"},
 			{name: "displayName longer than UiPath takes", method: "POST", path: "/Users", body: map[string]any{"schemas": []string{userSchema}, "userName": "long@corp.example", "displayName": strings.Repeat("d", 300)}, wantStatus: 400, wantScimType: "invalidValue"},
 			{name: "email UiPath would reject", method: "POST", path: "/Users", body: map[string]any{"schemas": []string{userSchema}, "userName": "mail@corp.example", "emails": []any{map[string]any{"value": "no-at-sign", "primary": true}}}, wantStatus: 400, wantScimType: "invalidValue"},
 			{name: "group name longer than UiPath takes", method: "POST", path: "/Groups", body: map[string]any{"schemas": []string{groupSchema}, "displayName": strings.Repeat("g", 300)}, wantStatus: 400, wantScimType: "invalidValue"},
