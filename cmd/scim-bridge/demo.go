@@ -94,7 +94,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "scim-bridge demo: %v (try -listen 127.0.0.1:0)\n", err)
 		return 1
 	}
-	statusLine := "off"
+	statusLine, adminAddr := "off", ""
 	if cfg.AdminListen != config.AdminOff {
 		adminLn, err := net.Listen("tcp", cfg.AdminListen)
 		if err != nil {
@@ -103,11 +103,15 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		go func() { _ = serveUntilDone(ctx, adminLn, b.admin, time.Second, log) }()
-		statusLine = "curl -s http://" + adminLn.Addr().String() + adminStatusPath
+		adminAddr = adminLn.Addr().String()
+		statusLine = "curl -s http://" + adminAddr + adminStatusPath
 	}
 	go b.background(ctx)
 	base := "http://" + ln.Addr().String() + "/scim/v2"
 	fmt.Fprintf(stdout, demoText, base, token, emuURL, statusLine)
+	if cfg.AdminListen != config.AdminOff {
+		fmt.Fprintf(stdout, demoAdminText, "http://"+adminAddr)
+	}
 	if err := serveUntilDone(ctx, ln, b.handler, 5*time.Second, log); err != nil {
 		fmt.Fprintf(stderr, "scim-bridge demo: %v\n", err)
 		return 1
@@ -120,6 +124,18 @@ func randomToken() string {
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// demoAdminText follows the walk-through when the admin listener is on:
+// the two other jobs, through the admin API.
+const demoAdminText = `
+  # the leaver's trail: when her access was removed, by which request,
+  # and when UiPath confirmed it
+  curl -s "%[1]s/admin/v1/audit?user=ada@example.com"
+
+  # the nightly job: a reconciliation pass comparing UiPath with what the
+  # IdP provisioned (dry run: it reports and writes nothing)
+  curl -s -X POST "%[1]s/admin/v1/reconcile?dryRun=true"
+`
 
 // demoText is what the demo prints: the addresses, the token, and a
 // walk-through that works when pasted into a POSIX shell.

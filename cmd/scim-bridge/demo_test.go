@@ -124,6 +124,15 @@ func TestDemoWalkThrough(t *testing.T) {
 	if users := state()["users"].([]any); len(users) != 0 {
 		t.Fatalf("UiPath still has users after the delete: %v", users)
 	}
+	// The admin lines: the leaver's audit trail and a dry-run pass.
+	k := strings.Index(printed, "  # the leaver's trail")
+	if k < 0 {
+		t.Fatalf("admin lines not found in:\n%s", printed)
+	}
+	out = run(printed[k:])
+	if !strings.Contains(out, `"operation":"deactivate"`) || !strings.Contains(out, `"dryRun": true`) {
+		t.Errorf("audit and reconcile lines printed:\n%s", out)
+	}
 }
 
 // TestRunCommands checks the dispatcher's answers that need no services.
