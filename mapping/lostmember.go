@@ -40,26 +40,27 @@ func (p *Provisioner) noteLostAccount(id string) {
 // wantsAccount reports whether the store has the user active and not
 // deprovisioned: a user whose account UiPath must have.
 func (p *Provisioner) wantsAccount(ctx context.Context, id string) bool {
-	want, _ := p.accountWanted(ctx, id)
+	_, want, _ := p.accountWanted(ctx, id)
 	return want
 }
 
 // accountWanted reports whether the store has the user (known) and, if
-// so, whether UiPath must have its account (active, not deprovisioned).
-func (p *Provisioner) accountWanted(ctx context.Context, id string) (want, known bool) {
+// so, whether UiPath must have its account (active, not deprovisioned),
+// with the profile it would have.
+func (p *Provisioner) accountWanted(ctx context.Context, id string) (prof profile, want, known bool) {
 	rec, err := p.store.Get(ctx, cache.KindUser, id)
 	if err != nil {
-		return false, false
+		return prof, false, false
 	}
 	if rec.Deprovisioned {
-		return false, true
+		return prof, false, true
 	}
 	res, err := decodeResource(rec)
 	if err != nil {
-		return false, true
+		return prof, false, true
 	}
-	prof, err := profileOf(res)
-	return err == nil && prof.Active, true
+	prof, err = profileOf(res)
+	return prof, err == nil && prof.Active, true
 }
 
 // recreateLostAccounts recreates the accounts noteLostAccount named, each
@@ -111,20 +112,9 @@ func (p *Provisioner) recreateLostAccount(ctx context.Context, id string) error 
 		return err
 	}
 	defer unlock()
-	if !p.wantsAccount(ctx, id) {
+	prof, want, _ := p.accountWanted(ctx, id)
+	if !want {
 		return nil // deactivated or deleted meanwhile: no account is right
-	}
-	rec, err := p.store.Get(ctx, cache.KindUser, id)
-	if err != nil {
-		return err
-	}
-	res, err := decodeResource(rec)
-	if err != nil {
-		return err
-	}
-	prof, err := profileOf(res)
-	if err != nil {
-		return err
 	}
 	if _, err := p.up.GetUser(ctx, id); !errors.Is(err, upstream.ErrNotFound) {
 		return err // back already (nil), or cannot tell

@@ -184,6 +184,9 @@ type pass struct {
 	recreated []string
 	// pageSize is the size of UiPath's user pages (the first page's).
 	pageSize int
+	// expectUsers counts the managed users UiPath should list, foundUsers
+	// those it does (compareUser counts them for guard).
+	expectUsers, foundUsers int
 }
 
 // userRepair is the drift of one managed user and the call that repairs it.
@@ -475,6 +478,14 @@ func (ps *pass) compareUser(rec cache.Record) {
 	if err == nil {
 		want, err = profileOf(res)
 	}
+	// What the listing guard expects UiPath to list: the managed users
+	// with an account (an inactive user's may be gone, rightly).
+	if !rec.Imported && !rec.Deprovisioned && (err != nil || want.Active) {
+		ps.expectUsers++
+		if _, ok := ps.up.users[rec.ID]; ok {
+			ps.foundUsers++
+		}
+	}
 	if err != nil {
 		ps.drift(Drift{Kind: DriftProfile, Resource: "user", ID: rec.ID, Name: rec.Name, Action: ActionFailed,
 			Detail: "the stored user cannot be read: " + err.Error()})
@@ -647,22 +658,7 @@ func (ps *pass) finishUnacted() {
 func (ps *pass) guard() string {
 	// A listing much smaller than the store expects is a failed read, not
 	// an organization that emptied overnight.
-	expectUsers, foundUsers := 0, 0
-	for _, r := range ps.store.users {
-		if r.Imported || r.Deprovisioned {
-			continue
-		}
-		if res, err := decodeResource(r); err == nil {
-			if prof, err := profileOf(res); err == nil && !prof.Active {
-				continue // an inactive user's account may be gone, rightly
-			}
-		}
-		expectUsers++
-		if _, ok := ps.up.users[r.ID]; ok {
-			foundUsers++
-		}
-	}
-	if reason := listingShort("users", expectUsers, foundUsers, len(ps.up.users)); reason != "" {
+	if reason := listingShort("users", ps.expectUsers, ps.foundUsers, len(ps.up.users)); reason != "" {
 		return reason
 	}
 	expectGroups, foundGroups := 0, 0

@@ -95,30 +95,46 @@ func (ps *pass) unchanged(ctx context.Context, rec cache.Record) error {
 	return nil
 }
 
+// beginRepair starts the repair of one record: it takes the resource's
+// lock and checks that the IdP has not written to the record since the
+// pass read the store (else it settles the findings idx and reports !ok).
+// The returned context carries the repair's call log and tracks unknown
+// outcomes: a repair UiPath did not confirm is checked by the settler, as
+// a live write's is; a confirmed one is not read back (a GET per repair):
+// the next pass compares it. end notes that doubt and releases the lock.
+func (ps *pass) beginRepair(ctx context.Context, rec cache.Record, idx []int) (context.Context, *upstream.CallLog, func(), bool) {
+	log := &upstream.CallLog{}
+	ctx = upstream.WithCallLog(ctx, log)
+	unlock, err := ps.p.lock(ctx, string(rec.Kind)+":"+rec.ID)
+	if err != nil {
+		ps.settle(idx, err)
+		return ctx, log, nil, false
+	}
+	if err := ps.unchanged(ctx, rec); err != nil {
+		unlock()
+		ps.settle(idx, err)
+		return ctx, log, nil, false
+	}
+	ctx, unc := upstream.TrackUncertain(ctx)
+	return ctx, log, func() {
+		ps.p.noteDoubt(ctx, rec.Kind, rec.ID, false, unc)
+		unlock()
+	}, true
+}
+
 func (ps *pass) repairUser(ctx context.Context, r userRepair) {
 	p := ps.p
 	id := r.rec.ID
-	log := &upstream.CallLog{}
-	ctx = upstream.WithCallLog(ctx, log)
-	unlock, err := p.lock(ctx, "user:"+id)
-	if err != nil {
-		ps.settle(r.drifts, err)
+	ctx, log, end, ok := ps.beginRepair(ctx, r.rec, r.drifts)
+	if !ok {
 		return
 	}
-	defer unlock()
-	if err := ps.unchanged(ctx, r.rec); err != nil {
-		ps.settle(r.drifts, err)
-		return
-	}
+	defer end()
 	if r.leaver {
 		// The security case: the deprovisioning reserve is for it.
 		ctx = upstream.Deprovisioning(ctx)
 	}
-	// A repair whose outcome UiPath did not tell is checked by the
-	// settler, as a live write's is; a confirmed one is not read back
-	// (that would cost a GET per repair): the next pass compares it.
-	ctx, unc := upstream.TrackUncertain(ctx)
-	defer p.noteDoubt(ctx, cache.KindUser, id, false, unc)
+	var err error
 	switch {
 	case r.leaver && (r.rec.Deprovisioned || ps.policy == DeprovisionDelete):
 		err = ps.deleteAccount(ctx, r.rec)
@@ -195,20 +211,12 @@ func (ps *pass) recreateUser(ctx context.Context, r userRepair) error {
 func (ps *pass) repairGroup(ctx context.Context, r groupRepair) {
 	p := ps.p
 	id := r.rec.ID
-	log := &upstream.CallLog{}
-	ctx = upstream.WithCallLog(ctx, log)
-	unlock, err := p.lock(ctx, "group:"+id)
-	if err != nil {
-		ps.settle(r.drifts, err)
+	ctx, log, end, ok := ps.beginRepair(ctx, r.rec, r.drifts)
+	if !ok {
 		return
 	}
-	defer unlock()
-	if err := ps.unchanged(ctx, r.rec); err != nil {
-		ps.settle(r.drifts, err)
-		return
-	}
-	ctx, unc := upstream.TrackUncertain(ctx)
-	defer p.noteDoubt(ctx, cache.KindGroup, id, false, unc)
+	defer end()
+	var err error
 	if r.has == nil {
 		// Members with an account in UiPath now: listed, or recreated by
 		// this pass.

@@ -521,7 +521,7 @@ func (p *Provisioner) settleParts(ctx, sctx context.Context, kind cache.Kind, re
 		return p.settleCall(ctx, claimed, err)
 	case len(claimed) == 1:
 		if c := claimed[0]; kind == cache.KindGroup && len(p.vanished(ctx, []string{c.User})) == 1 {
-			want, known := p.accountWanted(ctx, c.User)
+			_, want, known := p.accountWanted(ctx, c.User)
 			switch {
 			case c.Add && want:
 				if reason := p.lostForGood(c.User); reason != "" {

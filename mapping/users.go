@@ -48,35 +48,14 @@ func (p *Provisioner) createUser(ctx context.Context, attrs map[string]any) (cac
 		// Okta re-assigns a deactivated user by POSTing it again (same
 		// userName, same externalId): that is a reactivation, not a
 		// duplicate.
-		unlockID, err := p.lock(ctx, "user:"+rec.ID)
-		if err != nil {
-			return cache.Record{}, err
-		}
-		defer unlockID()
-		cur, err := p.loadUser(ctx, rec.ID, "")
-		if err != nil {
-			return cache.Record{}, err
-		}
-		p.log.InfoContext(ctx, "create matched a deactivated user: reactivating", "scim_id", rec.ID)
-		noteAudit(ctx, func(n *auditNote) { n.detail = "matched a deactivated user: reactivated" })
-		return p.commitUser(ctx, cur, res)
+		return p.createOnto(ctx, rec.ID, res, "matched a deactivated user: reactivated")
 	}
 	if rec, ok, err := p.importedMatch(ctx, cache.KindUser, prof.UserName); err != nil {
 		return cache.Record{}, err
 	} else if ok {
 		// reconcile --import rebuilt this user from UiPath after a store
 		// loss: the IdP's create is the user it already has, not a new one.
-		unlockID, err := p.lock(ctx, "user:"+rec.ID)
-		if err != nil {
-			return cache.Record{}, err
-		}
-		defer unlockID()
-		cur, err := p.loadUser(ctx, rec.ID, "")
-		if err != nil {
-			return cache.Record{}, err
-		}
-		p.log.InfoContext(ctx, "create matched an imported user: taking it over", "scim_id", rec.ID)
-		return p.commitUser(ctx, cur, res)
+		return p.createOnto(ctx, rec.ID, res, "matched an imported user: taken over")
 	}
 	if err := p.checkUnique(ctx, cache.KindUser, "", prof.UserName); err != nil {
 		return cache.Record{}, err
@@ -142,6 +121,23 @@ func (p *Provisioner) createUser(ctx context.Context, attrs map[string]any) (cac
 		noteAudit(ctx, func(n *auditNote) { n.detail = "adopted an existing UiPath account" })
 	}
 	return rec, nil
+}
+
+// createOnto applies a create to the existing user id it matched (a
+// reactivation, an imported record): under the user's lock, as an update.
+func (p *Provisioner) createOnto(ctx context.Context, id string, res map[string]any, why string) (cache.Record, error) {
+	unlock, err := p.lock(ctx, "user:"+id)
+	if err != nil {
+		return cache.Record{}, err
+	}
+	defer unlock()
+	cur, err := p.loadUser(ctx, id, "")
+	if err != nil {
+		return cache.Record{}, err
+	}
+	p.log.InfoContext(ctx, "create "+why, "scim_id", id)
+	noteAudit(ctx, func(n *auditNote) { n.detail = why })
+	return p.commitUser(ctx, cur, res)
 }
 
 // importedMatch finds the record named name (userName or displayName)

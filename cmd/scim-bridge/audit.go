@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -53,13 +52,7 @@ Flags:
 
 // auditCmd prints the audit log; see auditUsage.
 func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, auditUsage)
-		fs.PrintDefaults()
-	}
-	file := fs.String("config", "", "optional YAML configuration file (default $SCIM_BRIDGE_CONFIG)")
+	fs, file := commandFlags("audit", auditUsage, stderr)
 	since := fs.String("since", "24h", "the oldest entries to print: a duration before now, a time or a date")
 	until := fs.String("until", "", "the newest entries to print (default: now)")
 	user := fs.String("user", "", "only entries about this id, userName or displayName")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -55,13 +54,7 @@ Flags:
 const reconcileDeadline = 2 * time.Hour
 
 func reconcileCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("reconcile", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, reconcileUsage)
-		fs.PrintDefaults()
-	}
-	file := fs.String("config", "", "optional YAML configuration file (default $SCIM_BRIDGE_CONFIG)")
+	fs, file := commandFlags("reconcile", reconcileUsage, stderr)
 	dryRun := fs.Bool("dry-run", false, "compare and report; write nothing to UiPath or the store")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
 	doImport := fs.Bool("import", false, "after a store loss: bring UiPath's local users and custom groups the store lacks into it, marked imported")

@@ -64,15 +64,22 @@ the oldest pending change is older than 15m; 2 no status could be read.
 Flags:
 `
 
-// statusCmd prints the status report; see statusUsage.
-func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+// commandFlags is the flag set of an operator command (status, audit,
+// reconcile): its usage text, then its flags, on stderr, and the -config
+// flag they all take.
+func commandFlags(name, usage string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, statusUsage)
+		fmt.Fprint(stderr, usage)
 		fs.PrintDefaults()
 	}
-	file := fs.String("config", "", "optional YAML configuration file (default $SCIM_BRIDGE_CONFIG)")
+	return fs, fs.String("config", "", "optional YAML configuration file (default $SCIM_BRIDGE_CONFIG)")
+}
+
+// statusCmd prints the status report; see statusUsage.
+func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, file := commandFlags("status", statusUsage, stderr)
 	asJSON := fs.Bool("json", false, "print the report as JSON (the admin API's /admin/v1/status)")
 	if err := fs.Parse(args); err != nil {
 		return 2
