@@ -146,14 +146,24 @@ func (s *Server) rootSearch(w http.ResponseWriter, r *http.Request) {
 		}
 		left = max(0, left-len(res.Items))
 	}
+	buf = appendListHead(buf, total, max(p.startIndex, 1), n)
+	buf = append(buf, items...)
+	writeList(w, buf)
+}
+
+// appendListHead appends a ListResponse up to its Resources array's
+// opening bracket; writeList closes it and sends it.
+func appendListHead(buf []byte, total, startIndex, itemsPerPage int) []byte {
 	buf = append(buf, `{"schemas":["`+listResponseSchema+`"],"totalResults":`...)
 	buf = strconv.AppendInt(buf, int64(total), 10)
 	buf = append(buf, `,"startIndex":`...)
-	buf = strconv.AppendInt(buf, int64(max(p.startIndex, 1)), 10)
+	buf = strconv.AppendInt(buf, int64(startIndex), 10)
 	buf = append(buf, `,"itemsPerPage":`...)
-	buf = strconv.AppendInt(buf, int64(n), 10)
-	buf = append(buf, `,"Resources":[`...)
-	buf = append(buf, items...)
+	buf = strconv.AppendInt(buf, int64(itemsPerPage), 10)
+	return append(buf, `,"Resources":[`...)
+}
+
+func writeList(w http.ResponseWriter, buf []byte) {
 	buf = append(buf, "]}\n"...)
 	w.Header().Set("Content-Type", contentType)
 	_, _ = w.Write(buf)
@@ -184,13 +194,7 @@ func (h *resourceHandler) answerList(w http.ResponseWriter, r *http.Request, p l
 		return
 	}
 	buf := make([]byte, 0, 512*(len(res.Items)+1))
-	buf = append(buf, `{"schemas":["`+listResponseSchema+`"],"totalResults":`...)
-	buf = strconv.AppendInt(buf, int64(res.Total), 10)
-	buf = append(buf, `,"startIndex":`...)
-	buf = strconv.AppendInt(buf, int64(p.startIndex), 10)
-	buf = append(buf, `,"itemsPerPage":`...)
-	buf = strconv.AppendInt(buf, int64(len(res.Items)), 10)
-	buf = append(buf, `,"Resources":[`...)
+	buf = appendListHead(buf, res.Total, p.startIndex, len(res.Items))
 	for i, it := range res.Items {
 		if i > 0 {
 			buf = append(buf, ',')
@@ -200,9 +204,7 @@ func (h *resourceHandler) answerList(w http.ResponseWriter, r *http.Request, p l
 			return
 		}
 	}
-	buf = append(buf, "]}\n"...)
-	w.Header().Set("Content-Type", contentType)
-	_, _ = w.Write(buf)
+	writeList(w, buf)
 }
 
 func intParam(raw string, def int, name string) (int, error) {
