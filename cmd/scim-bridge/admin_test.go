@@ -33,7 +33,7 @@ func adminOn(t *testing.T, tokens ...config.Secret) (*adminHandler, func() error
 	}
 	src := statusSource{store: "embedded", prov: prov, window: time.Minute,
 		budget: upstream.NewLocalBudget(map[string]int{"PUT": 10}, time.Minute, nil).WithReserve(0.1)}
-	metrics := newMetrics("test", nil, newLogger(io.Discard, "error", "text"))
+	metrics := newMetrics(currentBuild(), nil, newLogger(io.Discard, "error", "text"))
 	return newAdminHandler(tokens, metrics.Handler(), adminAPI{status: src.report}, newLogger(t.Output(), "debug", "text")).withAudit(store), store.Close
 }
 

@@ -82,7 +82,7 @@ func newBridgeOn(cfg config.Config, store cache.Store, httpClient *http.Client, 
 	if rs, ok := store.(*redisstore.Store); ok {
 		lookupStats = rs.LookupStats
 	}
-	metrics := newMetrics(version, lookupStats, log.With("component", "metrics"))
+	metrics := newMetrics(currentBuild(), lookupStats, log.With("component", "metrics"))
 	client, err := upstream.New(upstream.Config{
 		BaseURL:      cfg.UiPathURL,
 		TokenURL:     cfg.UiPathTokenURL,

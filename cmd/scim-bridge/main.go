@@ -9,7 +9,8 @@ import (
 	"syscall"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version is set at build time with -ldflags "-X main.version=..."; left
+// "dev", the version the go command recorded is used (buildinfo.go).
 var version = "dev"
 
 const usage = `scim-bridge provisions IdP users and groups into UiPath over SCIM 2.0.
@@ -26,7 +27,7 @@ Usage:
   scim-bridge audit          print the audit log of changes made or refused
                              (-since 24h, -user ID|userName, -json for JSON lines)
   scim-bridge check-config   validate the configuration and print every setting
-  scim-bridge version        print the version
+  scim-bridge version        print the version, commit and commit date
 
 Run "scim-bridge <command> -h" for a command's flags.
 `
@@ -56,7 +57,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "check-config":
 		return checkConfigCmd(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
-		fmt.Fprintf(stdout, "scim-bridge %s\n", version)
+		currentBuild().print(stdout)
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

@@ -3,7 +3,6 @@ package main
 import (
 	"log/slog"
 	"net/http"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -60,13 +59,13 @@ type metrics struct {
 	handler   http.Handler
 }
 
-// newMetrics returns the metrics of a bridge of that version: the bridge's
+// newMetrics returns the metrics of a bridge of that build: the bridge's
 // own series, build info, and client_golang's Go and process collectors.
 // lookupStats, when not nil, reports the Redis store's lookups and the
 // pipelines they went out in (redisstore.Store.LookupStats); nil: the
 // store is not Redis and those series are left out. Errors serving a
 // scrape are logged to log.
-func newMetrics(version string, lookupStats func() (lookups, pipelines int64), log *slog.Logger) *metrics {
+func newMetrics(build buildInfo, lookupStats func() (lookups, pipelines int64), log *slog.Logger) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -147,8 +146,8 @@ func newMetrics(version string, lookupStats func() (lookups, pipelines int64), l
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "scim_bridge_build_info",
-		Help:        "The running bridge's version.",
-		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
+		Help:        "The running bridge's version, commit (revision), whether its tree was modified, and Go version.",
+		ConstLabels: prometheus.Labels{"version": build.Version, "revision": build.Commit, "modified": build.Modified, "goversion": build.GoVersion},
 	})
 	buildInfo.Set(1)
 	// A fresh registry and fixed, valid names: registering cannot fail

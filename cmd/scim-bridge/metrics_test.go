@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -131,7 +131,7 @@ func TestServeMetrics(t *testing.T) {
 		`scim_bridge_scim_request_duration_seconds_bucket{method="POST",resource="Users",le="+Inf"}`: 1,
 		`scim_bridge_upstream_requests_total{op="create_user",method="POST",code="429"}`:             1,
 		`scim_bridge_redis_lookups_total`: lookupsBefore + 3,
-		`scim_bridge_build_info{version="` + version + `",goversion="` + runtime.Version() + `"}`: 1,
+		buildInfoSeries(currentBuild()):   1,
 	} {
 		if got, ok := samples.lookup(series); !ok || got != want {
 			t.Errorf("%s = %v (present %v), want %v", series, got, ok, want)
@@ -346,7 +346,7 @@ func parseExposition(t *testing.T, text string) exposition {
 // counters only when there is a Redis, and /metrics confined to GET and
 // HEAD in front of the SCIM server.
 func TestMetricsObservations(t *testing.T) {
-	m := newMetrics("1.2.3", func() (int64, int64) { return 7, 2 }, newLogger(io.Discard, "error", "text"))
+	m := newMetrics(buildInfo{Version: "1.2.3", Commit: "c0ffee", GoVersion: "go1"}, func() (int64, int64) { return 7, 2 }, newLogger(io.Discard, "error", "text"))
 	const workers, each = 8, 50
 	done := make(chan struct{})
 	for range workers {
@@ -415,7 +415,7 @@ func TestMetricsObservations(t *testing.T) {
 		`scim_bridge_deprovision_seconds_bucket{le="5"}`:                                              2,
 		`scim_bridge_redis_lookups_total`:                                                             7,
 		`scim_bridge_redis_lookup_pipelines_total`:                                                    2,
-		`scim_bridge_build_info{version="1.2.3",goversion="` + runtime.Version() + `"}`:               1,
+		`scim_bridge_build_info{version="1.2.3",revision="c0ffee",modified="",goversion="go1"}`:       1,
 	} {
 		if got, ok := samples.lookup(series); !ok || got != want {
 			t.Errorf("%s = %v (present %v), want %v", series, got, ok, want)
@@ -467,8 +467,13 @@ func TestMetricsObservations(t *testing.T) {
 
 	// Without Redis there are no Redis series.
 	plain := httptest.NewRecorder()
-	newMetrics("dev", nil, newLogger(io.Discard, "error", "text")).Handler().ServeHTTP(plain, httptest.NewRequest("GET", "/metrics", nil))
+	newMetrics(currentBuild(), nil, newLogger(io.Discard, "error", "text")).Handler().ServeHTTP(plain, httptest.NewRequest("GET", "/metrics", nil))
 	if strings.Contains(plain.Body.String(), "scim_bridge_redis_") {
 		t.Errorf("Redis series without Redis:\n%s", plain.Body.String())
 	}
+}
+
+// buildInfoSeries is the scim_bridge_build_info series of build b.
+func buildInfoSeries(b buildInfo) string {
+	return fmt.Sprintf("scim_bridge_build_info{version=%q,revision=%q,modified=%q,goversion=%q}", b.Version, b.Commit, b.Modified, b.GoVersion)
 }

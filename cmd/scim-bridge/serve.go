@@ -76,8 +76,8 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		stopBackground()
 		<-bgDone
 	}()
-	log.Info("scim-bridge serving", "version", version, "addr", ln.Addr().String(), "admin_addr", adminAddr, "store", storeName(cfg),
-		"membership_strategy", cfg.MembershipStrategy, "deprovision", cfg.Deprovision)
+	log.Info("scim-bridge serving", append(currentBuild().logAttrs(), "addr", ln.Addr().String(), "admin_addr", adminAddr, "store", storeName(cfg),
+		"membership_strategy", cfg.MembershipStrategy, "deprovision", cfg.Deprovision)...)
 	if err := serveUntilDone(ctx, ln, b.handler, cfg.ShutdownTimeout, log); err != nil {
 		log.Error("serve", "error", err)
 		return 1
