@@ -43,6 +43,17 @@ type Config struct {
 	// (SCIM_BRIDGE_ADMIN_TOKENS, comma-separated; default none: the admin
 	// API is then open to whoever reaches the loopback address).
 	AdminTokens []Secret
+	// TLSCertFile and TLSKeyFile are the PEM files of the SCIM listener's
+	// certificate (the full chain, leaf first) and its private key
+	// (SCIM_BRIDGE_TLS_CERT_FILE, SCIM_BRIDGE_TLS_KEY_FILE; both or
+	// neither). The bridge re-reads them when they change. Empty, the
+	// default: plain HTTP, for a proxy that terminates TLS in front.
+	TLSCertFile, TLSKeyFile string
+	// DrainDelay is how long the listeners keep serving after SIGTERM or
+	// SIGINT, with /readyz answering 503, before the graceful shutdown
+	// starts: time for load balancers to stop routing new requests here
+	// (SCIM_BRIDGE_DRAIN_DELAY, default 5s; 0: shut down at once).
+	DrainDelay time.Duration
 	// UiPathURL is the identity root of the UiPath organization, without a
 	// trailing slash, e.g. https://cloud.uipath.com/acme/identity_
 	// (SCIM_BRIDGE_UIPATH_URL, required).
@@ -146,7 +157,8 @@ type Config struct {
 	// LogFormat is "json" or "text" (SCIM_BRIDGE_LOG_FORMAT, default
 	// "json").
 	LogFormat string
-	// ShutdownTimeout bounds the graceful shutdown
+	// ShutdownTimeout bounds the graceful shutdown, which starts after
+	// DrainDelay: the time in-flight requests get to finish
 	// (SCIM_BRIDGE_SHUTDOWN_TIMEOUT, default 15s).
 	ShutdownTimeout time.Duration
 }
@@ -167,6 +179,7 @@ func defaults() Config {
 	return Config{
 		Listen:             ":8080",
 		AdminListen:        "127.0.0.1:8081",
+		DrainDelay:         5 * time.Second,
 		UiPathScopes:       []string{"PM.User", "PM.Group", "PM.Directory"},
 		RedisPrefix:        "scim-bridge",
 		DataDir:            "./data",

@@ -118,6 +118,9 @@ var settings = []setting{
 		format: func(c Config) string { return c.AdminListen },
 	},
 	secrets("admin_tokens", func(c *Config) *[]Secret { return &c.AdminTokens }),
+	text("tls_cert_file", func(c *Config) *string { return &c.TLSCertFile }),
+	text("tls_key_file", func(c *Config) *string { return &c.TLSKeyFile }),
+	duration("drain_delay", func(c *Config) *time.Duration { return &c.DrainDelay }),
 	{
 		key: "uipath_url",
 		parse: func(c *Config, v string) error {

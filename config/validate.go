@@ -65,6 +65,12 @@ func (c Config) Validate() error {
 		}
 	}
 
+	// TLS, and the drain on SIGTERM.
+	errs = append(errs, c.checkTLS(time.Now())...)
+	if c.DrainDelay < 0 {
+		fail("DRAIN_DELAY", "%v: %v (0 shuts down at once)", c.DrainDelay, errNegative)
+	}
+
 	// UiPath.
 	switch {
 	case c.UiPathURL == "":

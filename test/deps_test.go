@@ -31,6 +31,7 @@ var layers = map[string][]string{
 	"internal/redistest": nil,
 	"internal/jsonscan":  nil,
 	"internal/storetool": {"cache"},
+	"internal/tlstest":   nil,
 	"internal/envtest":   {"upstream", "upstream/emulator", "cache", "cache/boltstore", "cache/redisstore", "internal/redistest"},
 	testTree:             {anyPackage},
 }
