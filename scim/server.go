@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -54,8 +53,10 @@ type Config struct {
 	// BaseURL is the public URL of BasePath for meta.location, e.g.
 	// https://bridge.example/scim/v2. Zero: locations are relative.
 	BaseURL string
-	// Ready checks the store and UiPath for /readyz. Zero: always ready.
-	Ready func(ctx context.Context) error
+	// Ready reports, for /readyz, whether the bridge should be sent
+	// requests and the state of what it depends on (see ReadyHandler). It
+	// gets a context with a deadline. Zero: always ready.
+	Ready func(ctx context.Context) Readiness
 	// RequestTimeout bounds one SCIM request, waits for the UiPath budget
 	// included; past it the IdP is told to retry. Zero → 50s (IdPs give up
 	// on a request after about a minute).
@@ -148,11 +149,8 @@ func New(cfg Config, resources []mapping.Resource, logger *slog.Logger) (*Server
 
 func (s *Server) routes() {
 	r := mux.NewRouter()
-	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		_, _ = io.WriteString(w, "ok\n")
-	}).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/healthz", HealthHandler())
+	r.Handle("/readyz", ReadyHandler(s.ready))
 
 	api := r.PathPrefix(BasePath).Subrouter()
 	api.Use(s.authenticate, s.limitBody, s.deadline)
@@ -248,18 +246,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.router.ServeHTTP(sw, r.WithContext(ctx))
 }
 
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.Ready != nil {
-		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-		defer cancel()
-		if err := s.cfg.Ready(ctx); err != nil {
-			s.log.WarnContext(r.Context(), "not ready", "error", err)
-			http.Error(w, "not ready\n", http.StatusServiceUnavailable)
-			return
-		}
+// ready is Config.Ready, logging a failed check.
+func (s *Server) ready(ctx context.Context) Readiness {
+	if s.cfg.Ready == nil {
+		return Readiness{Ready: true}
 	}
-	w.Header().Set("Content-Type", "text/plain")
-	_, _ = io.WriteString(w, "ready\n")
+	r := s.cfg.Ready(ctx)
+	logNotReady(ctx, s.log, r)
+	return r
 }
 
 // limitBody answers 413 for bodies over the limit; handlers read through

@@ -3,7 +3,6 @@ package scim_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -27,22 +26,30 @@ func TestHealthz(t *testing.T) {
 	}
 }
 
+// TestReadyz: /readyz answers the report as JSON, 200 only when ready,
+// and names each check's state, never its cause.
 func TestReadyz(t *testing.T) {
-	const cause = "bolt: open /var/lib/scim-bridge/bridge.db: " + testToken
+	checks := map[string]string{"store": "ok", "uipath": "error"}
 	tests := []struct {
 		name       string
-		ready      func(context.Context) error
+		ready      func(context.Context) scim.Readiness
 		wantStatus int
+		wantBody   string
 	}{
-		{name: "no check", wantStatus: http.StatusOK},
-		{name: "ready", ready: func(context.Context) error { return nil }, wantStatus: http.StatusOK},
-		{name: "not ready", ready: func(context.Context) error { return errors.New(cause) }, wantStatus: http.StatusServiceUnavailable},
-		{name: "check gets a deadline", ready: func(ctx context.Context) error {
-			if _, ok := ctx.Deadline(); !ok {
-				return errors.New("no deadline")
-			}
-			return nil
-		}, wantStatus: http.StatusOK},
+		{name: "no check", wantStatus: http.StatusOK, wantBody: `{"status":"ready","checks":{}}`},
+		{name: "ready, UiPath down", ready: func(context.Context) scim.Readiness {
+			return scim.Readiness{Ready: true, Checks: checks}
+		}, wantStatus: http.StatusOK, wantBody: `{"status":"ready","checks":{"store":"ok","uipath":"error"}}`},
+		{name: "not ready", ready: func(context.Context) scim.Readiness {
+			return scim.Readiness{Checks: map[string]string{"store": "error"}}
+		}, wantStatus: http.StatusServiceUnavailable, wantBody: `{"status":"not ready","checks":{"store":"error"}}`},
+		{name: "draining", ready: func(context.Context) scim.Readiness {
+			return scim.Readiness{Ready: true, Draining: true, Checks: checks}
+		}, wantStatus: http.StatusServiceUnavailable, wantBody: `{"status":"draining","checks":{"store":"ok","uipath":"error"}}`},
+		{name: "check gets a deadline", ready: func(ctx context.Context) scim.Readiness {
+			_, ok := ctx.Deadline()
+			return scim.Readiness{Ready: ok}
+		}, wantStatus: http.StatusOK, wantBody: `{"status":"ready","checks":{}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -51,8 +58,11 @@ func TestReadyz(t *testing.T) {
 			if r.status != tt.wantStatus {
 				t.Fatalf("status %d, want %d: %s", r.status, tt.wantStatus, short(r.raw))
 			}
-			if strings.Contains(r.raw, "bolt") || strings.Contains(r.raw, testToken) {
-				t.Errorf("readyz body leaks the cause: %q", r.raw)
+			if got := strings.TrimSpace(r.raw); got != tt.wantBody {
+				t.Errorf("body %s, want %s", got, tt.wantBody)
+			}
+			if ct := r.header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type %q", ct)
 			}
 		})
 	}

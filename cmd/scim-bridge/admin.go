@@ -14,6 +14,7 @@ import (
 	"github.com/scim-bridge/scim-bridge/cache"
 	"github.com/scim-bridge/scim-bridge/config"
 	"github.com/scim-bridge/scim-bridge/mapping"
+	"github.com/scim-bridge/scim-bridge/scim"
 )
 
 // adminStatusPath is where the admin listener serves the status report.
@@ -37,9 +38,10 @@ const adminAuditPath = "/admin/v1/audit"
 const adminTimeout = 10 * time.Second
 
 // adminHandler serves the admin listener (SCIM_BRIDGE_ADMIN_LISTEN):
-// /metrics, unauthenticated as on the SCIM listener (its labels carry no
-// ids, names or tokens), and the admin API under /admin/, which needs one
-// of the admin tokens as a bearer token when any is set. Config.Validate
+// /metrics, unauthenticated (its labels carry no ids, names or tokens; the
+// SCIM listener does not serve it), /healthz and /readyz as on the SCIM
+// listener, and the admin API under /admin/, which needs one of the admin
+// tokens as a bearer token when any is set. Config.Validate
 // only lets it listen beyond loopback with tokens. Its errors are plain
 // JSON, {"error": "..."}: it is no SCIM endpoint.
 type adminHandler struct {
@@ -48,6 +50,8 @@ type adminHandler struct {
 	api     adminAPI
 	// audit reads the audit log; nil: /admin/v1/audit is not served.
 	audit cache.Audit
+	// healthz and readyz serve the probes; nil: not served.
+	healthz, readyz http.Handler
 	log   *slog.Logger
 }
 
@@ -60,11 +64,17 @@ func newAdminHandler(tokens []config.Secret, metrics http.Handler, api adminAPI,
 }
 
 func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == metricsPath {
-		if !readOnly(w, r) {
-			return
+	switch {
+	case r.URL.Path == metricsPath:
+		if readOnly(w, r) {
+			h.metrics.ServeHTTP(w, r)
 		}
-		h.metrics.ServeHTTP(w, r)
+		return
+	case r.URL.Path == "/healthz" && h.healthz != nil:
+		h.healthz.ServeHTTP(w, r)
+		return
+	case r.URL.Path == "/readyz" && h.readyz != nil:
+		h.readyz.ServeHTTP(w, r)
 		return
 	}
 	if !h.authorized(r) {
@@ -159,6 +169,13 @@ func adminJSON(w http.ResponseWriter, code int, v any) {
 // withAudit makes h serve the audit log of a at adminAuditPath.
 func (h *adminHandler) withAudit(a cache.Audit) *adminHandler {
 	h.audit = a
+	return h
+}
+
+// withProbes makes h serve /healthz, and /readyz with ready's report, as
+// the SCIM listener does.
+func (h *adminHandler) withProbes(ready func(context.Context) scim.Readiness) *adminHandler {
+	h.healthz, h.readyz = scim.HealthHandler(), scim.ReadyHandler(ready)
 	return h
 }
 

@@ -50,9 +50,12 @@ type bridge struct {
 	client  *upstream.Client
 	prov    *mapping.Provisioner
 	metrics *metrics
-	// handler serves the SCIM server and, at /metrics, its metrics.
+	// probe answers /readyz on both listeners; serve drains it on SIGTERM.
+	probe *probe
+	// handler serves the SCIM listener: the SCIM API and the probes.
 	handler http.Handler
-	// admin serves the admin listener: the admin API and /metrics.
+	// admin serves the admin listener: the admin API, /metrics and the
+	// probes.
 	admin http.Handler
 	// background runs, until ctx ends, the work the bridge does besides
 	// answering requests: the write scheduler, and checking resources
@@ -83,6 +86,7 @@ func newBridgeOn(cfg config.Config, store cache.Store, httpClient *http.Client, 
 		lookupStats = rs.LookupStats
 	}
 	metrics := newMetrics(currentBuild(), lookupStats, log.With("component", "metrics"))
+	probe := newProbe(store.Ping, log.With("component", "probe"))
 	client, err := upstream.New(upstream.Config{
 		BaseURL:      cfg.UiPathURL,
 		TokenURL:     cfg.UiPathTokenURL,
@@ -93,11 +97,18 @@ func newBridgeOn(cfg config.Config, store cache.Store, httpClient *http.Client, 
 		HTTPClient:   httpClient,
 		Timeout:      cfg.UpstreamTimeout,
 		Budget:       budget,
-		Observe:      metrics.ObserveUpstream,
+		Observe: func(o upstream.Observation) {
+			metrics.ObserveUpstream(o)
+			probe.Observe(o)
+		},
 	}, log.With("component", "upstream"))
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("upstream client: %w", err)
+	}
+	probe.check = func(ctx context.Context) error {
+		_, err := client.GetUser(ctx, probeUserID)
+		return err
 	}
 	pcfg := provisionerConfig(cfg)
 	pcfg.OnDeprovision = metrics.ObserveDeprovision
@@ -135,15 +146,7 @@ func newBridgeOn(cfg config.Config, store cache.Store, httpClient *http.Client, 
 		MaxBodyBytes:      cfg.MaxBodyBytes,
 		UserNameImmutable: cfg.UserNameChange == mapping.UserNameRefuse,
 		Observe:           metrics.ObserveRequest,
-		Ready: func(ctx context.Context) error {
-			if err := store.Ping(ctx); err != nil {
-				return fmt.Errorf("store: %w", err)
-			}
-			if err := client.Ping(ctx); err != nil {
-				return fmt.Errorf("uipath: %w", err)
-			}
-			return nil
-		},
+		Ready:             probe.Ready,
 	}, []mapping.Resource{prov.Users(), prov.Groups()}, log.With("component", "scim"))
 	if err != nil {
 		store.Close()
@@ -172,9 +175,10 @@ func newBridgeOn(cfg config.Config, store cache.Store, httpClient *http.Client, 
 		client:  client,
 		prov:    prov,
 		metrics: metrics,
-		handler: withMetrics(metrics.Handler(), handler),
+		probe:   probe,
+		handler: handler,
 		admin: newAdminHandler(cfg.AdminTokens, metrics.Handler(), adminAPI{status: status.report, reconcile: reconcile},
-			log.With("component", "admin")).withAudit(store),
+			log.With("component", "admin")).withAudit(store).withProbes(probe.Ready),
 		background: background,
 	}, nil
 }
@@ -250,22 +254,41 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 	return slog.New(scim.LogHandler(h))
 }
 
-// The listeners' connection timeouts. A handler that legitimately runs
-// longer (the admin API's reconciliation pass) lifts them for its own
-// request with http.ResponseController.
-const (
-	serverReadTimeout  = 2 * time.Minute
-	serverWriteTimeout = 5 * time.Minute
-)
+// listenerTimeouts bound every phase of a connection on both listeners
+// (README, "Timeouts"): a client that sends its headers or its body too
+// slowly, or holds an idle connection, is cut off. A handler that
+// legitimately runs longer (the admin API's reconciliation pass) lifts
+// them for its own request with http.ResponseController. Tests shorten
+// them; nothing else changes them.
+var listenerTimeouts = struct {
+	// readHeader bounds reading the request line and headers.
+	readHeader time.Duration
+	// read bounds reading the whole request, body included: an 8 MiB body
+	// (SCIM_BRIDGE_MAX_BODY_BYTES' default) needs 140 KB/s.
+	read time.Duration
+	// write bounds the time from the end of the request's headers to the
+	// end of the answer: more than a SCIM request's own deadline (50s,
+	// after which the IdP is told to retry).
+	write time.Duration
+	// idle bounds the wait for the next request on a kept-alive
+	// connection.
+	idle time.Duration
+}{
+	readHeader: 10 * time.Second,
+	read:       time.Minute,
+	write:      90 * time.Second,
+	idle:       2 * time.Minute,
+}
 
 // newServer is the http.Server of every listener.
 func newServer(h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       serverReadTimeout,
-		WriteTimeout:      serverWriteTimeout,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: listenerTimeouts.readHeader,
+		ReadTimeout:       listenerTimeouts.read,
+		WriteTimeout:      listenerTimeouts.write,
+		IdleTimeout:       listenerTimeouts.idle,
+		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }

@@ -126,8 +126,11 @@ func randomToken() string {
 }
 
 // demoAdminText follows the walk-through when the admin listener is on:
-// the two other jobs, through the admin API.
+// the metrics, and the two other jobs through the admin API.
 const demoAdminText = `
+  # what the bridge counted (Prometheus format, on the admin listener only)
+  curl -s %[1]s/metrics | grep -E '^scim_bridge_(scim|upstream)_requests_total'
+
   # the leaver's trail: when her access was removed, by which request,
   # and when UiPath confirmed it
   curl -s "%[1]s/admin/v1/audit?user=ada@example.com"
@@ -166,7 +169,4 @@ Walk-through (paste into a shell):
   curl -s -X PATCH -H "$H1" -H "$H2" -d '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}' $SCIM/Users/$ADA
   curl -s -X DELETE -H "$H1" $SCIM/Users/$ADA
   curl -s $UIPATH/_state
-
-  # what the bridge counted (Prometheus format, no token needed)
-  curl -s ${SCIM%%/scim/v2}/metrics | grep -E '^scim_bridge_(scim|upstream)_requests_total'
 `

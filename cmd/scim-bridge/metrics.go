@@ -17,7 +17,7 @@ import (
 )
 
 // metricsPath is where the bridge serves its metrics, unauthenticated, on
-// the SCIM listener.
+// the admin listener only: the SCIM listener faces the internet.
 const metricsPath = "/metrics"
 
 // requestBuckets are the SCIM latency buckets, in seconds: from a store
@@ -272,25 +272,6 @@ func (m *metrics) ObserveUpstream(o upstream.Observation) {
 }
 
 // Handler returns the handler that serves every metric in the Prometheus
-// exposition format, to any method: withMetrics confines it to GET and
-// HEAD.
+// exposition format, to any method: the admin listener confines it to GET
+// and HEAD.
 func (m *metrics) Handler() http.Handler { return m.handler }
-
-// withMetrics serves metrics at metricsPath (GET and HEAD, no
-// authentication) and hands every other request to next, untouched: next
-// (the scim.Server) still sees every other path as it was sent, so it
-// names, cleans, counts and logs it itself.
-func withMetrics(metrics, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != metricsPath {
-			next.ServeHTTP(w, r)
-			return
-		}
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, r.Method+" is not supported on "+metricsPath, http.StatusMethodNotAllowed)
-			return
-		}
-		metrics.ServeHTTP(w, r)
-	})
-}

@@ -25,18 +25,19 @@ import (
 
 // TestServeMetrics runs serve on Redis with the emulator as UiPath, sends
 // Okta-like traffic (a create, lookups, a 404, a refused token, a UiPath
-// 429 that is waited out) and scrapes /metrics without a token: the text is
-// valid Prometheus exposition, counts exactly that traffic, and holds no
-// token, secret or user name.
+// 429 that is waited out) and scrapes /metrics on the admin listener
+// without a token: the text is valid Prometheus exposition, counts exactly
+// that traffic, and holds no token, secret or user name. The SCIM
+// listener does not serve /metrics.
 func TestServeMetrics(t *testing.T) {
 	te := envtest.New(t, envtest.Config{Emulator: emulator.Config{ClientSecret: "emu-secret-" + randomToken()}, Store: envtest.NoStore, Quiet: true})
 	emu := te.Emulator
-	addr := freeAddr(t)
+	addr, adminAddr := freeAddr(t), freeAddr(t)
 	token := "scim-token-" + randomToken()
 	clientID, secret := emu.Credentials()
 	setConfigEnv(t, map[string]string{
 		"LISTEN":               addr,
-		"ADMIN_LISTEN":         freeAddr(t),
+		"ADMIN_LISTEN":         adminAddr,
 		"TOKENS":               token,
 		"UIPATH_URL":           te.URL,
 		"UIPATH_CLIENT_ID":     clientID,
@@ -60,8 +61,8 @@ func TestServeMetrics(t *testing.T) {
 
 	client := &http.Client{Transport: &http.Transport{}, Timeout: 30 * time.Second}
 	t.Cleanup(client.CloseIdleConnections)
-	base := "http://" + addr
-	send := func(method, path, bearer, body string) (int, string) {
+	base, admin := "http://"+addr, "http://"+adminAddr
+	sendTo := func(base, method, path, bearer, body string) (int, string) {
 		t.Helper()
 		req, err := http.NewRequestWithContext(t.Context(), method, base+path, strings.NewReader(body))
 		if err != nil {
@@ -81,6 +82,14 @@ func TestServeMetrics(t *testing.T) {
 		defer res.Body.Close()
 		b, _ := io.ReadAll(res.Body)
 		return res.StatusCode, string(b)
+	}
+	send := func(method, path, bearer, body string) (int, string) {
+		t.Helper()
+		return sendTo(base, method, path, bearer, body)
+	}
+	scrape := func(method string) (int, string) {
+		t.Helper()
+		return sendTo(admin, method, "/metrics", "", "")
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -102,7 +111,7 @@ func TestServeMetrics(t *testing.T) {
 	if c, b := send("POST", "/scim/v2/Users", token, scimUser(userName)); c != 201 {
 		t.Fatalf("create: %d %s", c, b)
 	}
-	_, before := send("GET", "/metrics", "", "")
+	_, before := scrape("GET")
 	lookupsBefore := parseExposition(t, before).get(t, "scim_bridge_redis_lookups_total", nil)
 	for range 3 {
 		if c, b := send("GET", "/scim/v2/Users?filter="+strings.ReplaceAll(`userName eq "`+userName+`"`, " ", "%20"), token, ""); c != 200 || !strings.Contains(b, userName) {
@@ -116,7 +125,10 @@ func TestServeMetrics(t *testing.T) {
 		t.Fatalf("bad token: %d", c)
 	}
 
-	code, text := send("GET", "/metrics", "", "")
+	if c, b := send("GET", "/metrics", "", ""); c != http.StatusNotFound || strings.Contains(b, "scim_bridge_") {
+		t.Errorf("GET /metrics on the SCIM listener: %d %.200s, want 404", c, b)
+	}
+	code, text := scrape("GET")
 	if code != 200 {
 		t.Fatalf("/metrics: %d %s", code, text)
 	}
@@ -175,7 +187,7 @@ func TestServeMetrics(t *testing.T) {
 		}
 	}
 	for method, want := range map[string]int{"HEAD": 200, "POST": 405} {
-		if c, _ := send(method, "/metrics", "", ""); c != want {
+		if c, _ := scrape(method); c != want {
 			t.Errorf("%s /metrics: %d, want %d", method, c, want)
 		}
 	}
@@ -344,7 +356,7 @@ func parseExposition(t *testing.T, text string) exposition {
 // checks the scrape: exact counts and sums, the documented buckets, the
 // budget figures (a refused call is exhausted, not sent), the Redis
 // counters only when there is a Redis, and /metrics confined to GET and
-// HEAD in front of the SCIM server.
+// HEAD on the admin listener.
 func TestMetricsObservations(t *testing.T) {
 	m := newMetrics(buildInfo{Version: "1.2.3", Commit: "c0ffee", GoVersion: "go1"}, func() (int64, int64) { return 7, 2 }, newLogger(io.Discard, "error", "text"))
 	const workers, each = 8, 50
@@ -370,8 +382,7 @@ func TestMetricsObservations(t *testing.T) {
 	m.ObserveDeprovision(40 * time.Millisecond)
 	m.ObserveDeprovision(3 * time.Second)
 
-	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "scim", http.StatusTeapot) })
-	srv := httptest.NewServer(withMetrics(m.Handler(), next))
+	srv := httptest.NewServer(newAdminHandler(nil, m.Handler(), adminAPI{}, newLogger(io.Discard, "error", "text")))
 	t.Cleanup(srv.Close)
 	res, err := srv.Client().Get(srv.URL + "/metrics")
 	if err != nil {
@@ -451,8 +462,7 @@ func TestMetricsObservations(t *testing.T) {
 	}{
 		{"HEAD", "/metrics", 200},
 		{"POST", "/metrics", 405},
-		{"GET", "/metrics/", http.StatusTeapot},
-		{"GET", "/scim/v2/Users", http.StatusTeapot},
+		{"GET", "/metrics/", http.StatusNotFound},
 	} {
 		req, _ := http.NewRequestWithContext(t.Context(), tt.method, srv.URL+tt.path, nil)
 		res, err := srv.Client().Do(req)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,57 +30,84 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	tuneGC()
+	var tlsConfig *tls.Config
+	if cfg.TLSEnabled() {
+		certs, err := newCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile, log.With("component", "tls"))
+		if err != nil {
+			log.Error("start", "error", err)
+			return 1
+		}
+		tlsConfig = certs.tlsConfig()
+	}
 	b, err := newBridge(cfg, nil, log)
 	if err != nil {
 		log.Error("start", "error", err)
 		return 1
 	}
-	defer b.Close()
+	// Deferred calls run last first: the store closes after everything
+	// else has stopped.
+	defer func() {
+		if err := b.Close(); err != nil {
+			log.Error("store close", "error", err)
+			return
+		}
+		log.Info("store closed; exiting")
+	}()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		log.Error("listen", "addr", cfg.Listen, "error", err)
 		return 1
 	}
+	servers := []*listener{startListener("scim", ln, b.handler, tlsConfig, log)}
 	adminAddr := config.AdminOff
 	if cfg.AdminListen != config.AdminOff {
 		adminLn, err := net.Listen("tcp", cfg.AdminListen)
 		if err != nil {
-			ln.Close()
+			servers[0].shutdown(context.Background())
 			log.Error("listen (admin)", "addr", cfg.AdminListen, "error", err)
 			return 1
 		}
 		adminAddr = adminLn.Addr().String()
-		adminCtx, stopAdmin := context.WithCancel(ctx)
-		adminDone := make(chan struct{})
-		go func() {
-			defer close(adminDone)
-			if err := serveUntilDone(adminCtx, adminLn, b.admin, cfg.ShutdownTimeout, log.With("listener", "admin")); err != nil {
-				log.Error("serve (admin)", "error", err)
-			}
-		}()
-		// The store closes (deferred above) only once no admin request
-		// reads it.
-		defer func() {
-			stopAdmin()
-			<-adminDone
-		}()
+		servers = append(servers, startListener("admin", adminLn, b.admin, nil, log))
 	}
-	bgCtx, stopBackground := context.WithCancel(ctx)
+	// Background work outlives the signal: the scheduler keeps sending
+	// what the requests served during the drain queued, and stops only
+	// once the listeners are closed.
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	bgDone := make(chan struct{})
 	go func() {
 		b.background(bgCtx)
 		close(bgDone)
 	}()
-	// The store closes (deferred above) only once the scheduler has put
-	// down the call it was making.
 	defer func() {
 		stopBackground()
 		<-bgDone
+		log.Info("background work stopped")
 	}()
-	log.Info("scim-bridge serving", append(currentBuild().logAttrs(), "addr", ln.Addr().String(), "admin_addr", adminAddr, "store", storeName(cfg),
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+	}
+	log.Info("scim-bridge serving", append(currentBuild().logAttrs(), "addr", ln.Addr().String(), "scheme", scheme, "admin_addr", adminAddr, "store", storeName(cfg),
 		"membership_strategy", cfg.MembershipStrategy, "deprovision", cfg.Deprovision)...)
-	if err := serveUntilDone(ctx, ln, b.handler, cfg.ShutdownTimeout, log); err != nil {
-		log.Error("serve", "error", err)
+
+	failed := false
+	select {
+	case <-ctx.Done():
+		log.Info("signal received: draining (/readyz answers 503, requests are still served)", "drain_delay", cfg.DrainDelay.String())
+		b.probe.Drain()
+		drainFor(cfg.DrainDelay, servers)
+	case l := <-firstExit(servers):
+		log.Error("serve", "listener", l.name, "error", l.err)
+		failed = true
+	}
+	log.Info("shutting down listeners: in-flight requests may finish", "timeout", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if !shutdownAll(sctx, servers, log) {
+		failed = true
+	}
+	if failed {
 		return 1
 	}
 	return 0
