@@ -52,7 +52,7 @@ type adminHandler struct {
 	audit cache.Audit
 	// healthz and readyz serve the probes; nil: not served.
 	healthz, readyz http.Handler
-	log   *slog.Logger
+	log             *slog.Logger
 }
 
 func newAdminHandler(tokens []config.Secret, metrics http.Handler, api adminAPI, log *slog.Logger) *adminHandler {
