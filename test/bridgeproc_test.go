@@ -61,12 +61,14 @@ func upstreamEnv(t *testing.T) *envtest.Env {
 // bridgeProc is a `scim-bridge serve` subprocess. Restarts reuse the
 // listen address and the configuration, so the IdP sees the same URL.
 type bridgeProc struct {
-	t     *testing.T
-	bin   string
-	env   []string
-	addr  string
-	token string
-	logs  *envtest.LogBuffer
+	t    *testing.T
+	bin  string
+	env  []string
+	addr string
+	// adminAddr is the admin listener's, where /metrics is.
+	adminAddr string
+	token     string
+	logs      *envtest.LogBuffer
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -119,7 +121,7 @@ func startBridge(t *testing.T, bin string, te *envtest.Env, settings map[string]
 	for k, v := range cfg {
 		env = append(env, "SCIM_BRIDGE_"+k+"="+v)
 	}
-	b := &bridgeProc{t: t, bin: bin, env: env, addr: cfg["LISTEN"], token: token, logs: &envtest.LogBuffer{}}
+	b := &bridgeProc{t: t, bin: bin, env: env, addr: cfg["LISTEN"], adminAddr: cfg["ADMIN_LISTEN"], token: token, logs: &envtest.LogBuffer{}}
 	t.Cleanup(func() {
 		b.Kill()
 		if t.Failed() {

@@ -318,7 +318,7 @@ func readQueue(t *testing.T, kind envtest.Store, settings map[string]string) ([]
 func scrapeMetrics(t *testing.T, b *bridgeProc) map[string]float64 {
 	t.Helper()
 	out := map[string]float64{}
-	res, err := http.Get("http://" + b.addr + "/metrics")
+	res, err := http.Get("http://" + b.adminAddr + "/metrics")
 	if err != nil {
 		return out
 	}

@@ -70,7 +70,7 @@ func deprovisionSeconds(m map[string]float64) [2]float64 {
 func (r *syncRun) leaversPhase(ctx context.Context, p *phase) {
 	lr := &leaverReport{st: newStats(), moved: r.wl.moved2}
 	p.leavers = lr
-	if m, err := scrape(ctx, r.bridge.url); err == nil {
+	if m, err := scrape(ctx, r.bridge.adminURL); err == nil {
 		lr.bridgeBefore = deprovisionSeconds(m)
 	}
 	jobs := append(r.planJobs(p, r.wl.moveOut2, false), r.planJobs(p, r.wl.moveIn2, true)...)
@@ -163,7 +163,7 @@ func reservedPUT() int {
 // every leaverPoll meanwhile, whatever the bridge answers and when.
 func (r *syncRun) leave(ctx context.Context, lr *leaverReport, i int, id string) {
 	lr.ids[i], lr.ttd[i], lr.pending[i] = id, -1, -1
-	if m, err := scrape(ctx, r.bridge.url); err == nil {
+	if m, err := scrape(ctx, r.bridge.adminURL); err == nil {
 		lr.pending[i] = m[metricPending]
 	}
 	seen := make(chan time.Duration, 1)

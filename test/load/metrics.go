@@ -29,12 +29,12 @@ const settleDelay = 2 * time.Second
 // drainPoll is how often the gauge is read again while changes are pending.
 const drainPoll = 100 * time.Millisecond
 
-// scrape reads the bridge's /metrics and returns the samples that have no
+// scrape reads the bridge's /metrics (on its admin listener) and returns the samples that have no
 // labels, by name.
-func scrape(ctx context.Context, bridgeURL string) (map[string]float64, error) {
+func scrape(ctx context.Context, adminURL string) (map[string]float64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, bridgeURL+"/metrics", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, adminURL+"/metrics", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +75,7 @@ type drain struct {
 
 // waitQueueEmpty reads metricPending from notBefore on, every drainPoll,
 // until it reads 0.
-func waitQueueEmpty(ctx context.Context, bridgeURL string, notBefore time.Time) drain {
+func waitQueueEmpty(ctx context.Context, adminURL string, notBefore time.Time) drain {
 	var d drain
 	if wait := time.Until(notBefore); wait > 0 {
 		select {
@@ -87,7 +87,7 @@ func waitQueueEmpty(ctx context.Context, bridgeURL string, notBefore time.Time) 
 	}
 	var last error
 	for {
-		m, err := scrape(ctx, bridgeURL)
+		m, err := scrape(ctx, adminURL)
 		d.scrapes++
 		switch {
 		case err != nil:

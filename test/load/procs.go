@@ -123,8 +123,10 @@ func measured(s string) string {
 // bridgeProc is a `scim-bridge serve` process.
 type bridgeProc struct {
 	*proc
-	url     string // root URL, without /scim/v2
-	logPath string
+	url string // root URL, without /scim/v2
+	// adminURL is the admin listener's root URL, where /metrics is.
+	adminURL string
+	logPath  string
 	// bin and env run the bridge's other subcommands with serve's
 	// configuration.
 	bin string
@@ -141,7 +143,11 @@ func startBridge(ctx context.Context, bin, dir string, env map[string]string) (*
 	}
 	env["SCIM_BRIDGE_LISTEN"] = addr
 	if env["SCIM_BRIDGE_ADMIN_LISTEN"] == "" {
-		env["SCIM_BRIDGE_ADMIN_LISTEN"] = "off" // not the default port, which a bridge of the developer's may hold
+		// The harness reads /metrics there. A free port, not the default,
+		// which a bridge of the developer's may hold.
+		if env["SCIM_BRIDGE_ADMIN_LISTEN"], err = freeAddr(); err != nil {
+			return nil, err
+		}
 	}
 	cmd := exec.Command(bin, "serve")
 	for _, kv := range os.Environ() {
@@ -163,7 +169,7 @@ func startBridge(ctx context.Context, bin, dir string, env map[string]string) (*
 	if err != nil {
 		return nil, fmt.Errorf("start bridge: %w", err)
 	}
-	b := &bridgeProc{proc: p, url: "http://" + addr, logPath: logPath, bin: bin, env: cmd.Env}
+	b := &bridgeProc{proc: p, url: "http://" + addr, adminURL: "http://" + env["SCIM_BRIDGE_ADMIN_LISTEN"], logPath: logPath, bin: bin, env: cmd.Env}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if p.exited() {

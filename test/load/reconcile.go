@@ -150,7 +150,7 @@ func (r *syncRun) deactivateMore(ctx context.Context) error {
 	if len(st.failures) > 0 {
 		return fmt.Errorf("reconcile phase: deactivations failed: %v", st.failures)
 	}
-	if d := waitQueueEmpty(ctx, r.bridge.url, r.lastAnswer().Add(settleDelay)); d.err != nil {
+	if d := waitQueueEmpty(ctx, r.bridge.adminURL, r.lastAnswer().Add(settleDelay)); d.err != nil {
 		return fmt.Errorf("reconcile phase: the queue did not drain after the deactivations: %w", d.err)
 	}
 	for _, req := range r.emu.Requests() {

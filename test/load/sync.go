@@ -217,7 +217,7 @@ func (r *syncRun) measure(ctx context.Context, name string, f func(ctx context.C
 	f(ctx, &p)
 	answered := time.Now()
 	p.lastAnswer = r.lastAnswer()
-	p.drain = waitQueueEmpty(ctx, r.bridge.url, p.lastAnswer.Add(settleDelay))
+	p.drain = waitQueueEmpty(ctx, r.bridge.adminURL, p.lastAnswer.Add(settleDelay))
 	switch {
 	case p.drain.err != nil:
 		p.wall = time.Since(start)
@@ -257,7 +257,7 @@ func (r *syncRun) measure(ctx context.Context, name string, f func(ctx context.C
 	}
 	if p.leavers != nil {
 		p.leavers.budgetAtSend(reqs, r.opts.window)
-		if m, err := scrape(ctx, r.bridge.url); err == nil {
+		if m, err := scrape(ctx, r.bridge.adminURL); err == nil {
 			p.leavers.bridgeAfter = deprovisionSeconds(m)
 		}
 	}
