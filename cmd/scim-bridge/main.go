@@ -27,6 +27,8 @@ Usage:
   scim-bridge audit          print the audit log of changes made or refused
                              (-since 24h, -user ID|userName, -json for JSON lines)
   scim-bridge check-config   validate the configuration and print every setting
+  scim-bridge healthcheck    ask a running bridge's /healthz (-url to name it);
+                             exit 0 when healthy, else 1: for container HEALTHCHECKs
   scim-bridge version        print the version, commit and commit date
 
 Run "scim-bridge <command> -h" for a command's flags.
@@ -56,6 +58,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return auditCmd(ctx, args[1:], stdout, stderr)
 	case "check-config":
 		return checkConfigCmd(args[1:], stdout, stderr)
+	case "healthcheck":
+		return healthcheckCmd(ctx, args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		currentBuild().print(stdout)
 		return 0

@@ -45,6 +45,7 @@ func TestServeMetrics(t *testing.T) {
 		"REDIS_URL":            redistest.URL(t),
 		"REDIS_PREFIX":         redistest.Prefix(t),
 		"LOG_LEVEL":            "warn",
+		"DRAIN_DELAY":          "0s",
 	})
 	ctx, cancel := context.WithCancel(t.Context())
 	var stdout, stderr envtest.LogBuffer

@@ -109,6 +109,7 @@ func TestServeLifecycle(t *testing.T) {
 		"DATA_DIR":             dataDir,
 		"LOG_LEVEL":            "debug",
 		"SHUTDOWN_TIMEOUT":     "10s",
+		"DRAIN_DELAY":          "1s",
 	})
 
 	ctx, cancel := context.WithCancel(t.Context())
@@ -214,7 +215,22 @@ func TestServeLifecycle(t *testing.T) {
 		t.Fatal("slow create never reached UiPath")
 	}
 	cancel()
-	// Shutdown closes the listener first; the held request is still running.
+	// The drain: /readyz turns 503 at once, the listener still serves.
+	deadline = time.Now().Add(time.Second)
+	for {
+		status, err := get("/readyz")
+		if err == nil && status == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz during the drain: %d %v, want 503", status, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if status, err := get("/healthz"); err != nil || status != http.StatusOK {
+		t.Errorf("/healthz during the drain: %d %v, want 200", status, err)
+	}
+	// Shutdown then closes the listener; the held request is still running.
 	deadline = time.Now().Add(10 * time.Second)
 	for !refuses(addr) {
 		if time.Now().After(deadline) {
@@ -255,7 +271,7 @@ func TestServeLifecycle(t *testing.T) {
 	}
 
 	logs := stderr.String()
-	for _, want := range []string{"scim-bridge serving", `"store":"embedded"`, "shutting down"} {
+	for _, want := range []string{"scim-bridge serving", `"store":"embedded"`, "draining", "shutting down", "listeners closed", "background work stopped", "store closed"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("log lacks %q:\n%s", want, logs)
 		}

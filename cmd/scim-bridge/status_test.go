@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -49,6 +50,7 @@ func startServe(t *testing.T, settings map[string]string) *runningServe {
 		"DATA_DIR":             t.TempDir(),
 		"LOG_LEVEL":            "warn",
 		"SHUTDOWN_TIMEOUT":     "5s",
+		"DRAIN_DELAY":          "0s",
 	}
 	for k, v := range settings {
 		vars[k] = v
@@ -58,7 +60,14 @@ func startServe(t *testing.T, settings map[string]string) *runningServe {
 	if vars["ADMIN_LISTEN"] != "off" {
 		s.admin = "http://" + vars["ADMIN_LISTEN"]
 	}
-	s.client = &http.Client{Transport: &http.Transport{}, Timeout: 30 * time.Second}
+	tr := &http.Transport{}
+	if vars["TLS_CERT_FILE"] != "" {
+		// Trust what the chain file holds (the test's CA): later pairs
+		// the test writes are signed by the same CA.
+		s.base = "https://" + vars["LISTEN"]
+		tr.TLSClientConfig = &tls.Config{RootCAs: poolOf(t, vars["TLS_CERT_FILE"])}
+	}
+	s.client = &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	t.Cleanup(s.client.CloseIdleConnections)
 
 	ctx, cancel := context.WithCancel(context.Background())
