@@ -89,6 +89,19 @@ func TestSCIMListenerSurface(t *testing.T) {
 			if r.status == http.StatusOK {
 				t.Errorf("GET %s without a token: 200 %.200s", target, r.body)
 			}
+			// A path with dots or slashes to clean is redirected to its
+			// clean form, which goes through the same checks.
+			if loc := r.header.Get("Location"); r.status/100 == 3 {
+				if !strings.HasPrefix(loc, "/") || strings.HasPrefix(loc, "//") {
+					t.Errorf("GET %s: redirected off the bridge to %q", target, loc)
+					continue
+				}
+				r = rawRequest(t, addr, req("GET", loc))
+				checkNoLeak(t, target+" → "+loc, r)
+				if r.status == http.StatusOK {
+					t.Errorf("GET %s → %s without a token: 200 %.200s", target, loc, r.body)
+				}
+			}
 		}
 	})
 
