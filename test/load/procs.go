@@ -149,6 +149,9 @@ func startBridge(ctx context.Context, bin, dir string, env map[string]string) (*
 			return nil, err
 		}
 	}
+	if env["SCIM_BRIDGE_DRAIN_DELAY"] == "" {
+		env["SCIM_BRIDGE_DRAIN_DELAY"] = "0s" // no load balancer to drain: stop at once
+	}
 	cmd := exec.Command(bin, "serve")
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "SCIM_BRIDGE_") {
