@@ -26,7 +26,9 @@ type Config struct {
 	// default ":8080").
 	Listen string
 	// Tokens are the static bearer tokens accepted from IdPs
-	// (SCIM_BRIDGE_TOKENS, comma-separated; default none).
+	// (SCIM_BRIDGE_TOKENS, comma-separated; default none). An entry is a
+	// token, "name:token", or "name:sha256:<hex SHA-256 of the token>";
+	// see ParseToken and IdPTokens.
 	Tokens []Secret
 	// OIDCIssuer, when set, makes the bridge accept JWTs from this issuer
 	// besides the static tokens (SCIM_BRIDGE_OIDC_ISSUER, default off).
@@ -34,6 +36,36 @@ type Config struct {
 	// OIDCAudience is the audience those JWTs must carry
 	// (SCIM_BRIDGE_OIDC_AUDIENCE); required with OIDCIssuer.
 	OIDCAudience string
+	// OIDCRequiredClaims are claims a JWT from OIDCIssuer must also carry,
+	// each with exactly this string value (or, for a list claim, among its
+	// values), e.g. azp and tid for Entra workload identity federation
+	// (SCIM_BRIDGE_OIDC_REQUIRED_CLAIMS, "azp=<app id>,tid=<tenant>";
+	// default none).
+	OIDCRequiredClaims map[string]string
+	// OIDCName is the caller name of requests authenticated by an
+	// OIDCIssuer JWT, in logs, metrics and the audit log
+	// (SCIM_BRIDGE_OIDC_NAME, default "oidc").
+	OIDCName string
+	// TokensFile is a file of static bearer tokens, one entry a line in
+	// the syntax of Tokens, with # comments; serve re-reads it when it
+	// changes and on SIGHUP (SCIM_BRIDGE_TOKENS_FILE, default none). Its
+	// tokens are accepted besides Tokens.
+	TokensFile string
+	// OAuthClients are the IdP clients that may get access tokens at
+	// /oauth/token with the client credentials grant, each
+	// "client_id:sha256:<hex SHA-256 of the client secret>"; the client id
+	// is the caller name (SCIM_BRIDGE_OAUTH_CLIENTS, comma-separated;
+	// default none).
+	OAuthClients []Secret
+	// OAuthTokenTTL is how long an access token from /oauth/token is
+	// valid (SCIM_BRIDGE_OAUTH_TOKEN_TTL, default 1h).
+	OAuthTokenTTL time.Duration
+	// OAuthSigningKey signs and verifies those access tokens (HMAC-SHA256),
+	// at least 32 bytes; every replica needs the same key, so it is
+	// required with OAuthClients and the Redis store. Empty with the
+	// embedded store: a random key per process
+	// (SCIM_BRIDGE_OAUTH_SIGNING_KEY).
+	OAuthSigningKey Secret
 	// AdminListen is the address of the admin listener, which serves the
 	// admin API (/admin/v1/status) and /metrics, or AdminOff for none
 	// (SCIM_BRIDGE_ADMIN_LISTEN, default "127.0.0.1:8081"). Without
@@ -178,6 +210,8 @@ func defaults() Config {
 	}
 	return Config{
 		Listen:             ":8080",
+		OIDCName:           "oidc",
+		OAuthTokenTTL:      time.Hour,
 		AdminListen:        "127.0.0.1:8081",
 		DrainDelay:         5 * time.Second,
 		UiPathScopes:       []string{"PM.User", "PM.Group", "PM.Directory"},

@@ -107,6 +107,27 @@ var settings = []setting{
 	text("oidc_issuer", func(c *Config) *string { return &c.OIDCIssuer }),
 	text("oidc_audience", func(c *Config) *string { return &c.OIDCAudience }),
 	{
+		key: "oidc_required_claims", shape: mapping,
+		parse: func(c *Config, v string) error {
+			m, err := parseClaims(v)
+			if err != nil {
+				return err
+			}
+			c.OIDCRequiredClaims = m
+			return nil
+		},
+		format: func(c Config) string { return formatClaims(c.OIDCRequiredClaims) },
+	},
+	text("oidc_name", func(c *Config) *string { return &c.OIDCName }),
+	text("tokens_file", func(c *Config) *string { return &c.TokensFile }),
+	{
+		key: "oauth_clients", shape: sequence, sep: ",",
+		parse:  secrets("oauth_clients", func(c *Config) *[]Secret { return &c.OAuthClients }).parse,
+		format: func(c Config) string { return formatOAuthClients(c.OAuthClients) },
+	},
+	duration("oauth_token_ttl", func(c *Config) *time.Duration { return &c.OAuthTokenTTL }),
+	secret("oauth_signing_key", func(c *Config) *Secret { return &c.OAuthSigningKey }),
+	{
 		key: "admin_listen",
 		parse: func(c *Config, v string) error {
 			if strings.EqualFold(v, AdminOff) {

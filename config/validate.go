@@ -26,26 +26,9 @@ func (c Config) Validate() error {
 		fail("LISTEN", "%q: %v", c.Listen, err)
 	}
 
-	// Authentication of the IdP.
-	if len(c.Tokens) == 0 && c.OIDCIssuer == "" {
-		errs = append(errs, errors.New("no IdP authentication: set "+EnvPrefix+"TOKENS or "+EnvPrefix+"OIDC_ISSUER"))
-	}
-	for i, t := range c.Tokens {
-		if strings.TrimSpace(t.Reveal()) == "" {
-			fail("TOKENS", "token %d is empty", i+1)
-		}
-	}
-	switch {
-	case c.OIDCIssuer != "":
-		if !isHTTPURL(c.OIDCIssuer) {
-			fail("OIDC_ISSUER", "%q is not an http(s) URL", c.OIDCIssuer)
-		}
-		if c.OIDCAudience == "" {
-			fail("OIDC_AUDIENCE", "required with %sOIDC_ISSUER (otherwise tokens the issuer made for any application would be accepted)", EnvPrefix)
-		}
-	case c.OIDCAudience != "":
-		fail("OIDC_AUDIENCE", "set without %sOIDC_ISSUER", EnvPrefix)
-	}
+	// Authentication of the IdP (auth.go).
+	authErrs := c.validateAuth(fail) // fail appends to errs meanwhile
+	errs = append(errs, authErrs...)
 
 	// The admin listener: open to anyone who reaches it unless tokens are
 	// set, so only on loopback without them.
@@ -54,14 +37,6 @@ func (c Config) Validate() error {
 			fail("ADMIN_LISTEN", "%q: %v, or %s", c.AdminListen, err, AdminOff)
 		} else if host, _, _ := net.SplitHostPort(c.AdminListen); len(c.AdminTokens) == 0 && !IsLoopback(host) {
 			fail("ADMIN_LISTEN", "%q is not a loopback address, and %sADMIN_TOKENS is empty: set tokens, listen on 127.0.0.1 or [::1], or turn it %s", c.AdminListen, EnvPrefix, AdminOff)
-		}
-	}
-	for i, t := range c.AdminTokens {
-		switch {
-		case strings.TrimSpace(t.Reveal()) == "":
-			fail("ADMIN_TOKENS", "token %d is empty", i+1)
-		case slices.Contains(c.Tokens, t):
-			fail("ADMIN_TOKENS", "token %d is also in %sTOKENS: an IdP's token must not open the admin API", i+1, EnvPrefix)
 		}
 	}
 

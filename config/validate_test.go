@@ -7,10 +7,13 @@ import (
 	"time"
 )
 
+// idpToken is a static IdP token of the shortest accepted length.
+const idpToken = "idp-token-0123456789abcdef012345"
+
 // validConfig returns a Config that passes Validate.
 func validConfig() Config {
 	c := defaults()
-	c.Tokens = []Secret{"token"}
+	c.Tokens = []Secret{idpToken}
 	c.UiPathURL = "https://cloud.uipath.com/acme/identity_"
 	c.UiPathTokenURL = defaultTokenURL(c.UiPathURL)
 	c.UiPathClientID = "client"
@@ -67,7 +70,7 @@ func TestValidate(t *testing.T) {
 			},
 			wantErrors: []string{
 				`SCIM_BRIDGE_LISTEN: "": want host:port`,
-				"no IdP authentication: set SCIM_BRIDGE_TOKENS or SCIM_BRIDGE_OIDC_ISSUER",
+				"no IdP authentication: set SCIM_BRIDGE_TOKENS, SCIM_BRIDGE_TOKENS_FILE, SCIM_BRIDGE_OAUTH_CLIENTS or SCIM_BRIDGE_OIDC_ISSUER",
 				"SCIM_BRIDGE_OIDC_AUDIENCE: set without SCIM_BRIDGE_OIDC_ISSUER",
 				`SCIM_BRIDGE_ADMIN_LISTEN: "": want host:port`,
 				"SCIM_BRIDGE_UIPATH_URL: required",
@@ -170,7 +173,7 @@ func TestValidate(t *testing.T) {
 		},
 		{
 			name:       "empty token",
-			change:     func(c *Config) { c.Tokens = []Secret{"a", " "} },
+			change:     func(c *Config) { c.Tokens = []Secret{idpToken, " "} },
 			wantErrors: []string{"SCIM_BRIDGE_TOKENS: token 2 is empty"},
 		},
 		{
@@ -211,7 +214,7 @@ func TestValidate(t *testing.T) {
 		},
 		{
 			name:       "empty admin token, an IdP token reused",
-			change:     func(c *Config) { c.AdminTokens = []Secret{"", "token"} },
+			change:     func(c *Config) { c.AdminTokens = []Secret{"", idpToken} },
 			wantErrors: []string{"SCIM_BRIDGE_ADMIN_TOKENS: token 1 is empty", "SCIM_BRIDGE_ADMIN_TOKENS: token 2 is also in SCIM_BRIDGE_TOKENS"},
 		},
 		{
@@ -254,7 +257,7 @@ func TestValidate(t *testing.T) {
 // an operator sets the UiPath credentials and one token, nothing else.
 func TestLoadDefaultsNeedOnlyCredentials(t *testing.T) {
 	c, err := Load(envOf(map[string]string{
-		"SCIM_BRIDGE_TOKENS":               "t",
+		"SCIM_BRIDGE_TOKENS":               idpToken,
 		"SCIM_BRIDGE_UIPATH_URL":           "https://cloud.uipath.com/acme/identity_",
 		"SCIM_BRIDGE_UIPATH_CLIENT_ID":     "id",
 		"SCIM_BRIDGE_UIPATH_CLIENT_SECRET": "s",
