@@ -28,7 +28,7 @@ const (
 )
 
 // AuditEntry is one change the bridge made or refused, as the audit log
-// keeps it. It answers who asked (RequestID, IdP), what (Operation, Kind,
+// keeps it. It answers who asked (RequestID, IdP, Caller), what (Operation, Kind,
 // ID, Name), what became of it (Outcome, Detail) and what UiPath was told
 // and answered (Calls).
 type AuditEntry struct {
@@ -40,6 +40,11 @@ type AuditEntry struct {
 	// IdP is who asked: the IdP client's name for a SCIM request, or
 	// "scheduler", "reconcile" for the bridge's own work.
 	IdP string `json:"idp,omitempty"`
+	// Caller is the authenticated credential's name for a SCIM request:
+	// a static token's name, an OAuth client's id or the OIDC caller name
+	// (from the configuration, never from the request). Empty for the
+	// bridge's own work.
+	Caller string `json:"caller,omitempty"`
 	// Operation is "create", "replace", "patch", "delete", "deactivate"
 	// (active=false by PATCH or PUT), "membership" (a scheduler call) or
 	// "reconcile".

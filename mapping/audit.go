@@ -38,10 +38,10 @@ const ActorScheduler = "scheduler"
 const ActorReconcile = "reconcile"
 
 // Actor is who asked for the changes made with a context: the SCIM
-// request's id and the IdP that sent it, or the bridge's own work
-// ("scheduler", "reconcile") with no request id.
+// request's id, the IdP that sent it and the caller its credential names,
+// or the bridge's own work ("scheduler", "reconcile") with no request id.
 type Actor struct {
-	RequestID, IdP string
+	RequestID, IdP, Caller string
 }
 
 type actorKey struct{}
@@ -71,7 +71,7 @@ func withAuditBuffer(ctx context.Context) (context.Context, *auditBuffer) {
 	return context.WithValue(ctx, auditBufferKey{}, b), b
 }
 
-// audit records e in the audit log, with Time, RequestID and IdP from the
+// audit records e in the audit log, with Time, RequestID, IdP and Caller from the
 // context where e leaves them empty. Within a request or a scheduler round
 // it is buffered, and written when that ends (flushAudit); otherwise it is
 // written at once.
@@ -92,6 +92,9 @@ func (p *Provisioner) audit(ctx context.Context, e cache.AuditEntry) {
 		}
 		if e.IdP == "" {
 			e.IdP = a.IdP
+		}
+		if e.Caller == "" {
+			e.Caller = a.Caller
 		}
 	}
 	if b, ok := ctx.Value(auditBufferKey{}).(*auditBuffer); ok {

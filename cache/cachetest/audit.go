@@ -47,7 +47,7 @@ func wantAudit(t *testing.T, op string, got, want []cache.AuditEntry) {
 func testAudit(t *testing.T, s cache.Store) {
 	wantAudit(t, "empty log", mustAudit(t, s, cache.AuditQuery{}), nil)
 	full := cache.AuditEntry{
-		Time: base, RequestID: "r1", IdP: "entra", Operation: "deactivate", Kind: cache.KindUser,
+		Time: base, RequestID: "r1", IdP: "entra", Caller: "entra-prod", Operation: "deactivate", Kind: cache.KindUser,
 		ID: "u1", Name: "Ada@Example.com", Outcome: cache.AuditOK, Detail: "adopted",
 		Calls: []cache.AuditCall{
 			{At: base.Add(-time.Second), Op: "update user", Method: "PUT", Status: 503},

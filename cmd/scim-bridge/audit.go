@@ -28,7 +28,8 @@ const defaultAuditLimit = 10000
 const auditUsage = `Usage: scim-bridge audit [-since 24h] [-until T] [-user ID|userName] [-limit N] [-json] [-config FILE]
 
 Prints the audit log: every change the bridge made or refused, oldest
-first, with its time, the IdP's request id and the IdP, the SCIM operation
+first, with its time, the IdP, the caller (the name of the credential the
+request authenticated with), the IdP's request id, the SCIM operation
 and resource, the userName or displayName, the outcome, and the UiPath
 calls it made with UiPath's status and time. "deactivate" entries are the
 leavers: the PUT (or DELETE) in their UIPATH column is when UiPath
@@ -239,7 +240,7 @@ func writeAuditTable(w io.Writer, entries []cache.AuditEntry, from string, q cac
 	}
 	b.WriteString("\n")
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tIDP\tREQUEST\tOPERATION\tRESOURCE\tID\tNAME\tOUTCOME\tUIPATH\tDETAIL")
+	fmt.Fprintln(tw, "TIME\tIDP\tCALLER\tREQUEST\tOPERATION\tRESOURCE\tID\tNAME\tOUTCOME\tUIPATH\tDETAIL")
 	for _, e := range entries {
 		req := e.RequestID
 		if e.PassID != "" {
@@ -249,7 +250,7 @@ func writeAuditTable(w io.Writer, entries []cache.AuditEntry, from string, q cac
 		if e.Drift != "" {
 			detail = strings.TrimSuffix("drift "+e.Drift+"; "+detail, "; ")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.UTC().Format(time.RFC3339), dash(e.IdP), dash(req),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.UTC().Format(time.RFC3339), dash(e.IdP), dash(e.Caller), dash(req),
 			e.Operation, e.Kind, e.ID, dash(e.Name), e.Outcome, dash(callsSummary(e.Calls)), oneLine(detail))
 	}
 	tw.Flush()
