@@ -7,63 +7,159 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/scim-bridge/scim-bridge/mapping"
 )
 
-// authenticator accepts static bearer tokens and, optionally, JWTs from an
-// OIDC issuer.
-type authenticator struct {
-	digests [][sha256.Size]byte // SHA-256 of each static token
+// StaticToken is a static bearer token an IdP may present, known by its
+// SHA-256 digest only, and the caller name it authenticates.
+type StaticToken struct {
+	Name   string
+	SHA256 [sha256.Size]byte
+}
 
-	issuer, audience string
-	httpClient       *http.Client
-	log              *slog.Logger
+// DefaultOIDCName is the caller name of OIDC JWTs when Config.OIDCName is
+// empty.
+const DefaultOIDCName = "oidc"
+
+// oidcAlgorithms are the JWT algorithms accepted from the OIDC issuer:
+// asymmetric only, so that neither "none" nor an HMAC keyed with the
+// issuer's public key can pass (RFC 8725 §3.1).
+var oidcAlgorithms = []string{
+	oidc.RS256, oidc.RS384, oidc.RS512,
+	oidc.ES256, oidc.ES384, oidc.ES512,
+	oidc.PS256, oidc.PS384, oidc.PS512,
+	oidc.EdDSA,
+}
+
+// authenticator accepts static bearer tokens, access tokens the bridge
+// issued itself (oauth), and JWTs from an OIDC issuer; each resolves to a
+// caller name from the configuration.
+type authenticator struct {
+	tokens atomic.Pointer[[]StaticToken]
+	oauth  *oauthIssuer // nil: no OAuth clients
+
+	issuer, audience, oidcName string
+	requiredClaims             map[string]string
+	httpClient                 *http.Client
+	now                        func() time.Time
+	log                        *slog.Logger
 
 	mu       sync.Mutex
 	verifier *oidc.IDTokenVerifier // built on first use (discovery needs the network)
 }
 
 func newAuthenticator(cfg Config, log *slog.Logger) (*authenticator, error) {
-	a := &authenticator{issuer: cfg.OIDCIssuer, audience: cfg.OIDCAudience, httpClient: cfg.HTTPClient, log: log}
-	for _, t := range cfg.Tokens {
+	a := &authenticator{
+		issuer: cfg.OIDCIssuer, audience: cfg.OIDCAudience, oidcName: cfg.OIDCName,
+		requiredClaims: cfg.OIDCRequiredClaims, httpClient: cfg.HTTPClient, now: cfg.Now, log: log,
+	}
+	var tokens []StaticToken
+	for i, t := range cfg.Tokens {
 		if t == "" {
 			continue
 		}
-		a.digests = append(a.digests, sha256.Sum256([]byte(t)))
+		tokens = append(tokens, StaticToken{Name: "token-" + strconv.Itoa(i+1), SHA256: sha256.Sum256([]byte(t))})
 	}
-	if len(a.digests) == 0 && a.issuer == "" {
-		return nil, errors.New("scim: no bearer token and no OIDC issuer configured")
+	tokens = append(tokens, cfg.StaticTokens...)
+	a.tokens.Store(&tokens)
+	if a.issuer == "" && a.audience != "" {
+		return nil, errors.New("scim: an OIDC audience without an issuer")
+	}
+	if len(cfg.OAuthClients) > 0 {
+		o, err := newOAuthIssuer(cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		a.oauth = o
+	}
+	if len(tokens) == 0 && a.issuer == "" && a.oauth == nil {
+		return nil, errors.New("scim: no bearer token, no OAuth client and no OIDC issuer configured")
 	}
 	return a, nil
+}
+
+// setTokens replaces the static tokens; requests authenticated from then
+// on use the new set.
+func (a *authenticator) setTokens(tokens []StaticToken) {
+	tokens = append([]StaticToken(nil), tokens...)
+	a.tokens.Store(&tokens)
 }
 
 // withVerifier installs a verifier directly (tests sign their own tokens).
 func (a *authenticator) withVerifier(v *oidc.IDTokenVerifier) { a.verifier = v }
 
-// check reports whether the bearer token is acceptable.
-func (a *authenticator) check(ctx context.Context, token string) bool {
+// check returns the caller name the bearer token authenticates, or false
+// when it is not acceptable. Why a token is refused is never told.
+func (a *authenticator) check(ctx context.Context, token string) (string, bool) {
 	d := sha256.Sum256([]byte(token))
-	ok := 0
-	for _, want := range a.digests {
+	match := -1
+	for i, t := range *a.tokens.Load() {
 		// Compare every digest so timing says nothing about which matched.
-		ok |= subtle.ConstantTimeCompare(d[:], want[:])
+		if subtle.ConstantTimeCompare(d[:], t.SHA256[:]) == 1 {
+			match = i
+		}
 	}
-	if ok == 1 {
-		return true
+	if match >= 0 {
+		return (*a.tokens.Load())[match].Name, true
 	}
-	if a.issuer == "" || strings.Count(token, ".") != 2 {
-		return false
+	if strings.Count(token, ".") != 2 {
+		return "", false
+	}
+	if a.oauth != nil {
+		if caller, ok := a.oauth.verify(token); ok {
+			return caller, true
+		}
+	}
+	if a.issuer == "" {
+		return "", false
 	}
 	v, err := a.oidcVerifier(ctx)
 	if err != nil {
-		a.log.Warn("oidc issuer unavailable", "error", err)
-		return false
+		a.log.WarnContext(ctx, "oidc issuer unavailable", "error", err)
+		return "", false
 	}
-	_, err = v.Verify(ctx, token)
-	return err == nil
+	idToken, err := v.Verify(ctx, token)
+	if err != nil {
+		a.log.DebugContext(ctx, "oidc token refused", "error", err)
+		return "", false
+	}
+	if len(a.requiredClaims) > 0 {
+		var claims map[string]any
+		if err := idToken.Claims(&claims); err != nil {
+			return "", false
+		}
+		for name, want := range a.requiredClaims {
+			if !claimHas(claims[name], want) {
+				a.log.DebugContext(ctx, "oidc token refused: a required claim is missing or differs", "claim", name)
+				return "", false
+			}
+		}
+	}
+	return a.oidcName, true
+}
+
+// claimHas reports whether a JWT claim's value is want, or a list holding
+// want.
+func claimHas(v any, want string) bool {
+	switch v := v.(type) {
+	case string:
+		return v == want
+	case []any:
+		for _, e := range v {
+			if s, ok := e.(string); ok && s == want {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (a *authenticator) oidcVerifier(ctx context.Context) (*oidc.IDTokenVerifier, error) {
@@ -72,17 +168,23 @@ func (a *authenticator) oidcVerifier(ctx context.Context) (*oidc.IDTokenVerifier
 	if a.verifier != nil {
 		return a.verifier, nil
 	}
-	p, err := oidc.NewProvider(oidc.ClientContext(ctx, a.httpClient), a.issuer)
+	// Discovery outlives the request that triggers it: the key set it
+	// returns fetches keys with this context later.
+	dctx := oidc.ClientContext(context.WithoutCancel(ctx), a.httpClient)
+	p, err := oidc.NewProvider(dctx, a.issuer)
 	if err != nil {
 		return nil, err
 	}
-	a.verifier = p.Verifier(&oidc.Config{ClientID: a.audience, SkipClientIDCheck: a.audience == ""})
+	a.verifier = p.Verifier(&oidc.Config{ClientID: a.audience, SupportedSigningAlgs: oidcAlgorithms, Now: a.now})
 	return a.verifier, nil
 }
 
 // authenticate rejects requests without an acceptable bearer token with a
-// SCIM 401. Several Authorization headers are ambiguous credentials and
-// refused whatever they hold. The token is never logged.
+// SCIM 401, and names the caller of the others in the request's context
+// (logs, the audit log, metrics). Several Authorization headers are
+// ambiguous credentials and refused whatever they hold; a token in the
+// query string (RFC 6750 §2.3) is never accepted. The token is never
+// logged.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if len(r.Header.Values("Authorization")) > 1 {
@@ -95,10 +197,19 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			writeError(w, apiError{Status: http.StatusUnauthorized, Detail: "A bearer token is required."})
 			return
 		}
-		if !s.auth.check(r.Context(), strings.TrimSpace(token)) {
+		caller, ok := s.auth.check(r.Context(), strings.TrimSpace(token))
+		if !ok {
 			writeError(w, apiError{Status: http.StatusUnauthorized, Detail: "The bearer token is not valid."})
 			return
 		}
-		next.ServeHTTP(w, r)
+		ctx := r.Context()
+		if info, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
+			info.caller = caller // before any goroutine of the handler reads it
+		}
+		if act, ok := mapping.ActorFrom(ctx); ok {
+			act.Caller = caller
+			ctx = mapping.WithActor(ctx, act)
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

@@ -10,18 +10,24 @@ type requestInfo struct {
 	id       string // X-Request-Id
 	idp      string // okta, entra or other
 	resource string // Users, Groups, … (resourceOf)
+	// caller is the name of the credential the request authenticated
+	// with; empty before authentication and for refused requests. Only
+	// authenticate sets it, before the handler (and any goroutine it
+	// starts) runs.
+	caller string
 }
 
 type requestInfoKey struct{}
 
-func withRequest(ctx context.Context, info requestInfo) context.Context {
+func withRequest(ctx context.Context, info *requestInfo) context.Context {
 	return context.WithValue(ctx, requestInfoKey{}, info)
 }
 
 // LogHandler wraps h so that every record logged with a SCIM request's
 // context (InfoContext and friends, in any package) carries that request's
-// id (request_id), the IdP that sent it (idp) and the SCIM resource type
-// it addresses (resource). Records logged without
+// id (request_id), the IdP that sent it (idp), the SCIM resource type it
+// addresses (resource) and, once authenticated, the caller name of its
+// credential (caller). Records logged without
 // such a context pass through unchanged. Wrapping twice adds nothing.
 func LogHandler(h slog.Handler) slog.Handler {
 	if _, ok := h.(contextHandler); ok {
@@ -33,8 +39,11 @@ func LogHandler(h slog.Handler) slog.Handler {
 type contextHandler struct{ slog.Handler }
 
 func (c contextHandler) Handle(ctx context.Context, r slog.Record) error {
-	if info, ok := ctx.Value(requestInfoKey{}).(requestInfo); ok {
+	if info, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
 		r.AddAttrs(slog.String("request_id", info.id), slog.String("idp", info.idp), slog.String("resource", info.resource))
+		if info.caller != "" {
+			r.AddAttrs(slog.String("caller", info.caller))
+		}
 	}
 	return c.Handler.Handle(ctx, r)
 }

@@ -30,18 +30,18 @@ func TestObserve(t *testing.T) {
 		want               scim.RequestObservation // Duration is checked apart
 	}{
 		{name: "read by Okta", method: http.MethodGet, path: "/Users/" + id, header: okta(),
-			want: scim.RequestObservation{IdP: "okta", Method: "GET", Resource: "Users", Code: 200}},
+			want: scim.RequestObservation{IdP: "okta", Caller: "token-1", Method: "GET", Resource: "Users", Code: 200}},
 		{name: "filter by Entra", method: http.MethodGet, path: "/Users?filter=userName%20eq%20%22" + userName + "%22",
 			header: okta("User-Agent", "Azure AD SCIM Client"),
-			want:   scim.RequestObservation{IdP: "entra", Method: "GET", Resource: "Users", Code: 200}},
+			want:   scim.RequestObservation{IdP: "entra", Caller: "token-1", Method: "GET", Resource: "Users", Code: 200}},
 		{name: "refused token", method: http.MethodGet, path: "/Groups", header: okta("Authorization", "Bearer wrong"),
 			want: scim.RequestObservation{IdP: "okta", Method: "GET", Resource: "Groups", Code: 401}},
 		{name: "unknown resource", method: http.MethodGet, path: "/Widgets/" + userName, header: okta(),
-			want: scim.RequestObservation{IdP: "okta", Method: "GET", Resource: "other", Code: 404}},
+			want: scim.RequestObservation{IdP: "okta", Caller: "token-1", Method: "GET", Resource: "other", Code: 404}},
 		{name: "unknown method", method: "PROPFIND", path: "/Users", header: okta(),
-			want: scim.RequestObservation{IdP: "okta", Method: "other", Resource: "Users", Code: 405}},
+			want: scim.RequestObservation{IdP: "okta", Caller: "token-1", Method: "other", Resource: "Users", Code: 405}},
 		{name: "discovery", method: http.MethodGet, path: "/ServiceProviderConfig", header: okta(),
-			want: scim.RequestObservation{IdP: "okta", Method: "GET", Resource: "ServiceProviderConfig", Code: 200}},
+			want: scim.RequestObservation{IdP: "okta", Caller: "token-1", Method: "GET", Resource: "ServiceProviderConfig", Code: 200}},
 	}
 	// next waits for the observation of the request just answered: the
 	// server may reply before its deferred Observe has run.

@@ -26,12 +26,36 @@ const BasePath = "/scim/v2"
 
 // Config configures the HTTP surface.
 type Config struct {
-	// Tokens are the static bearer tokens IdPs may present. At least one
-	// token or an OIDC issuer is required.
+	// Tokens are static bearer tokens IdPs may present, named token-1,
+	// token-2, … by position. At least one token (here or in
+	// StaticTokens), an OAuth client or an OIDC issuer is required.
 	Tokens []string
+	// StaticTokens are static bearer tokens by name and SHA-256 digest,
+	// accepted besides Tokens. Server.SetStaticTokens replaces both.
+	StaticTokens []StaticToken
 	// OIDCIssuer and OIDCAudience, when set, also accept JWTs from that
-	// issuer for that audience. Zero: off.
+	// issuer for that audience, signed with an asymmetric algorithm. Zero:
+	// off.
 	OIDCIssuer, OIDCAudience string
+	// OIDCRequiredClaims are claims such a JWT must also carry with these
+	// values (a list claim: among its values). Zero: none.
+	OIDCRequiredClaims map[string]string
+	// OIDCName is the caller name of requests with such a JWT. Zero →
+	// DefaultOIDCName.
+	OIDCName string
+	// OAuthClients may get access tokens at OAuthTokenPath with the client
+	// credentials grant; each client's id is its caller name. Zero: the
+	// endpoint answers 404.
+	OAuthClients []OAuthClient
+	// OAuthTokenTTL is the lifetime of those access tokens. Zero → 1h.
+	OAuthTokenTTL time.Duration
+	// OAuthSigningKey signs and verifies them (HMAC-SHA256, at least 32
+	// bytes); replicas that verify each other's tokens share it. Zero: a
+	// random key for this Server.
+	OAuthSigningKey []byte
+	// Now is the clock of token lifetimes (issued access tokens, OIDC
+	// JWTs). Zero → time.Now.
+	Now func() time.Time
 	// MaxBodyBytes caps request bodies; larger ones get 413. Zero → 8 MiB
 	// (an Okta group PUT carries every member).
 	MaxBodyBytes int64
@@ -80,6 +104,10 @@ type RequestObservation struct {
 	// IdP names the client from its User-Agent: "okta", "entra" or
 	// "other".
 	IdP string
+	// Caller is the configured name of the credential the request
+	// authenticated with (a static token's name, an OAuth client's id, the
+	// OIDC caller name); empty when authentication refused it.
+	Caller string
 	// Method is the HTTP method if SCIM uses it (GET, POST, PUT, PATCH,
 	// DELETE, HEAD), else "other".
 	Method string
@@ -105,6 +133,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 50 * time.Second
+	}
+	if c.OIDCName == "" {
+		c.OIDCName = DefaultOIDCName
+	}
+	if c.OAuthTokenTTL <= 0 {
+		c.OAuthTokenTTL = time.Hour
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{Timeout: 10 * time.Second}
@@ -151,6 +188,7 @@ func (s *Server) routes() {
 	r := mux.NewRouter()
 	r.Handle("/healthz", HealthHandler())
 	r.Handle("/readyz", ReadyHandler(s.ready))
+	r.Handle(OAuthTokenPath, s.oauthToken())
 
 	api := r.PathPrefix(BasePath).Subrouter()
 	api.Use(s.authenticate, s.limitBody, s.deadline)
@@ -214,10 +252,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Request-Id", id)
 	sw := &statusWriter{ResponseWriter: w}
 	idp := idpOf(r.UserAgent())
-	ctx := withRequest(r.Context(), requestInfo{id: id, idp: idp, resource: resourceOf(r.URL.Path)})
-	// The audit log names the request and the IdP of every change made
-	// for it. Static tokens carry no name, so the IdP is the client's
-	// label, as in the logs.
+	info := &requestInfo{id: id, idp: idp, resource: resourceOf(r.URL.Path)}
+	ctx := withRequest(r.Context(), info)
+	// The audit log names the request, the IdP and (authenticate adds it)
+	// the caller of every change made for it.
 	ctx = mapping.WithActor(ctx, mapping.Actor{RequestID: id, IdP: idp})
 	defer func() {
 		if v := recover(); v != nil {
@@ -232,6 +270,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.Observe != nil {
 			s.cfg.Observe(RequestObservation{
 				IdP:      idp,
+				Caller:   info.caller,
 				Method:   methodOf(r.Method),
 				Resource: resourceOf(r.URL.Path),
 				Code:     sw.code(),
@@ -245,6 +284,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	s.router.ServeHTTP(sw, r.WithContext(ctx))
 }
+
+// SetStaticTokens replaces the static bearer tokens (Config.Tokens and
+// StaticTokens): from its return on, requests are authenticated against
+// tokens alone. It is safe to call while serving.
+func (s *Server) SetStaticTokens(tokens []StaticToken) { s.auth.setTokens(tokens) }
 
 // ready is Config.Ready, logging a failed check.
 func (s *Server) ready(ctx context.Context) Readiness {
