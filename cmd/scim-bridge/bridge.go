@@ -129,25 +129,23 @@ func newBridgeOn(cfg config.Config, store cache.Store, httpClient *http.Client, 
 			return nil, err
 		}
 	}
-	tokens := make([]string, 0, len(cfg.Tokens))
-	for _, t := range cfg.Tokens {
-		tokens = append(tokens, t.Reveal())
-	}
 	exts, err := schemaExtensions(cfg.SchemaExtensions)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	handler, err := scim.New(scim.Config{
+	scfg, err := withAuth(scim.Config{
 		Extensions:        exts,
-		Tokens:            tokens,
-		OIDCIssuer:        cfg.OIDCIssuer,
-		OIDCAudience:      cfg.OIDCAudience,
 		MaxBodyBytes:      cfg.MaxBodyBytes,
 		UserNameImmutable: cfg.UserNameChange == mapping.UserNameRefuse,
 		Observe:           metrics.ObserveRequest,
 		Ready:             probe.Ready,
-	}, []mapping.Resource{prov.Users(), prov.Groups()}, log.With("component", "scim"))
+	}, cfg)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	handler, err := scim.New(scfg, []mapping.Resource{prov.Users(), prov.Groups()}, log.With("component", "scim"))
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -164,6 +162,9 @@ func newBridgeOn(cfg config.Config, store cache.Store, httpClient *http.Client, 
 		var wg sync.WaitGroup
 		wg.Go(func() { prov.RunScheduler(ctx, metrics.ObserveRound) })
 		wg.Go(func() { prov.RunSettler(ctx, settleEvery, metrics.ObserveSettle) })
+		if cfg.TokensFile != "" {
+			wg.Go(func() { reloadTokens(ctx, cfg, handler.SetStaticTokens, tokensFilePoll, log.With("component", "auth")) })
+		}
 		if passes.enabled() {
 			wg.Go(func() { runReconcileSchedule(ctx, passes, reconcile, log.With("component", "reconcile")) })
 		}

@@ -22,7 +22,7 @@ func TestBridgeKeepsTheDeprovisionReserve(t *testing.T) {
 			te := envtest.New(t, envtest.Config{Store: envtest.NoStore, Quiet: true})
 			clientID, secret := te.Emulator.Credentials()
 			env := map[string]string{
-				"SCIM_BRIDGE_TOKENS":               "token",
+				"SCIM_BRIDGE_TOKENS":               "token-" + randomToken(),
 				"SCIM_BRIDGE_UIPATH_URL":           te.URL,
 				"SCIM_BRIDGE_UIPATH_CLIENT_ID":     clientID,
 				"SCIM_BRIDGE_UIPATH_CLIENT_SECRET": secret,

@@ -58,8 +58,8 @@ func problemVars(out string) []string {
 func TestCheckConfig(t *testing.T) {
 	const (
 		clientSecret = "cs-4f9b2e7d1a-very-secret"
-		tokenA       = "idp-token-alpha-8c1e5"
-		tokenB       = "idp-token-beta-93d07"
+		tokenA       = "idp-token-alpha-8c1e5-0123456789ab"
+		tokenB       = "idp-token-beta-93d07-0123456789abc"
 		redisPW      = "redis-pw-5e0c2b"
 	)
 	secrets := []string{clientSecret, tokenA, tokenB, redisPW}

@@ -113,8 +113,8 @@ func TestDemoWalkThrough(t *testing.T) {
 	// The last lines show what /metrics counted of the walk-through
 	// (client_golang writes the labels in name order).
 	for _, want := range []string{
-		`scim_bridge_scim_requests_total{code="201",idp="other",method="POST",resource="Users"} 1`,
-		`scim_bridge_scim_requests_total{code="204",idp="other",method="DELETE",resource="Users"} 1`,
+		`scim_bridge_scim_requests_total{caller="token-1",code="201",idp="other",method="POST",resource="Users"} 1`,
+		`scim_bridge_scim_requests_total{caller="token-1",code="204",idp="other",method="DELETE",resource="Users"} 1`,
 		`scim_bridge_upstream_requests_total{code="204",method="DELETE",op="delete_user"} 1`,
 	} {
 		if !strings.Contains(out, want) {

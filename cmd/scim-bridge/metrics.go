@@ -30,12 +30,13 @@ var upstreamBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 // metrics counts what the bridge does, in a registry of its own (not
 // Prometheus's global one), and serves it in the Prometheus exposition
 // format. Labels are drawn from small fixed sets (IdP, method, resource
-// type, status, UiPath operation): never an id, a userName or anything
+// type, status, UiPath operation, the caller names the configuration
+// gives credentials): never an id, a userName or anything
 // else a request carries. The zero value is not usable; use newMetrics.
 // All methods are safe for concurrent use.
 type metrics struct {
 	registry    *prometheus.Registry
-	requests    *prometheus.CounterVec   // idp, method, resource, code
+	requests    *prometheus.CounterVec   // idp, caller, method, resource, code
 	requestDur  *prometheus.HistogramVec // method, resource
 	upstream    *prometheus.CounterVec   // op, method, code
 	upstreamDur *prometheus.HistogramVec // method
@@ -70,8 +71,8 @@ func newMetrics(build buildInfo, lookupStats func() (lookups, pipelines int64), 
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "scim_bridge_scim_requests_total",
-			Help: "SCIM requests answered, by IdP, method, resource type and status.",
-		}, []string{"idp", "method", "resource", "code"}),
+			Help: "SCIM requests answered, by IdP, caller (the configured name of the credential; empty: refused), method, resource type and status.",
+		}, []string{"idp", "caller", "method", "resource", "code"}),
 		requestDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "scim_bridge_scim_request_duration_seconds",
 			Help:    "Time to answer a SCIM request.",
@@ -248,7 +249,7 @@ func (m *metrics) ObserveAuditFailure(entries int) { m.auditLost.Add(float64(ent
 // ObserveRequest counts one SCIM request; it is meant for
 // scim.Config.Observe.
 func (m *metrics) ObserveRequest(o scim.RequestObservation) {
-	m.requests.WithLabelValues(o.IdP, o.Method, o.Resource, strconv.Itoa(o.Code)).Inc()
+	m.requests.WithLabelValues(o.IdP, o.Caller, o.Method, o.Resource, strconv.Itoa(o.Code)).Inc()
 	m.requestDur.WithLabelValues(o.Method, o.Resource).Observe(o.Duration.Seconds())
 }
 

@@ -135,14 +135,14 @@ func TestServeMetrics(t *testing.T) {
 	}
 	samples := parseExposition(t, text)
 	for series, want := range map[string]float64{
-		`scim_bridge_scim_requests_total{idp="okta",method="POST",resource="Users",code="201"}`:      1,
-		`scim_bridge_scim_requests_total{idp="okta",method="GET",resource="Users",code="200"}`:       3,
-		`scim_bridge_scim_requests_total{idp="okta",method="GET",resource="Users",code="404"}`:       1,
-		`scim_bridge_scim_requests_total{idp="okta",method="GET",resource="Groups",code="401"}`:      1,
-		`scim_bridge_scim_request_duration_seconds_count{method="GET",resource="Users"}`:             4,
-		`scim_bridge_scim_request_duration_seconds_count{method="GET",resource="Groups"}`:            1,
-		`scim_bridge_scim_request_duration_seconds_bucket{method="POST",resource="Users",le="+Inf"}`: 1,
-		`scim_bridge_upstream_requests_total{op="create_user",method="POST",code="429"}`:             1,
+		`scim_bridge_scim_requests_total{idp="okta",caller="token-1",method="POST",resource="Users",code="201"}`: 1,
+		`scim_bridge_scim_requests_total{idp="okta",caller="token-1",method="GET",resource="Users",code="200"}`:  3,
+		`scim_bridge_scim_requests_total{idp="okta",caller="token-1",method="GET",resource="Users",code="404"}`:  1,
+		`scim_bridge_scim_requests_total{idp="okta",caller="",method="GET",resource="Groups",code="401"}`:        1,
+		`scim_bridge_scim_request_duration_seconds_count{method="GET",resource="Users"}`:                         4,
+		`scim_bridge_scim_request_duration_seconds_count{method="GET",resource="Groups"}`:                        1,
+		`scim_bridge_scim_request_duration_seconds_bucket{method="POST",resource="Users",le="+Inf"}`:             1,
+		`scim_bridge_upstream_requests_total{op="create_user",method="POST",code="429"}`:                         1,
 		`scim_bridge_redis_lookups_total`: lookupsBefore + 3,
 		buildInfoSeries(currentBuild()):   1,
 	} {
@@ -366,14 +366,14 @@ func TestMetricsObservations(t *testing.T) {
 		go func() {
 			defer func() { done <- struct{}{} }()
 			for range each {
-				m.ObserveRequest(scim.RequestObservation{IdP: "entra", Method: "GET", Resource: "Users", Code: 200, Duration: 3 * time.Millisecond})
+				m.ObserveRequest(scim.RequestObservation{IdP: "entra", Caller: "entra-prod", Method: "GET", Resource: "Users", Code: 200, Duration: 3 * time.Millisecond})
 			}
 		}()
 	}
 	for range workers {
 		<-done
 	}
-	m.ObserveRequest(scim.RequestObservation{IdP: "okta", Method: "PATCH", Resource: "Groups", Code: 204, Duration: 30 * time.Second})
+	m.ObserveRequest(scim.RequestObservation{IdP: "okta", Caller: "okta-prod", Method: "PATCH", Resource: "Groups", Code: 204, Duration: 30 * time.Second})
 	m.ObserveUpstream(upstream.Observation{Op: "create user", Method: "POST", Status: 201, Duration: 200 * time.Millisecond, BudgetWait: 1500 * time.Millisecond})
 	m.ObserveUpstream(upstream.Observation{Op: "get user", Method: "GET", Duration: 31 * time.Second})
 	m.ObserveUpstream(upstream.Observation{Op: "update user", Method: "PUT", BudgetWait: 20 * time.Second, BudgetExhausted: true})
@@ -397,37 +397,37 @@ func TestMetricsObservations(t *testing.T) {
 	text := string(raw)
 	samples := parseExposition(t, text)
 	for series, want := range map[string]float64{
-		`scim_bridge_scim_requests_total{idp="entra",method="GET",resource="Users",code="200"}`:       workers * each,
-		`scim_bridge_scim_requests_total{idp="okta",method="PATCH",resource="Groups",code="204"}`:     1,
-		`scim_bridge_scim_request_duration_seconds_count{method="GET",resource="Users"}`:              workers * each,
-		`scim_bridge_scim_request_duration_seconds_bucket{method="GET",resource="Users",le="0.0025"}`: 0,
-		`scim_bridge_scim_request_duration_seconds_bucket{method="GET",resource="Users",le="0.005"}`:  workers * each,
-		`scim_bridge_scim_request_duration_seconds_bucket{method="PATCH",resource="Groups",le="25"}`:  0,
-		`scim_bridge_scim_request_duration_seconds_bucket{method="PATCH",resource="Groups",le="50"}`:  1,
-		`scim_bridge_scim_request_duration_seconds_sum{method="PATCH",resource="Groups"}`:             30,
-		`scim_bridge_upstream_requests_total{op="create_user",method="POST",code="201"}`:              1,
-		`scim_bridge_upstream_requests_total{op="get_user",method="GET",code="none"}`:                 1,
-		`scim_bridge_upstream_request_duration_seconds_bucket{method="POST",le="0.1"}`:                0,
-		`scim_bridge_upstream_request_duration_seconds_bucket{method="POST",le="0.25"}`:               1,
-		`scim_bridge_upstream_request_duration_seconds_sum{method="POST"}`:                            0.2,
-		`scim_bridge_upstream_request_duration_seconds_bucket{method="GET",le="30"}`:                  0,
-		`scim_bridge_upstream_request_duration_seconds_count{method="GET"}`:                           1,
-		`scim_bridge_upstream_budget_wait_seconds_total{method="POST"}`:                               1.5,
-		`scim_bridge_upstream_budget_wait_seconds_total{method="PUT"}`:                                20,
-		`scim_bridge_upstream_budget_exhausted_total{method="PUT"}`:                                   1,
-		`scim_bridge_membership_pending`:                                                              12,
-		`scim_bridge_membership_pending_oldest_seconds`:                                               3,
-		`scim_bridge_membership_planned_calls`:                                                        4,
-		`scim_bridge_membership_calls_sent_total`:                                                     7,
-		`scim_bridge_membership_changes_total{result="done"}`:                                         37,
-		`scim_bridge_membership_changes_total{result="retried"}`:                                      2,
-		`scim_bridge_membership_changes_total{result="failed"}`:                                       1,
-		`scim_bridge_deprovision_seconds_count`:                                                       2,
-		`scim_bridge_deprovision_seconds_bucket{le="0.05"}`:                                           1,
-		`scim_bridge_deprovision_seconds_bucket{le="5"}`:                                              2,
-		`scim_bridge_redis_lookups_total`:                                                             7,
-		`scim_bridge_redis_lookup_pipelines_total`:                                                    2,
-		`scim_bridge_build_info{version="1.2.3",revision="c0ffee",modified="",goversion="go1"}`:       1,
+		`scim_bridge_scim_requests_total{idp="entra",caller="entra-prod",method="GET",resource="Users",code="200"}`:  workers * each,
+		`scim_bridge_scim_requests_total{idp="okta",caller="okta-prod",method="PATCH",resource="Groups",code="204"}`: 1,
+		`scim_bridge_scim_request_duration_seconds_count{method="GET",resource="Users"}`:                             workers * each,
+		`scim_bridge_scim_request_duration_seconds_bucket{method="GET",resource="Users",le="0.0025"}`:                0,
+		`scim_bridge_scim_request_duration_seconds_bucket{method="GET",resource="Users",le="0.005"}`:                 workers * each,
+		`scim_bridge_scim_request_duration_seconds_bucket{method="PATCH",resource="Groups",le="25"}`:                 0,
+		`scim_bridge_scim_request_duration_seconds_bucket{method="PATCH",resource="Groups",le="50"}`:                 1,
+		`scim_bridge_scim_request_duration_seconds_sum{method="PATCH",resource="Groups"}`:                            30,
+		`scim_bridge_upstream_requests_total{op="create_user",method="POST",code="201"}`:                             1,
+		`scim_bridge_upstream_requests_total{op="get_user",method="GET",code="none"}`:                                1,
+		`scim_bridge_upstream_request_duration_seconds_bucket{method="POST",le="0.1"}`:                               0,
+		`scim_bridge_upstream_request_duration_seconds_bucket{method="POST",le="0.25"}`:                              1,
+		`scim_bridge_upstream_request_duration_seconds_sum{method="POST"}`:                                           0.2,
+		`scim_bridge_upstream_request_duration_seconds_bucket{method="GET",le="30"}`:                                 0,
+		`scim_bridge_upstream_request_duration_seconds_count{method="GET"}`:                                          1,
+		`scim_bridge_upstream_budget_wait_seconds_total{method="POST"}`:                                              1.5,
+		`scim_bridge_upstream_budget_wait_seconds_total{method="PUT"}`:                                               20,
+		`scim_bridge_upstream_budget_exhausted_total{method="PUT"}`:                                                  1,
+		`scim_bridge_membership_pending`:                                                                             12,
+		`scim_bridge_membership_pending_oldest_seconds`:                                                              3,
+		`scim_bridge_membership_planned_calls`:                                                                       4,
+		`scim_bridge_membership_calls_sent_total`:                                                                    7,
+		`scim_bridge_membership_changes_total{result="done"}`:                                                        37,
+		`scim_bridge_membership_changes_total{result="retried"}`:                                                     2,
+		`scim_bridge_membership_changes_total{result="failed"}`:                                                      1,
+		`scim_bridge_deprovision_seconds_count`:                                                                      2,
+		`scim_bridge_deprovision_seconds_bucket{le="0.05"}`:                                                          1,
+		`scim_bridge_deprovision_seconds_bucket{le="5"}`:                                                             2,
+		`scim_bridge_redis_lookups_total`:                                                                            7,
+		`scim_bridge_redis_lookup_pipelines_total`:                                                                   2,
+		`scim_bridge_build_info{version="1.2.3",revision="c0ffee",modified="",goversion="go1"}`:                      1,
 	} {
 		if got, ok := samples.lookup(series); !ok || got != want {
 			t.Errorf("%s = %v (present %v), want %v", series, got, ok, want)

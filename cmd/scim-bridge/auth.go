@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/scim-bridge/scim-bridge/config"
+	"github.com/scim-bridge/scim-bridge/scim"
+)
+
+// tokensFilePoll is how often serve looks for a change of
+// SCIM_BRIDGE_TOKENS_FILE (its size, time and content).
+const tokensFilePoll = 3 * time.Second
+
+// staticTokens are the static IdP tokens of cfg (SCIM_BRIDGE_TOKENS and
+// SCIM_BRIDGE_TOKENS_FILE), by name and digest.
+func staticTokens(cfg config.Config) ([]scim.StaticToken, error) {
+	tokens, err := cfg.IdPTokens()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]scim.StaticToken, len(tokens))
+	for i, t := range tokens {
+		out[i] = scim.StaticToken{Name: t.Name, SHA256: t.SHA256}
+	}
+	return out, nil
+}
+
+// withAuth fills the IdP authentication of sc from cfg, which Validate
+// has accepted.
+func withAuth(sc scim.Config, cfg config.Config) (scim.Config, error) {
+	tokens, err := staticTokens(cfg)
+	if err != nil {
+		return sc, err
+	}
+	clients, err := cfg.OAuthClientList()
+	if err != nil {
+		return sc, err
+	}
+	sc.StaticTokens = tokens
+	for _, c := range clients {
+		sc.OAuthClients = append(sc.OAuthClients, scim.OAuthClient{ID: c.ID, SecretSHA256: c.SecretSHA256})
+	}
+	sc.OAuthTokenTTL = cfg.OAuthTokenTTL
+	if k := cfg.OAuthSigningKey.Reveal(); k != "" {
+		sc.OAuthSigningKey = []byte(k)
+	}
+	sc.OIDCIssuer, sc.OIDCAudience = cfg.OIDCIssuer, cfg.OIDCAudience
+	sc.OIDCRequiredClaims, sc.OIDCName = cfg.OIDCRequiredClaims, cfg.OIDCName
+	return sc, nil
+}
+
+// fileState identifies a version of a file: its size, modification time
+// and content digest (a rewrite within the mtime's resolution still
+// differs in content).
+type fileState struct {
+	size   int64
+	mtime  time.Time
+	digest [sha256.Size]byte
+}
+
+func statFile(path string) (fileState, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fileState{}, err
+	}
+	st := fileState{size: int64(len(data)), digest: sha256.Sum256(data)}
+	if fi, err := os.Stat(path); err == nil {
+		st.mtime = fi.ModTime()
+	}
+	return st, nil
+}
+
+// reloadTokens re-reads the static tokens, SCIM_BRIDGE_TOKENS_FILE
+// included, whenever the file changes (polled every poll) and on SIGHUP,
+// until ctx ends, and gives them to set. A file that cannot be read or
+// parsed, or holds a token too short or a name twice, leaves the previous
+// tokens in place and is logged, by line number, never by content.
+func reloadTokens(ctx context.Context, cfg config.Config, set func([]scim.StaticToken), poll time.Duration, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	last, lastErr := statFile(cfg.TokensFile)
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	for {
+		why := "changed"
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			why = "SIGHUP"
+		case <-tick.C:
+		}
+		st, err := statFile(cfg.TokensFile)
+		same := (err == nil) == (lastErr == nil) && st.size == last.size && st.mtime.Equal(last.mtime) && bytes.Equal(st.digest[:], last.digest[:])
+		if why != "SIGHUP" && same {
+			continue // unchanged, or still unreadable (logged once)
+		}
+		last, lastErr = st, err
+		tokens, err := staticTokens(cfg)
+		if err != nil {
+			log.Error("tokens file not reloaded: the previous tokens stay in force", "file", cfg.TokensFile, "trigger", why, "error", err)
+			continue
+		}
+		set(tokens)
+		names := make([]string, len(tokens))
+		for i, t := range tokens {
+			names[i] = t.Name
+		}
+		log.Info("tokens reloaded", "file", cfg.TokensFile, "trigger", why, "tokens", names)
+	}
+}
