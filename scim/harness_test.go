@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scim-bridge/scim-bridge/cache"
 	"github.com/scim-bridge/scim-bridge/internal/envtest"
 	"github.com/scim-bridge/scim-bridge/mapping"
 	"github.com/scim-bridge/scim-bridge/scim"
@@ -39,6 +40,7 @@ type bridge struct {
 	url    string // root URL of the SCIM server (BasePath not included)
 	client *http.Client
 	logs   *envtest.LogBuffer
+	store  cache.Store
 }
 
 type bridgeOptions struct {
@@ -68,7 +70,7 @@ func newBridge(tb testing.TB, o bridgeOptions) *bridge {
 	}
 	hs := httptest.NewServer(srv)
 	tb.Cleanup(hs.Close)
-	return &bridge{srv: srv, prov: prov, emu: te.Emulator, url: hs.URL, client: hs.Client(), logs: te.Logs}
+	return &bridge{srv: srv, prov: prov, emu: te.Emulator, url: hs.URL, client: hs.Client(), logs: te.Logs, store: te.Store}
 }
 
 // response is an answer from the bridge.
