@@ -232,7 +232,7 @@ func TestAuthorizationHeaderBypass(t *testing.T) {
 		{name: "two headers, both good", path: protected, header: http.Header{"Authorization": {"Bearer " + testToken, "Bearer " + testToken}}},
 		{name: "two headers, good and bad", path: protected, header: http.Header{"Authorization": {"Bearer " + testToken, "Bearer wrong"}}},
 		{name: "two headers, empty then good", path: protected, header: http.Header{"Authorization": {"", "Bearer " + testToken}}},
-		{name: "Basic", path: protected, header: http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(testToken + ":"))}}},
+		{name: "Basic", path: protected, header: http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(testToken+":"))}}},
 		{name: "Token scheme", path: protected, header: http.Header{"Authorization": {"Token " + testToken}}},
 		{name: "odd-case scheme with a bad token", path: protected, header: http.Header{"Authorization": {"bEaReR wrong"}}},
 		{name: "scheme glued to the token", path: protected, header: http.Header{"Authorization": {"Bearer" + testToken}}},
