@@ -100,7 +100,7 @@ type Config struct {
 	UiPathClientSecret Secret
 	// UiPathScopes are the scopes requested with the client credentials
 	// (SCIM_BRIDGE_UIPATH_SCOPES, space-separated, default
-	// "PM.User PM.Group PM.Directory").
+	// "PM.User PM.Group": the User and Group APIs, all the bridge calls).
 	UiPathScopes []string
 	// UiPathPartitionID is the organization GUID
 	// (SCIM_BRIDGE_UIPATH_PARTITION_ID). Empty means: take it from the
@@ -214,7 +214,7 @@ func defaults() Config {
 		OAuthTokenTTL:      time.Hour,
 		AdminListen:        "127.0.0.1:8081",
 		DrainDelay:         5 * time.Second,
-		UiPathScopes:       []string{"PM.User", "PM.Group", "PM.Directory"},
+		UiPathScopes:       []string{"PM.User", "PM.Group"},
 		RedisPrefix:        "scim-bridge",
 		DataDir:            "./data",
 		AuditRetention:     90 * 24 * time.Hour,

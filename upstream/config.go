@@ -19,7 +19,7 @@ const (
 )
 
 // defaultScopes are requested when Config.Scopes is empty.
-var defaultScopes = []string{"PM.User", "PM.Group", "PM.Directory"}
+var defaultScopes = []string{"PM.User", "PM.Group"}
 
 // Config configures a Client. Only BaseURL, ClientID and ClientSecret are
 // required; every other zero value has the default documented on its field.
@@ -36,7 +36,7 @@ type Config struct {
 	// ClientSecret of the external application. Required. It is sent only in
 	// the token request's form body, never logged and never put in an error.
 	ClientSecret string
-	// Scopes requested with client credentials. Zero means PM.User PM.Group PM.Directory.
+	// Scopes requested with client credentials. Zero means PM.User PM.Group, the scopes of the User and Group APIs the client calls.
 	Scopes []string
 	// PartitionID is the organization GUID. Zero means the prt_id claim of
 	// the access token.

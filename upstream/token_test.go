@@ -55,7 +55,7 @@ func (ts *tokenServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := r.ParseForm(); err != nil || r.PostForm.Get("grant_type") != "client_credentials" ||
 		r.PostForm.Get("client_id") != "app" || r.PostForm.Get("client_secret") != "top-secret" ||
-		r.PostForm.Get("scope") != "PM.User PM.Group PM.Directory" {
+		r.PostForm.Get("scope") != "PM.User PM.Group" {
 		w.WriteHeader(http.StatusBadRequest)
 		fmt.Fprint(w, `{"error":"invalid_request"}`)
 		return

@@ -158,7 +158,7 @@ func TestConfigDefaults(t *testing.T) {
 	if cfg.Timeout != DefaultTimeout || cfg.MaxAttempts != DefaultMaxAttempts || cfg.MaxRetryWait != DefaultMaxRetryWait {
 		t.Errorf("defaults not applied: %+v", cfg)
 	}
-	if strings.Join(cfg.Scopes, " ") != "PM.User PM.Group PM.Directory" {
+	if strings.Join(cfg.Scopes, " ") != "PM.User PM.Group" {
 		t.Errorf("Scopes = %q", cfg.Scopes)
 	}
 	if cfg.HTTPClient == nil || cfg.Now == nil || cfg.Sleep == nil {

@@ -64,7 +64,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		UiPathTokenURL:     emuURL + "/connect/token",
 		UiPathClientID:     clientID,
 		UiPathClientSecret: config.Secret(secret),
-		UiPathScopes:       []string{"PM.User", "PM.Group", "PM.Directory"},
+		UiPathScopes:       []string{"PM.User", "PM.Group"},
 		DataDir:            filepath.Clean(dir),
 		MembershipStrategy: *strategy,
 		MembershipWrites:   "queued",

@@ -26,8 +26,8 @@ type Config struct {
 	// "emulator-secret".
 	ClientSecret string
 	// GrantedScopes are the scopes the application may receive. Zero →
-	// PM.User PM.Group PM.Directory (resource scopes, which satisfy both the
-	// .Read and the .Write check).
+	// PM.User PM.Group (resource scopes, which satisfy both the .Read and
+	// the .Write check), what an administrator grants the bridge.
 	GrantedScopes []string
 	// TokenTTL is the access-token lifetime. Zero → 1h.
 	TokenTTL time.Duration
@@ -74,7 +74,7 @@ func (c Config) withDefaults() Config {
 		c.ClientSecret = "emulator-secret"
 	}
 	if len(c.GrantedScopes) == 0 {
-		c.GrantedScopes = []string{"PM.User", "PM.Group", "PM.Directory"}
+		c.GrantedScopes = []string{"PM.User", "PM.Group"}
 	} else {
 		c.GrantedScopes = append([]string(nil), c.GrantedScopes...)
 	}
