@@ -245,7 +245,8 @@ func defaultTokenURL(root string) string {
 
 // Load builds a Config from the defaults, the YAML file at filePath and the
 // environment read through getenv (os.Getenv in production), in increasing
-// order of precedence. An empty filePath means the file named by
+// order of precedence. A secret setting may instead be read from the file
+// its _FILE variable (or <key>_file key) names. An empty filePath means the file named by
 // SCIM_BRIDGE_CONFIG, or no file.
 //
 // Load reports every value it cannot parse, and unknown keys in the file,
@@ -267,9 +268,10 @@ func Load(getenv func(string) string, filePath string) (Config, error) {
 
 	c := defaults()
 	for _, s := range settings {
-		raw, source := strings.TrimSpace(getenv(s.env())), s.env()
-		if raw == "" {
-			raw, source = file[s.key], s.key+" in "+filePath
+		raw, source, err := s.lookup(getenv, file, filePath)
+		if err != nil {
+			errs = append(errs, err)
+			continue
 		}
 		if raw == "" {
 			continue
@@ -305,6 +307,11 @@ func readFile(path string) (map[string]string, error) {
 	byKey := make(map[string]setting, len(settings))
 	for _, s := range settings {
 		byKey[s.key] = s
+	}
+	for _, s := range settings {
+		if _, taken := byKey[s.fileKey()]; s.hasFile() && !taken {
+			byKey[s.fileKey()] = text(s.fileKey(), nil) // a path
+		}
 	}
 	values := make(map[string]string, len(root.Content)/2)
 	var errs []error

@@ -85,7 +85,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		fmt.Fprintf(&entries, "%s=%s\n", e.Name, e.Value)
 	}
 	assertNoLeak(t, "Entries", entries.String())
-	for _, name := range []string{"SCIM_BRIDGE_TOKENS=<secret>,<secret>", "SCIM_BRIDGE_ADMIN_TOKENS=<secret>", "SCIM_BRIDGE_UIPATH_CLIENT_SECRET=<secret>", "SCIM_BRIDGE_REDIS_URL=<secret>"} {
+	for _, name := range []string{"SCIM_BRIDGE_TOKENS=<secret>,<secret>", "SCIM_BRIDGE_ADMIN_TOKENS=<secret>", "SCIM_BRIDGE_UIPATH_CLIENT_SECRET=<secret>", "SCIM_BRIDGE_REDIS_URL=redis://user:<secret>@redis.example:6379/0"} {
 		if !strings.Contains(entries.String(), name+"\n") {
 			t.Errorf("Entries lacks %s:\n%s", name, entries.String())
 		}

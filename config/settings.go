@@ -57,6 +57,12 @@ type setting struct {
 	parse func(c *Config, v string) error
 	// format prints the setting of c in the variable's syntax, redacted.
 	format func(c Config) string
+	// secret reports whether the setting holds a credential: it then has a
+	// _FILE variant (see fileEnv), unless noFile is set.
+	secret bool
+	// noFile withholds the generic _FILE variant from a secret setting that
+	// reads its file in its own way.
+	noFile bool
 }
 
 func (s setting) env() string { return EnvPrefix + strings.ToUpper(s.key) }
@@ -103,7 +109,9 @@ func (s setting) fromYAML(n *yaml.Node) (string, error) {
 // settings lists every variable in the order of Config's fields.
 var settings = []setting{
 	text("listen", func(c *Config) *string { return &c.Listen }),
-	secrets("tokens", func(c *Config) *[]Secret { return &c.Tokens }),
+	// SCIM_BRIDGE_TOKENS_FILE is a token file of its own, not the generic
+	// _FILE variant.
+	withoutFile(secrets("tokens", func(c *Config) *[]Secret { return &c.Tokens })),
 	text("oidc_issuer", func(c *Config) *string { return &c.OIDCIssuer }),
 	text("oidc_audience", func(c *Config) *string { return &c.OIDCAudience }),
 	{
@@ -162,7 +170,7 @@ var settings = []setting{
 		format: func(c Config) string { return strings.Join(c.UiPathScopes, " ") },
 	},
 	text("uipath_partition_id", func(c *Config) *string { return &c.UiPathPartitionID }),
-	secret("redis_url", func(c *Config) *Secret { return &c.RedisURL }),
+	secretURL("redis_url", func(c *Config) *Secret { return &c.RedisURL }),
 	text("redis_prefix", func(c *Config) *string { return &c.RedisPrefix }),
 	text("data_dir", func(c *Config) *string { return &c.DataDir }),
 	duration("audit_retention", func(c *Config) *time.Duration { return &c.AuditRetention }),
@@ -264,7 +272,22 @@ func secret(key string, field func(*Config) *Secret) setting {
 		key:    key,
 		parse:  func(c *Config, v string) error { *field(c) = Secret(v); return nil },
 		format: func(c Config) string { return field(&c).String() },
+		secret: true,
 	}
+}
+
+// secretURL is a Secret setting holding a URL that may carry a password:
+// it prints with only the password redacted (RedactURL).
+func secretURL(key string, field func(*Config) *Secret) setting {
+	s := secret(key, field)
+	s.format = func(c Config) string { return RedactURL(field(&c).Reveal()) }
+	return s
+}
+
+// withoutFile returns s without the generic _FILE variant.
+func withoutFile(s setting) setting {
+	s.noFile = true
+	return s
 }
 
 // secrets is a comma-separated list of Secrets (bearer tokens); empty
@@ -283,6 +306,7 @@ func secrets(key string, field func(*Config) *[]Secret) setting {
 			return nil
 		},
 		format: func(c Config) string { return joinSecrets(*field(&c)) },
+		secret: true,
 	}
 }
 
