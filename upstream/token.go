@@ -33,6 +33,7 @@ type token struct {
 	expires time.Time
 	renewAt time.Time // after this, callers trigger a renewal
 	prtID   string    // the prt_id claim, "" if absent
+	scopes  []string  // the scopes granted, nil if the grant does not say
 }
 
 // tokenFetch is one in-flight token request shared by every caller that
@@ -159,12 +160,20 @@ func (ts *tokenSource) invalidate(access string) {
 
 // fetch requests a new token from the token endpoint.
 func (ts *tokenSource) fetch(ctx context.Context) (token, error) {
+	return ts.fetchScope(ctx, ts.scope)
+}
+
+// fetchScope requests a new token for scope; an empty scope sends no scope
+// parameter, which grants every scope the application has.
+func (ts *tokenSource) fetchScope(ctx context.Context, scope string) (token, error) {
 	const op = "get token"
 	form := url.Values{
 		"grant_type":    {"client_credentials"},
 		"client_id":     {ts.clientID},
 		"client_secret": {ts.secret},
-		"scope":         {ts.scope},
+	}
+	if scope != "" {
+		form.Set("scope", scope)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ts.tokenURL, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -210,11 +219,16 @@ func (ts *tokenSource) fetch(ctx context.Context) (token, error) {
 		lifetime = defaultTokenLifetime
 	}
 	prt, _ := jwtStringClaim(tr.AccessToken, "prt_id")
+	scopes := strings.Fields(tr.Scope)
+	if len(scopes) == 0 {
+		scopes = jwtScopes(tr.AccessToken)
+	}
 	return token{
 		access:  tr.AccessToken,
 		expires: start.Add(lifetime),
 		renewAt: start.Add(lifetime - renewMargin(lifetime)),
 		prtID:   prt,
+		scopes:  scopes,
 	}, nil
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,12 +14,17 @@ import (
 	"github.com/scim-bridge/scim-bridge/upstream"
 )
 
-// checkConfigCmd prints every setting (secrets as <secret>) and every
-// problem at once; it exits 1 when the configuration is not usable.
-func checkConfigCmd(args []string, stdout, stderr io.Writer) int {
+// checkConfigCmd prints every setting (secrets as <secret>, URLs with only
+// their password masked), every problem at once, and a warning for each
+// SCIM_BRIDGE_ variable that is not a setting. With -probe it then
+// connects: to the store, and to UiPath for a token and a read of users
+// and groups. It exits 1 when the configuration is not usable (or, with
+// -probe, when a check fails). Without -probe it connects nowhere.
+func checkConfigCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("config", "", "optional YAML configuration file (default $SCIM_BRIDGE_CONFIG)")
+	probe := fs.Bool("probe", false, "also connect to the store and UiPath: get a token, compare its scopes, read users and groups")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -33,18 +39,37 @@ func checkConfigCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(tw, "%s\t%s\t\n", e.Name, v)
 	}
 	tw.Flush()
+	if unknown := config.UnknownVars(os.Environ()); len(unknown) > 0 {
+		fmt.Fprintln(stdout, "\nwarnings:")
+		for _, name := range unknown {
+			fmt.Fprintf(stdout, "  %s\n", unknownVarNote(name))
+		}
+	}
 	// Load keeps the default in place of a value it cannot parse, so the
 	// rest is still worth validating: report every problem at once.
 	if err := errors.Join(loadErr, cfg.Validate()); err != nil {
 		fmt.Fprintf(stdout, "\nproblems:\n%v\n", err)
+		if *probe {
+			fmt.Fprintln(stdout, "\nprobe not run: fix the problems first")
+		}
 		return 1
 	}
 	fmt.Fprintln(stdout, "\nwhat the membership settings cost:")
 	for _, line := range costNotes(cfg) {
 		fmt.Fprintln(stdout, "  "+line)
 	}
+	if *probe && !writeProbe(stdout, probeBridge(ctx, cfg, nil)) {
+		fmt.Fprintln(stdout, "\nconfiguration valid, but the bridge cannot serve: see the fixes above")
+		return 1
+	}
 	fmt.Fprintln(stdout, "\nconfiguration OK")
 	return 0
+}
+
+// unknownVarNote is the warning for a SCIM_BRIDGE_ variable that is not a
+// setting: it names the variable, never its value.
+func unknownVarNote(name string) string {
+	return name + " is not a setting of scim-bridge and is ignored (a typo?)"
 }
 
 // costNotes says, for the configured membership writes and strategy, what

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -144,7 +146,7 @@ func TestCheckConfig(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			setConfigEnv(t, tt.env)
 			var out, errOut bytes.Buffer
-			code := checkConfigCmd(nil, &out, &errOut)
+			code := checkConfigCmd(t.Context(), nil, &out, &errOut)
 			got := out.String() + errOut.String()
 			if code != tt.wantCode {
 				t.Fatalf("exit %d, want %d; output:\n%s", code, tt.wantCode, got)
@@ -175,5 +177,40 @@ func TestCheckConfig(t *testing.T) {
 				t.Errorf("stderr not empty: %s", errOut.String())
 			}
 		})
+	}
+}
+
+// TestCheckConfigUnknownNames: a SCIM_BRIDGE_ variable that is not a
+// setting is a warning naming it, never its value; an unknown key in the
+// YAML file is a problem.
+func TestCheckConfigUnknownNames(t *testing.T) {
+	const typoValue = "typo-token-value-5c2e9d0a7b1f4e3d8a6c"
+	env := map[string]string{
+		"TOKENS": "idp-token-alpha-8c1e5-0123456789abcdef", "UIPATH_URL": "https://cloud.uipath.com/acme/identity_",
+		"UIPATH_CLIENT_ID": "app", "UIPATH_CLIENT_SECRET": "cs-0123456789", "DATA_DIR": t.TempDir(),
+	}
+	setConfigEnv(t, env)
+	t.Setenv("SCIM_BRIDGE_TOKEN", typoValue)
+	var out bytes.Buffer
+	if code := checkConfigCmd(t.Context(), nil, &out, &out); code != 0 {
+		t.Errorf("exit %d, want 0 (an unknown variable is a warning)", code)
+	}
+	if !strings.Contains(out.String(), "warnings:\n  SCIM_BRIDGE_TOKEN is not a setting") {
+		t.Errorf("output does not warn of SCIM_BRIDGE_TOKEN:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), typoValue) {
+		t.Errorf("output reveals the unknown variable's value:\n%s", out.String())
+	}
+
+	file := filepath.Join(t.TempDir(), "bridge.yaml")
+	if err := os.WriteFile(file, []byte("data_dri: /var/lib/scim-bridge\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := checkConfigCmd(t.Context(), []string{"-config", file}, &out, &out); code != 1 {
+		t.Errorf("exit %d, want 1 (an unknown YAML key is a problem)", code)
+	}
+	if !strings.Contains(out.String(), `unknown key "data_dri"`) {
+		t.Errorf("output does not report the unknown key:\n%s", out.String())
 	}
 }

@@ -27,6 +27,7 @@ Usage:
   scim-bridge audit          print the audit log of changes made or refused
                              (-since 24h, -user ID|userName, -json for JSON lines)
   scim-bridge check-config   validate the configuration and print every setting
+                             (-probe: also reach the store and UiPath, check the scopes)
   scim-bridge healthcheck    ask a running bridge's /healthz (-url to name it);
                              exit 0 when healthy, else 1: for container HEALTHCHECKs
   scim-bridge version        print the version, commit and commit date
@@ -57,7 +58,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "audit":
 		return auditCmd(ctx, args[1:], stdout, stderr)
 	case "check-config":
-		return checkConfigCmd(args[1:], stdout, stderr)
+		return checkConfigCmd(ctx, args[1:], stdout, stderr)
 	case "healthcheck":
 		return healthcheckCmd(ctx, args[1:], stdout, stderr)
 	case "version", "-version", "--version":

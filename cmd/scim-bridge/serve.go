@@ -29,6 +29,9 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	for _, name := range config.UnknownVars(os.Environ()) {
+		log.Warn("not a setting of scim-bridge, ignored (a typo?)", "variable", name)
+	}
 	tuneGC()
 	var tlsConfig *tls.Config
 	if cfg.TLSEnabled() {
