@@ -50,7 +50,6 @@ func TestEntriesRedisURL(t *testing.T) {
 	}
 }
 
-
 // TestSecretFiles: every secret setting but the IdP tokens has a _FILE
 // variant, in the environment and in the YAML file.
 func TestSecretFiles(t *testing.T) {
@@ -145,7 +144,6 @@ func TestSecretFileErrors(t *testing.T) {
 		})
 	}
 }
-
 
 func TestUnknownVars(t *testing.T) {
 	env := []string{
