@@ -81,12 +81,14 @@ type Store struct {
 }
 
 // New returns a store on cfg.Client, or on a client for cfg.URL. It does not
-// contact Redis; call Ping for that. A nil logger discards logs.
+// contact Redis; call Ping for that. A nil logger discards logs. New also
+// sends go-redis's own log lines to logger, at warn level (logger.go).
 func New(cfg Config, logger *slog.Logger) (*Store, error) {
 	cfg = cfg.withDefaults()
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	useLogger(logger)
 	if strings.ContainsAny(cfg.Prefix, "{}") {
 		return nil, fmt.Errorf("redisstore: prefix %q must not contain '{' or '}'", cfg.Prefix)
 	}
