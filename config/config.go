@@ -189,6 +189,12 @@ type Config struct {
 	// LogFormat is "json" or "text" (SCIM_BRIDGE_LOG_FORMAT, default
 	// "json").
 	LogFormat string
+	// LogPII is how personal data (userNames, emails, display names,
+	// externalIds) appears in logs: "full", "hash" (a short SHA-256, stable
+	// so that lines can be correlated) or "off" (left out)
+	// (SCIM_BRIDGE_LOG_PII, default "hash"). The audit trail is not a log
+	// and keeps them in full.
+	LogPII string
 	// ShutdownTimeout bounds the graceful shutdown, which starts after
 	// DrainDelay: the time in-flight requests get to finish
 	// (SCIM_BRIDGE_SHUTDOWN_TIMEOUT, default 15s).
@@ -231,6 +237,7 @@ func defaults() Config {
 		AdoptExisting:      true,
 		LogLevel:           "info",
 		LogFormat:          "json",
+		LogPII:             "hash",
 		ShutdownTimeout:    15 * time.Second,
 	}
 }

@@ -100,6 +100,7 @@ func TestLoadDefaults(t *testing.T) {
 		AdoptExisting:      true,
 		LogLevel:           "info",
 		LogFormat:          "json",
+		LogPII:             "hash",
 		ShutdownTimeout:    15 * time.Second,
 	}
 	if d := diffConfig(got, want); d != "" {
@@ -154,6 +155,7 @@ func TestLoadEnv(t *testing.T) {
 				"SCIM_BRIDGE_ADOPT_EXISTING":           "false",
 				"SCIM_BRIDGE_LOG_LEVEL":                "debug",
 				"SCIM_BRIDGE_LOG_FORMAT":               "text",
+				"SCIM_BRIDGE_LOG_PII":                  "Off",
 				"SCIM_BRIDGE_SHUTDOWN_TIMEOUT":         "2s",
 			},
 			want: func(c *Config) {
@@ -195,6 +197,7 @@ func TestLoadEnv(t *testing.T) {
 					AdoptExisting:      false,
 					LogLevel:           "debug",
 					LogFormat:          "text",
+					LogPII:             "off",
 					ShutdownTimeout:    2 * time.Second,
 				}
 			},
@@ -571,6 +574,7 @@ func TestEntries(t *testing.T) {
 		{Name: "SCIM_BRIDGE_ADOPT_EXISTING", Value: "true", Default: true},
 		{Name: "SCIM_BRIDGE_LOG_LEVEL", Value: "info", Default: true},
 		{Name: "SCIM_BRIDGE_LOG_FORMAT", Value: "json", Default: true},
+		{Name: "SCIM_BRIDGE_LOG_PII", Value: "hash", Default: true},
 		{Name: "SCIM_BRIDGE_SHUTDOWN_TIMEOUT", Value: "15s", Default: true},
 	}
 	got := c.Entries()

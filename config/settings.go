@@ -246,6 +246,7 @@ var settings = []setting{
 	},
 	word("log_level", func(c *Config) *string { return &c.LogLevel }),
 	word("log_format", func(c *Config) *string { return &c.LogFormat }),
+	word("log_pii", func(c *Config) *string { return &c.LogPII }),
 	duration("shutdown_timeout", func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
 }
 

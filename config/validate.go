@@ -111,6 +111,7 @@ func (c Config) Validate() error {
 	}
 	checkWord("LOG_LEVEL", c.LogLevel, "debug", "info", "warn", "error")
 	checkWord("LOG_FORMAT", c.LogFormat, "json", "text")
+	checkWord("LOG_PII", c.LogPII, "full", "hash", "off")
 
 	// Limits.
 	for _, m := range slices.Sorted(maps.Keys(c.Budget)) {

@@ -85,6 +85,7 @@ func TestValidate(t *testing.T) {
 				`SCIM_BRIDGE_USERNAME_CHANGE: "" is not one of keep, refuse`,
 				`SCIM_BRIDGE_LOG_LEVEL: "" is not one of debug, info, warn, error`,
 				`SCIM_BRIDGE_LOG_FORMAT: "" is not one of json, text`,
+				`SCIM_BRIDGE_LOG_PII: "" is not one of full, hash, off`,
 				"SCIM_BRIDGE_UIPATH_BUDGET: GET=0: count must be positive",
 				`SCIM_BRIDGE_UIPATH_BUDGET: unknown method "HEAD"`,
 				"SCIM_BRIDGE_UIPATH_BUDGET_WINDOW: 0s: must be positive",

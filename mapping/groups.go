@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/scim-bridge/scim-bridge/cache"
+	"github.com/scim-bridge/scim-bridge/internal/logpii"
 	"github.com/scim-bridge/scim-bridge/scimdoc"
 	"github.com/scim-bridge/scim-bridge/upstream"
 )
@@ -119,7 +120,7 @@ func (p *Provisioner) createGroup(ctx context.Context, attrs map[string]any) (ca
 		}
 		return cache.Record{}, fmt.Errorf("store group %s: %w", id, err)
 	}
-	p.log.InfoContext(ctx, "group created", "scim_id", id, "members", len(members), "adopted", adopted)
+	p.log.InfoContext(ctx, "group created", "scim_id", id, "display_name", logpii.Value(name), "members", len(members), "adopted", adopted)
 	if adopted {
 		noteAudit(ctx, func(n *auditNote) { n.detail = "adopted an existing UiPath group" })
 	}
@@ -172,7 +173,7 @@ func (p *Provisioner) adoptGroup(ctx context.Context, name string, members []str
 				return "", fmt.Errorf("set members of adopted group %s: %w", g.ID, err)
 			}
 		}
-		p.log.InfoContext(ctx, "adopted existing UiPath group", "upstream_id", g.ID, "added", len(add), "removed", len(remove))
+		p.log.InfoContext(ctx, "adopted existing UiPath group", "upstream_id", g.ID, "display_name", logpii.Value(g.Name), "added", len(add), "removed", len(remove))
 		return g.ID, nil
 	}
 	return "", uniqueness("UiPath reports group name %q as taken, but no such group was found", name)

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/scim-bridge/scim-bridge/cache"
+	"github.com/scim-bridge/scim-bridge/internal/logpii"
 	"github.com/scim-bridge/scim-bridge/upstream"
 )
 
@@ -157,7 +158,7 @@ func (p *Provisioner) storeReadopted(ctx context.Context, rec cache.Record) (cac
 	if err != nil {
 		return cache.Record{}, fmt.Errorf("store re-adopted %s %s: %w", rec.Kind, rec.ID, err)
 	}
-	p.log.WarnContext(ctx, "re-adopted from UiPath after a store loss", "kind", rec.Kind, "scim_id", rec.ID, "name", rec.Name, "members", len(rec.Members))
+	p.log.WarnContext(ctx, "re-adopted from UiPath after a store loss", "kind", rec.Kind, "scim_id", rec.ID, "name", logpii.Value(rec.Name), "members", len(rec.Members))
 	return stored, nil
 }
 

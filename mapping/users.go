@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/cache"
+	"github.com/scim-bridge/scim-bridge/internal/logpii"
 	"github.com/scim-bridge/scim-bridge/scimdoc"
 	"github.com/scim-bridge/scim-bridge/upstream"
 )
@@ -116,7 +117,7 @@ func (p *Provisioner) createUser(ctx context.Context, attrs map[string]any) (cac
 		}
 		return cache.Record{}, fmt.Errorf("store user %s: %w", id, err)
 	}
-	p.log.InfoContext(ctx, "user created", "scim_id", id, "adopted", adopted)
+	p.log.InfoContext(ctx, "user created", "scim_id", id, "user_name", logpii.Value(prof.UserName), "adopted", adopted)
 	if adopted {
 		noteAudit(ctx, func(n *auditNote) { n.detail = "adopted an existing UiPath account" })
 	}
@@ -242,7 +243,7 @@ func (p *Provisioner) createUpstreamUser(ctx context.Context, id string, prof pr
 				return "", false, release, fmt.Errorf("update adopted user %s: %w", existing.ID, err)
 			}
 		}
-		p.log.InfoContext(ctx, "adopted existing UiPath account", "upstream_id", existing.ID)
+		p.log.InfoContext(ctx, "adopted existing UiPath account", "upstream_id", existing.ID, "user_name", logpii.Value(prof.UserName))
 		return existing.ID, true, unlock, nil
 	case upstream.IsRetryable(err):
 		// The create may have happened with its response lost: the id is
@@ -282,7 +283,8 @@ func (p *Provisioner) findExisting(ctx context.Context, prof profile, uerr *upst
 			// An account with this email under another login is another
 			// identity (an admin's own account, say): adopting it would
 			// let this IdP user control it.
-			p.log.WarnContext(ctx, "create refused: UiPath has the email under another login; not adopted", "upstream_id", u.ID)
+			p.log.WarnContext(ctx, "create refused: UiPath has the email under another login; not adopted", "upstream_id", u.ID,
+				"user_name", logpii.Value(prof.UserName), "email", logpii.Value(prof.Email))
 			return upstream.User{}, uniqueness("UiPath already has an account with email %q under another userName; the bridge adopts an existing account only when its userName is the SCIM userName, or is that email", prof.Email)
 		}
 		if err == nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/scim-bridge/scim-bridge/cache/boltstore"
 	"github.com/scim-bridge/scim-bridge/cache/redisstore"
 	"github.com/scim-bridge/scim-bridge/config"
+	"github.com/scim-bridge/scim-bridge/internal/logpii"
 	"github.com/scim-bridge/scim-bridge/mapping"
 	"github.com/scim-bridge/scim-bridge/scim"
 	"github.com/scim-bridge/scim-bridge/scimdoc"
@@ -232,8 +233,22 @@ func (b redisBudget) Usage(ctx context.Context) (map[string]upstream.BudgetUse, 
 	return out, nil
 }
 
-// newLogger builds the process logger from the configuration.
+// newLogger builds a logger at level in format ("json" or "text") that
+// logs personal data hashed (logpii.Hash, the default of
+// SCIM_BRIDGE_LOG_PII).
 func newLogger(w io.Writer, level, format string) *slog.Logger {
+	return newLoggerPII(w, level, format, logpii.Hash)
+}
+
+// configLogger builds the process logger from the configuration: its
+// level, format and SCIM_BRIDGE_LOG_PII, which Validate has checked.
+func configLogger(w io.Writer, cfg config.Config) *slog.Logger {
+	mode, _ := logpii.ParseMode(cfg.LogPII)
+	return newLoggerPII(w, cfg.LogLevel, cfg.LogFormat, mode)
+}
+
+// newLoggerPII is newLogger with personal data logged as pii says.
+func newLoggerPII(w io.Writer, level, format string, pii logpii.Mode) *slog.Logger {
 	var lvl slog.Level
 	switch strings.ToLower(level) {
 	case "debug":
@@ -251,8 +266,8 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 		h = slog.NewTextHandler(w, opts)
 	}
 	// Every line logged while serving a SCIM request, in any package,
-	// carries that request's id.
-	return slog.New(scim.LogHandler(h))
+	// carries that request's id; personal data is rendered as pii says.
+	return slog.New(scim.LogHandler(logpii.Handler(h, pii)))
 }
 
 // listenerTimeouts bound every phase of a connection on both listeners

@@ -28,7 +28,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "scim-bridge: configuration:\n%v\n", err)
 		return 1
 	}
-	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	log := configLogger(stderr, cfg)
 	for _, name := range config.UnknownVars(os.Environ()) {
 		log.Warn("not a setting of scim-bridge, ignored (a typo?)", "variable", name)
 	}
