@@ -32,20 +32,23 @@ func TestRedactURL(t *testing.T) {
 	}
 }
 
-// TestEntriesRedisURL: check-config shows where the store is, with only
-// the password hidden.
-func TestEntriesRedisURL(t *testing.T) {
-	for _, tt := range []struct{ url, want string }{
-		{"redis://:" + leakRedis + "@redis:6379/0", "redis://:<secret>@redis:6379/0"},
-		{"redis://redis:6379/3", "redis://redis:6379/3"},
+// TestEntriesURLs: check-config shows where each URL points, with only a
+// password hidden.
+func TestEntriesURLs(t *testing.T) {
+	for _, tt := range []struct{ name, url, want string }{
+		{"SCIM_BRIDGE_REDIS_URL", "redis://:" + leakRedis + "@redis:6379/0", "redis://:<secret>@redis:6379/0"},
+		{"SCIM_BRIDGE_REDIS_URL", "redis://redis:6379/3", "redis://redis:6379/3"},
+		{"SCIM_BRIDGE_UIPATH_URL", "https://proxy:" + leakClient + "@uipath.example/acme/identity_", "https://proxy:<secret>@uipath.example/acme/identity_"},
+		{"SCIM_BRIDGE_UIPATH_TOKEN_URL", "https://u:" + leakClient + "@uipath.example/identity_/connect/token", "https://u:<secret>@uipath.example/identity_/connect/token"},
+		{"SCIM_BRIDGE_OIDC_ISSUER", "https://login.example/tenant/v2.0", "https://login.example/tenant/v2.0"},
 	} {
-		c, err := Load(envOf(map[string]string{"SCIM_BRIDGE_REDIS_URL": tt.url}), "")
+		c, err := Load(envOf(map[string]string{tt.name: tt.url}), "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		i := slices.IndexFunc(c.Entries(), func(e Entry) bool { return e.Name == "SCIM_BRIDGE_REDIS_URL" })
+		i := slices.IndexFunc(c.Entries(), func(e Entry) bool { return e.Name == tt.name })
 		if got := c.Entries()[i].Value; got != tt.want {
-			t.Errorf("SCIM_BRIDGE_REDIS_URL shows as %q, want %q", got, tt.want)
+			t.Errorf("%s shows as %q, want %q", tt.name, got, tt.want)
 		}
 	}
 }

@@ -112,7 +112,7 @@ var settings = []setting{
 	// SCIM_BRIDGE_TOKENS_FILE is a token file of its own, not the generic
 	// _FILE variant.
 	withoutFile(secrets("tokens", func(c *Config) *[]Secret { return &c.Tokens })),
-	text("oidc_issuer", func(c *Config) *string { return &c.OIDCIssuer }),
+	urlText("oidc_issuer", func(c *Config) *string { return &c.OIDCIssuer }),
 	text("oidc_audience", func(c *Config) *string { return &c.OIDCAudience }),
 	{
 		key: "oidc_required_claims", shape: mapping,
@@ -156,9 +156,9 @@ var settings = []setting{
 			c.UiPathURL = strings.TrimRight(v, "/")
 			return nil
 		},
-		format: func(c Config) string { return c.UiPathURL },
+		format: func(c Config) string { return RedactURL(c.UiPathURL) },
 	},
-	text("uipath_token_url", func(c *Config) *string { return &c.UiPathTokenURL }),
+	urlText("uipath_token_url", func(c *Config) *string { return &c.UiPathTokenURL }),
 	text("uipath_client_id", func(c *Config) *string { return &c.UiPathClientID }),
 	secret("uipath_client_secret", func(c *Config) *Secret { return &c.UiPathClientSecret }),
 	{
@@ -257,6 +257,14 @@ func text(key string, field func(*Config) *string) setting {
 		parse:  func(c *Config, v string) error { *field(c) = v; return nil },
 		format: func(c Config) string { return *field(&c) },
 	}
+}
+
+// urlText is a URL setting kept as written; a password in it prints
+// redacted (RedactURL).
+func urlText(key string, field func(*Config) *string) setting {
+	s := text(key, field)
+	s.format = func(c Config) string { return RedactURL(*field(&c)) }
+	return s
 }
 
 // word is a keyword setting, compared case-insensitively: it is stored
