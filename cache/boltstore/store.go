@@ -95,7 +95,8 @@ func newStore(cfg Config, logger *slog.Logger, opts options) (*Store, error) {
 			return nil, fmt.Errorf("boltstore: create directory: %w", err)
 		}
 	}
-	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{Timeout: cfg.OpenTimeout, NoSync: opts.noSync, ReadOnly: cfg.ReadOnly})
+	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{Timeout: cfg.OpenTimeout, NoSync: opts.noSync, ReadOnly: cfg.ReadOnly,
+		Logger: boltLogger{logger}})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("boltstore: open %s: %w (another scim-bridge running?)", cfg.Path, ErrLocked)
 	}
