@@ -16,7 +16,14 @@
 //
 // Credentials are held as Secret, which prints, logs and marshals as
 // "<secret>"; only Secret.Reveal returns the value. Error messages never
-// contain a secret.
+// contain a secret. Entries shows a URL with only its password redacted
+// (RedactURL). Every secret setting made with secret or secrets (except
+// the IdP tokens, whose SCIM_BRIDGE_TOKENS_FILE is a file of its own) can
+// also be read from a file named by SCIM_BRIDGE_<KEY>_FILE, or <key>_file
+// in the YAML file (files.go).
+//
+// UnknownVars names the SCIM_BRIDGE_ variables of an environment that no
+// setting reads, for check-config's and serve's warnings.
 //
 // Only package main and tests import config: library packages take their
 // own Config structs (see STYLE.md §1).
