@@ -60,4 +60,3 @@ func TestJSONLogWhenRedisDies(t *testing.T) {
 		t.Errorf("no go-redis line at WARN from the store component:\n%s", b.logs.String())
 	}
 }
-
