@@ -160,6 +160,7 @@ func TestUnknownVars(t *testing.T) {
 		"SCIM_BRIDGE_SOAK_FAULTS=late",
 		"SCIM_BRIDGE_REDIS_URL=redis://x",
 		"SCIM_BRIDGE_UIPATH_SECRET=" + leakClient, // typo
+		"SCIM_BRIDGE_EMPTY=",                      // empty: unset
 	}
 	got := UnknownVars(env)
 	want := []string{"SCIM_BRIDGE_LISTEN_FILE", "SCIM_BRIDGE_TOKEN", "SCIM_BRIDGE_UIPATH_SECRET"}

@@ -16,8 +16,8 @@ const testVarPrefix = EnvPrefix + "TEST_"
 // UnknownVars returns, sorted, the names of the SCIM_BRIDGE_ variables in
 // environ (os.Environ's KEY=value form) that the bridge does not read: a
 // misspelt setting, such as SCIM_BRIDGE_TOKEN for SCIM_BRIDGE_TOKENS, or a
-// _FILE variant of a setting that has none. It returns names only, never
-// values.
+// _FILE variant of a setting that has none. Empty variables count as
+// unset and are not listed. It returns names only, never values.
 func UnknownVars(environ []string) []string {
 	known := make(map[string]bool, 2*len(settings)+len(otherVars))
 	for _, s := range settings {
@@ -31,8 +31,9 @@ func UnknownVars(environ []string) []string {
 	}
 	var unknown []string
 	for _, kv := range environ {
-		name, _, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(name, EnvPrefix) || known[name] || strings.HasPrefix(name, testVarPrefix) {
+		name, value, _ := strings.Cut(kv, "=")
+		// An empty variable counts as unset, as for settings.
+		if value == "" || !strings.HasPrefix(name, EnvPrefix) || known[name] || strings.HasPrefix(name, testVarPrefix) {
 			continue
 		}
 		if !slices.Contains(unknown, name) {

@@ -35,6 +35,7 @@ func setConfigEnv(t *testing.T, vars map[string]string) {
 	t.Setenv(config.FileEnv, "")
 	for _, e := range (config.Config{}).Entries() {
 		t.Setenv(e.Name, "")
+		t.Setenv(e.Name+config.FileSuffix, "") // where a secret may come from
 	}
 	for k, v := range vars {
 		t.Setenv(config.EnvPrefix+k, v)
@@ -212,5 +213,21 @@ func TestCheckConfigUnknownNames(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), `unknown key "data_dri"`) {
 		t.Errorf("output does not report the unknown key:\n%s", out.String())
+	}
+}
+
+// TestServeWarnsOfUnknownVariables: serve names a SCIM_BRIDGE_ variable no
+// setting reads in a WARN line at start, never its value.
+func TestServeWarnsOfUnknownVariables(t *testing.T) {
+	const typoValue = "typo-token-value-0e7c41b2d9a85f36"
+	t.Setenv("SCIM_BRIDGE_TOKEN", typoValue)
+	s := startServe(t, map[string]string{"LOG_FORMAT": "json", "ADMIN_LISTEN": "off"})
+	s.stop()
+	logs := s.stderr.String()
+	if !strings.Contains(logs, `"level":"WARN","msg":"not a setting of scim-bridge, ignored (a typo?)","variable":"SCIM_BRIDGE_TOKEN"`) {
+		t.Errorf("no warning naming SCIM_BRIDGE_TOKEN:\n%s", logs)
+	}
+	if strings.Contains(logs, typoValue) {
+		t.Errorf("the log holds the unknown variable's value:\n%s", logs)
 	}
 }
