@@ -30,33 +30,12 @@ func readRepoFile(t *testing.T, path string) []byte {
 	return b
 }
 
-// pendingSettings are settings issue 12 adds in parallel work that this
-// branch's config package does not know yet. TODO(pkg): drop each name
-// once config lists it (settingKnown then finds it there).
-var pendingSettings = []string{
-	"SCIM_BRIDGE_TLS_CERT_FILE",
-	"SCIM_BRIDGE_TLS_KEY_FILE",
-	"SCIM_BRIDGE_TOKENS_FILE",
-	"SCIM_BRIDGE_DRAIN_DELAY",
-	"SCIM_BRIDGE_LOG_PII",
-}
-
-// settingKnown reports whether name is a setting of the bridge: one that
-// config lists, the _FILE variant of a secret one (issue 12: every secret
-// may come from a file), or one of pendingSettings.
+// settingKnown reports whether name is a variable the bridge reads: a
+// setting config lists, or the _FILE variant of a secret one (issue 12:
+// every secret may come from a file). config.UnknownVars is what serve and
+// check-config warn with, so the manifests are held to the same list.
 func settingKnown(name string) bool {
-	if isSetting(name) {
-		return true
-	}
-	if base, ok := strings.CutSuffix(name, "_FILE"); ok && isSecretSetting(base) {
-		return true
-	}
-	for _, p := range pendingSettings {
-		if p == name {
-			return true
-		}
-	}
-	return false
+	return strings.HasPrefix(name, config.EnvPrefix) && len(config.UnknownVars([]string{name + "=x"})) == 0
 }
 
 // isSetting reports whether config lists name.
@@ -70,24 +49,10 @@ func isSetting(name string) bool {
 }
 
 // isSecretSetting reports whether name is a setting config keeps as a
-// secret: given a value, check-config prints it as <secret>.
+// secret: one that may be read from a file (name + "_FILE"), whose value
+// check-config never prints whole.
 func isSecretSetting(name string) bool {
-	if !isSetting(name) {
-		return false
-	}
-	const probe = "some-value-0123456789-some-value-0123456789"
-	c, _ := config.Load(func(k string) string {
-		if k == name {
-			return probe
-		}
-		return ""
-	}, "")
-	for _, e := range c.Entries() {
-		if e.Name == name {
-			return strings.Contains(e.Value, "<secret>") && !strings.Contains(e.Value, probe)
-		}
-	}
-	return false
+	return isSetting(name) && settingKnown(name+"_FILE")
 }
 
 // TestSettingHelpers checks the helpers the manifest tests rely on, so a
