@@ -129,8 +129,6 @@ func TestSecretFileErrors(t *testing.T) {
 			wantErr: []string{"SCIM_BRIDGE_ADMIN_TOKENS_FILE: file " + empty + " is empty"}},
 		{name: "both in YAML", file: yamlBoth,
 			wantErr: []string{"uipath_client_secret and uipath_client_secret_file are both set"}},
-		{name: "tokens have no generic variant in YAML", file: writeFile(t, "tokens_file: "+good+"\n"),
-			wantErr: []string{`unknown key "tokens_file"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -168,4 +166,23 @@ func TestUnknownVars(t *testing.T) {
 		t.Errorf("UnknownVars = %q, want %q", got, want)
 	}
 	assertNoLeak(t, "UnknownVars", strings.Join(got, " "))
+}
+
+// TestTokensFileIsNotGeneric checks that tokens_file names the token file
+// (read and re-read by serve, with names and hashes), not the generic
+// _FILE variant whose content would become SCIM_BRIDGE_TOKENS at load.
+func TestTokensFileIsNotGeneric(t *testing.T) {
+	path := writeFile(t, "okta:"+strings.Repeat("t", 40)+"\n")
+	for name, load := range map[string]func() (Config, error){
+		"env":  func() (Config, error) { return Load(envOf(map[string]string{"SCIM_BRIDGE_TOKENS_FILE": path}), "") },
+		"yaml": func() (Config, error) { return Load(envOf(nil), writeFile(t, "tokens_file: "+path+"\n")) },
+	} {
+		c, err := load()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if c.TokensFile != path || len(c.Tokens) != 0 {
+			t.Errorf("%s: TokensFile %q, %d tokens; want the path and no tokens read at load", name, c.TokensFile, len(c.Tokens))
+		}
+	}
 }

@@ -262,8 +262,8 @@ func TestCheckDeps(t *testing.T) {
 			wantViolations: []string{
 				"cache imports cache/redisstore: cache may import no project package (STYLE.md §1)",
 				"cache/boltstore imports cache/redisstore: cache/boltstore may import only cache (STYLE.md §1)",
-				"mapping imports config: mapping may import only upstream, cache, scimdoc (STYLE.md §1)",
-				"mapping imports scim: mapping may import only upstream, cache, scimdoc (STYLE.md §1)",
+				"mapping imports config: mapping may import only upstream, cache, scimdoc, internal/logpii (STYLE.md §1)",
+				"mapping imports scim: mapping may import only upstream, cache, scimdoc, internal/logpii (STYLE.md §1)",
 				"upstream imports cache: upstream may import no project package (STYLE.md §1)",
 			},
 		},
