@@ -31,7 +31,7 @@ const composeOverride = `services:
     build:
       context: ..
       dockerfile: Dockerfile
-    image: scim-bridge:${SCIM_BRIDGE_VERSION}-emulator
+    image: scim-bridge:${BRIDGE_VERSION}-emulator
     command: ["emulator", "-listen", ":9000", "-partition", "%s", "-client-id", "compose-test", "-client-secret", "%s", "-no-rate-limits"]
     healthcheck:
       disable: true
@@ -82,14 +82,14 @@ func TestComposeUp(t *testing.T) {
 	port := freePort(t)
 	project := "scim-bridge-test-" + strings.ToLower(randomHex(t, 4))
 	env := append(os.Environ(),
-		"SCIM_BRIDGE_VERSION="+project, // image tags of this run only, removed at the end
+		"BRIDGE_VERSION="+project, // image tags of this run only, removed at the end
 		"SCIM_BRIDGE_UIPATH_URL=http://emulator:9000",
 		"SCIM_BRIDGE_UIPATH_TOKEN_URL=http://emulator:9000/connect/token",
 		"SCIM_BRIDGE_UIPATH_CLIENT_ID=compose-test",
 		"SCIM_BRIDGE_UIPATH_PARTITION_ID="+partition,
-		"SCIM_BRIDGE_TLS_DIR="+tlsDir,
-		"SCIM_BRIDGE_SECRETS_DIR="+secretsDir,
-		"SCIM_BRIDGE_HTTPS_PORT=127.0.0.1:"+strconv.Itoa(port),
+		"BRIDGE_TLS_DIR="+tlsDir,
+		"BRIDGE_SECRETS_DIR="+secretsDir,
+		"BRIDGE_HTTPS_PORT=127.0.0.1:"+strconv.Itoa(port),
 	)
 	compose := func(ctx context.Context, args ...string) ([]byte, error) {
 		base := []string{"compose", "-p", project, "-f", filepath.Join(repoRoot(t), "deploy", "docker-compose.yml"), "-f", override}
