@@ -70,7 +70,7 @@ func checkLeaverAudit(t *testing.T, id, from string) {
 		}
 		d := got[1]
 		if got[0].Operation != "create" || d.Operation != "deactivate" || d.Outcome != cache.AuditOK || d.ID != id ||
-			d.RequestID != "req-leaver-42" || d.IdP != "okta" || d.Name != "leaver@corp.example" {
+			d.RequestID != "req-leaver-42" || d.IdP != "okta" || d.Caller != "token-1" || d.Name != "leaver@corp.example" {
 			t.Errorf("audit --user %s: %+v", user, got)
 		}
 		if len(d.Calls) == 0 || d.Calls[0].Method != http.MethodPut || d.Calls[0].Status != 200 || time.Since(d.Calls[0].At) > time.Minute {
@@ -85,7 +85,7 @@ func checkLeaverAudit(t *testing.T, id, from string) {
 	}
 	code, out, errOut := runAudit(t, "--user", id)
 	if code != 0 || !strings.Contains(out, "deactivate") || !strings.Contains(out, "req-leaver-42") || !strings.Contains(out, "PUT 200 ") ||
-		!strings.Contains(out, from) {
+		!strings.Contains(out, from) || !strings.Contains(out, "CALLER") || !strings.Contains(out, " token-1 ") {
 		t.Errorf("audit (table): exit %d\n%s%s", code, out, errOut)
 	}
 }
