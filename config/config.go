@@ -63,8 +63,8 @@ type Config struct {
 	// OAuthSigningKey signs and verifies those access tokens (HMAC-SHA256),
 	// at least 32 bytes; every replica needs the same key, so it is
 	// required with OAuthClients and the Redis store. Empty with the
-	// embedded store: a random key per process
-	// (SCIM_BRIDGE_OAUTH_SIGNING_KEY).
+	// embedded store: a random key made once and kept in DataDir, so that
+	// tokens outlive a restart (SCIM_BRIDGE_OAUTH_SIGNING_KEY).
 	OAuthSigningKey Secret
 	// AdminListen is the address of the admin listener, which serves the
 	// admin API (/admin/v1/status) and /metrics, or AdminOff for none

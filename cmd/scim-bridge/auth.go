@@ -3,10 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -48,8 +54,18 @@ func withAuth(sc scim.Config, cfg config.Config) (scim.Config, error) {
 		sc.OAuthClients = append(sc.OAuthClients, scim.OAuthClient{ID: c.ID, SecretSHA256: c.SecretSHA256})
 	}
 	sc.OAuthTokenTTL = cfg.OAuthTokenTTL
-	if k := cfg.OAuthSigningKey.Reveal(); k != "" {
+	switch k := cfg.OAuthSigningKey.Reveal(); {
+	case k != "":
 		sc.OAuthSigningKey = []byte(k)
+	case len(clients) > 0 && storeName(cfg) == "embedded":
+		// Without a configured key, one kept beside the embedded store:
+		// a key made afresh at every start would turn away, after a
+		// restart, the tokens the IdP holds for up to an hour.
+		key, err := embeddedSigningKey(cfg.DataDir)
+		if err != nil {
+			return sc, err
+		}
+		sc.OAuthSigningKey = key
 	}
 	sc.OIDCIssuer, sc.OIDCAudience = cfg.OIDCIssuer, cfg.OIDCAudience
 	sc.OIDCRequiredClaims, sc.OIDCName = cfg.OIDCRequiredClaims, cfg.OIDCName
@@ -116,4 +132,57 @@ func reloadTokens(ctx context.Context, cfg config.Config, set func([]scim.Static
 		}
 		log.Info("tokens reloaded", "file", cfg.TokensFile, "trigger", why, "tokens", names)
 	}
+}
+
+// signingKeyFile is the file in the embedded store's directory that holds
+// the OAuth signing key when SCIM_BRIDGE_OAUTH_SIGNING_KEY is not set.
+const signingKeyFile = "oauth-signing.key"
+
+// embeddedSigningKey returns the OAuth signing key kept in dir, making a
+// random one (32 bytes, hex) the first time. The file is readable by its
+// owner only.
+func embeddedSigningKey(dir string) ([]byte, error) {
+	path := filepath.Join(dir, signingKeyFile)
+	if key, err := os.ReadFile(path); err == nil {
+		key = bytes.TrimSpace(key)
+		if len(key) < config.MinSigningKeyLength {
+			return nil, fmt.Errorf("%s: shorter than %d bytes: delete it to have a new key made, or set %sOAUTH_SIGNING_KEY", path, config.MinSigningKeyLength, config.EnvPrefix)
+		}
+		return key, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("OAuth signing key: %w", err)
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return nil, err
+	}
+	key := []byte(hex.EncodeToString(raw[:]))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("OAuth signing key: %w", err)
+	}
+	// Written whole under another name, then linked into place: of two
+	// processes starting on one directory, the second reads the first
+	// one's key, never a part of it, rather than replacing it.
+	tmp, err := os.CreateTemp(dir, signingKeyFile+".*")
+	if err != nil {
+		return nil, fmt.Errorf("OAuth signing key: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(append(key, '\n'))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o600)
+	}
+	if err == nil {
+		err = os.Link(tmp.Name(), path)
+	}
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return embeddedSigningKey(dir)
+	case err != nil:
+		return nil, fmt.Errorf("OAuth signing key: %w", err)
+	}
+	return key, nil
 }

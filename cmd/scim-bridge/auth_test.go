@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -15,9 +16,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/scim-bridge/scim-bridge/config"
 )
 
 func sha256Hex(s string) string {
@@ -261,5 +266,89 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 			t.Fatalf("waited %v for %s", timeout, what)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestOAuthTokenOutlivesRestart: with the embedded store and no configured
+// signing key, an access token issued before a restart is still accepted
+// after it (the IdP keeps its token for up to an hour), because the key is
+// kept beside the store, readable by its owner only.
+func TestOAuthTokenOutlivesRestart(t *testing.T) {
+	secret := "client-secret-" + randomToken()
+	settings := map[string]string{
+		"DATA_DIR":      t.TempDir(),
+		"OAUTH_CLIENTS": "gallery:sha256:" + sha256Hex(secret),
+	}
+	first := startServe(t, settings)
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"gallery"}, "client_secret": {secret}}
+	res, err := first.client.Post(first.base+"/oauth/token", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var issued struct {
+		AccessToken string `json:"access_token"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&issued)
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusOK || issued.AccessToken == "" {
+		t.Fatalf("token endpoint: %d, %v", res.StatusCode, err)
+	}
+	use := func(s *runningServe) int {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, s.base+"/scim/v2/ServiceProviderConfig", nil)
+		req.Header.Set("Authorization", "Bearer "+issued.AccessToken)
+		res, err := s.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := use(first); code != http.StatusOK {
+		t.Fatalf("issued token before the restart: %d", code)
+	}
+	first.stop()
+
+	second := startServe(t, settings)
+	if code := use(second); code != http.StatusOK {
+		t.Errorf("issued token after the restart: %d, want 200", code)
+	}
+	info, err := os.Stat(filepath.Join(settings["DATA_DIR"], signingKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runtime.GOOS != "windows" && info.Mode().Perm() != 0o600 {
+		t.Errorf("%s mode %v, want 0600", signingKeyFile, info.Mode().Perm())
+	}
+	if strings.Contains(second.stderr.String(), secret) {
+		t.Error("the log holds the client secret")
+	}
+}
+
+// TestEmbeddedSigningKeyOnce: processes starting together on one directory
+// end with one key, and a damaged key file is refused, not replaced.
+func TestEmbeddedSigningKeyOnce(t *testing.T) {
+	dir := t.TempDir()
+	keys := make([][]byte, 8)
+	var wg sync.WaitGroup
+	for i := range keys {
+		wg.Go(func() {
+			k, err := embeddedSigningKey(dir)
+			if err != nil {
+				t.Error(err)
+			}
+			keys[i] = k
+		})
+	}
+	wg.Wait()
+	for i, k := range keys {
+		if len(k) < config.MinSigningKeyLength || !bytes.Equal(k, keys[0]) {
+			t.Fatalf("key %d = %d bytes, differs from the first: %v", i, len(k), !bytes.Equal(k, keys[0]))
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, signingKeyFile), []byte("short\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := embeddedSigningKey(dir); err == nil {
+		t.Error("a 5-byte key file was accepted")
 	}
 }
