@@ -20,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scim-bridge/scim-bridge/internal/tlstest"
 )
 
 // composeOverride puts the UiPath emulator (the image's `emulator`
@@ -172,6 +174,22 @@ func TestComposeUp(t *testing.T) {
 	if res.StatusCode != http.StatusUnauthorized {
 		t.Errorf("GET /Users without a token: %s, want 401", res.Status)
 	}
+}
+
+// writeCert writes a certificate for localhost, 127.0.0.1 and ::1 (made
+// by internal/tlstest, as every test's) to dir/tls.crt and its key to
+// dir/tls.key, readable by any user (the container runs as another uid),
+// and returns a pool that trusts it.
+func writeCert(t *testing.T, dir string) *x509.CertPool {
+	t.Helper()
+	ca := tlstest.NewCA(t)
+	pair := ca.Issue(t, tlstest.Leaf{})
+	for name, data := range map[string][]byte{"tls.crt": pair.CertPEM, "tls.key": pair.KeyPEM} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ca.Pool()
 }
 
 // hasCert reports whether the leaf of chain is trusted by roots.
