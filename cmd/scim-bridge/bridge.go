@@ -88,21 +88,13 @@ func newBridgeOn(cfg config.Config, store cache.Store, httpClient *http.Client, 
 	}
 	metrics := newMetrics(currentBuild(), lookupStats, log.With("component", "metrics"))
 	probe := newProbe(store.Ping, log.With("component", "probe"))
-	client, err := upstream.New(upstream.Config{
-		BaseURL:      cfg.UiPathURL,
-		TokenURL:     cfg.UiPathTokenURL,
-		ClientID:     cfg.UiPathClientID,
-		ClientSecret: cfg.UiPathClientSecret.Reveal(),
-		Scopes:       cfg.UiPathScopes,
-		PartitionID:  cfg.UiPathPartitionID,
-		HTTPClient:   httpClient,
-		Timeout:      cfg.UpstreamTimeout,
-		Budget:       budget,
-		Observe: func(o upstream.Observation) {
-			metrics.ObserveUpstream(o)
-			probe.Observe(o)
-		},
-	}, log.With("component", "upstream"))
+	ucfg := upstreamConfig(cfg, httpClient)
+	ucfg.Budget = budget
+	ucfg.Observe = func(o upstream.Observation) {
+		metrics.ObserveUpstream(o)
+		probe.Observe(o)
+	}
+	client, err := upstream.New(ucfg, log.With("component", "upstream"))
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("upstream client: %w", err)
@@ -183,6 +175,23 @@ func newBridgeOn(cfg config.Config, store cache.Store, httpClient *http.Client, 
 			log.With("component", "admin")).withAudit(store).withProbes(probe.Ready),
 		background: background,
 	}, nil
+}
+
+// upstreamConfig is the UiPath client's configuration from the bridge's:
+// where UiPath is, the credentials and scopes, and the deadline of a call.
+// serve and check-config --probe both start from it, so that the probe
+// checks the client serve would run.
+func upstreamConfig(cfg config.Config, httpClient *http.Client) upstream.Config {
+	return upstream.Config{
+		BaseURL:      cfg.UiPathURL,
+		TokenURL:     cfg.UiPathTokenURL,
+		ClientID:     cfg.UiPathClientID,
+		ClientSecret: cfg.UiPathClientSecret.Reveal(),
+		Scopes:       cfg.UiPathScopes,
+		PartitionID:  cfg.UiPathPartitionID,
+		HTTPClient:   httpClient,
+		Timeout:      cfg.UpstreamTimeout,
+	}
 }
 
 // provisionerConfig is the provisioner's configuration from the bridge's.

@@ -115,17 +115,10 @@ func probeStore(ctx context.Context, cfg config.Config) probeCheck {
 // users and groups. Checks that need a token are reported as not run
 // when there is none.
 func probeUiPath(ctx context.Context, cfg config.Config, httpClient *http.Client) []probeCheck {
-	client, err := upstream.New(upstream.Config{
-		BaseURL:      cfg.UiPathURL,
-		TokenURL:     cfg.UiPathTokenURL,
-		ClientID:     cfg.UiPathClientID,
-		ClientSecret: cfg.UiPathClientSecret.Reveal(),
-		Scopes:       cfg.UiPathScopes,
-		PartitionID:  cfg.UiPathPartitionID,
-		HTTPClient:   httpClient,
-		Timeout:      min(cfg.UpstreamTimeout, probeUpstreamTimeout),
-		MaxAttempts:  1,
-	}, nil)
+	ucfg := upstreamConfig(cfg, httpClient)
+	ucfg.Timeout = min(ucfg.Timeout, probeUpstreamTimeout)
+	ucfg.MaxAttempts = 1
+	client, err := upstream.New(ucfg, nil)
 	if err != nil {
 		return []probeCheck{{name: "UiPath", detail: err.Error(), fix: "fix " + config.EnvPrefix + "UIPATH_URL"}}
 	}
