@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -21,7 +20,8 @@ import (
 )
 
 // tokensFilePoll is how often serve looks for a change of
-// SCIM_BRIDGE_TOKENS_FILE (its size, time and content).
+// SCIM_BRIDGE_TOKENS_FILE (fileStamp: its identity, size, time and
+// content).
 const tokensFilePoll = 3 * time.Second
 
 // staticTokens are the static IdP tokens of cfg (SCIM_BRIDGE_TOKENS and
@@ -72,27 +72,6 @@ func withAuth(sc scim.Config, cfg config.Config) (scim.Config, error) {
 	return sc, nil
 }
 
-// fileState identifies a version of a file: its size, modification time
-// and content digest (a rewrite within the mtime's resolution still
-// differs in content).
-type fileState struct {
-	size   int64
-	mtime  time.Time
-	digest [sha256.Size]byte
-}
-
-func statFile(path string) (fileState, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fileState{}, err
-	}
-	st := fileState{size: int64(len(data)), digest: sha256.Sum256(data)}
-	if fi, err := os.Stat(path); err == nil {
-		st.mtime = fi.ModTime()
-	}
-	return st, nil
-}
-
 // reloadTokens re-reads the static tokens, SCIM_BRIDGE_TOKENS_FILE
 // included, whenever the file changes (polled every poll) and on SIGHUP,
 // until ctx ends, and gives them to set. A file that cannot be read or
@@ -102,7 +81,7 @@ func reloadTokens(ctx context.Context, cfg config.Config, set func([]scim.Static
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	last, lastErr := statFile(cfg.TokensFile)
+	_, last, lastErr := readStamped(cfg.TokensFile)
 	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	for {
@@ -114,8 +93,8 @@ func reloadTokens(ctx context.Context, cfg config.Config, set func([]scim.Static
 			why = "SIGHUP"
 		case <-tick.C:
 		}
-		st, err := statFile(cfg.TokensFile)
-		same := (err == nil) == (lastErr == nil) && st.size == last.size && st.mtime.Equal(last.mtime) && bytes.Equal(st.digest[:], last.digest[:])
+		_, st, err := readStamped(cfg.TokensFile)
+		same := err != nil && lastErr != nil || err == nil && lastErr == nil && st.same(last)
 		if why != "SIGHUP" && same {
 			continue // unchanged, or still unreadable (logged once)
 		}

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 )
@@ -17,8 +16,9 @@ var certCheckEvery = 2 * time.Second
 
 // certReloader serves the SCIM listener's certificate from
 // SCIM_BRIDGE_TLS_CERT_FILE and SCIM_BRIDGE_TLS_KEY_FILE, and reloads the
-// pair when either file changes (its size, modification time or identity:
-// a rename or a Kubernetes Secret's symlink swap), without a restart and
+// pair when either file changes (fileStamp: its identity, as a rename or a
+// Kubernetes Secret's symlink swap changes it, size, modification time or
+// content), without a restart and
 // without dropping a connection: a connection keeps the certificate it
 // shook hands with, new ones get the new pair. A pair that fails to load
 // (half written, a key that is not the certificate's) is logged and the
@@ -31,18 +31,18 @@ type certReloader struct {
 
 	mu      sync.Mutex
 	cert    *tls.Certificate
-	stamp   [2]os.FileInfo // of certFile and keyFile when last loaded or tried
+	stamp   [2]fileStamp // of certFile and keyFile when last loaded or tried
 	checked time.Time
 }
 
 // newCertReloader loads the pair once; an error means serve cannot start.
 func newCertReloader(certFile, keyFile string, log *slog.Logger) (*certReloader, error) {
 	r := &certReloader{certFile: certFile, keyFile: keyFile, log: log, now: time.Now}
-	stamp, err := r.statFiles()
+	certPEM, keyPEM, stamp, err := r.readFiles()
 	if err != nil {
 		return nil, err
 	}
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("TLS certificate: %w", err)
 	}
@@ -75,16 +75,16 @@ func (r *certReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 // reloadLocked loads the pair again if the files changed since the last
 // try. r.mu is held.
 func (r *certReloader) reloadLocked() {
-	stamp, err := r.statFiles()
+	certPEM, keyPEM, stamp, err := r.readFiles()
 	if err != nil {
 		r.log.Error("TLS certificate files unreadable; serving the certificate loaded before", "error", err)
 		return
 	}
-	if sameFile(stamp[0], r.stamp[0]) && sameFile(stamp[1], r.stamp[1]) {
+	if stamp[0].same(r.stamp[0]) && stamp[1].same(r.stamp[1]) {
 		return
 	}
 	r.stamp = stamp
-	cert, err := tls.LoadX509KeyPair(r.certFile, r.keyFile)
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		r.log.Error("TLS certificate changed but does not load; serving the certificate loaded before", "error", err)
 		return
@@ -93,21 +93,17 @@ func (r *certReloader) reloadLocked() {
 	r.log.Info("TLS certificate reloaded", certAttrs(cert.Leaf)...)
 }
 
-func (r *certReloader) statFiles() ([2]os.FileInfo, error) {
-	var out [2]os.FileInfo
-	for i, name := range []string{r.certFile, r.keyFile} {
-		fi, err := os.Stat(name)
-		if err != nil {
-			return out, fmt.Errorf("TLS certificate: %w", err)
-		}
-		out[i] = fi
+// readFiles reads the pair with the files' stamps: the pair loaded is the
+// one stamped, even if a file changes while it is read.
+func (r *certReloader) readFiles() (certPEM, keyPEM []byte, stamp [2]fileStamp, err error) {
+	certPEM, stamp[0], err = readStamped(r.certFile)
+	if err == nil {
+		keyPEM, stamp[1], err = readStamped(r.keyFile)
 	}
-	return out, nil
-}
-
-// sameFile reports whether a and b describe the same file, unchanged.
-func sameFile(a, b os.FileInfo) bool {
-	return a != nil && b != nil && os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
+	if err != nil {
+		return nil, nil, stamp, fmt.Errorf("TLS certificate: %w", err)
+	}
+	return certPEM, keyPEM, stamp, nil
 }
 
 // certAttrs describe a certificate for the log: public facts only.
