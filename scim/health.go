@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"time"
 )
@@ -87,11 +86,4 @@ func probeMethod(w http.ResponseWriter, r *http.Request) bool {
 	w.Header().Set("Allow", "GET, HEAD")
 	http.Error(w, r.Method+" is not supported on "+r.URL.Path, http.StatusMethodNotAllowed)
 	return false
-}
-
-// logNotReady logs why r is not ready, once per answer.
-func logNotReady(ctx context.Context, log *slog.Logger, r Readiness) {
-	if !r.Ready && !r.Draining {
-		log.WarnContext(ctx, "not ready", "checks", r.Checks)
-	}
 }

@@ -79,7 +79,9 @@ type Config struct {
 	BaseURL string
 	// Ready reports, for /readyz, whether the bridge should be sent
 	// requests and the state of what it depends on (see ReadyHandler). It
-	// gets a context with a deadline. Zero: always ready.
+	// gets a context with a deadline, and logs the causes of a failed
+	// check itself: Server does not log a not-ready answer. Zero: always
+	// ready.
 	Ready func(ctx context.Context) Readiness
 	// RequestTimeout bounds one SCIM request, waits for the UiPath budget
 	// included; past it the IdP is told to retry. Zero → 50s (IdPs give up
@@ -187,7 +189,7 @@ func New(cfg Config, resources []mapping.Resource, logger *slog.Logger) (*Server
 func (s *Server) routes() {
 	r := mux.NewRouter()
 	r.Handle("/healthz", HealthHandler())
-	r.Handle("/readyz", ReadyHandler(s.ready))
+	r.Handle("/readyz", ReadyHandler(s.cfg.Ready))
 	r.Handle(OAuthTokenPath, s.oauthToken())
 
 	api := r.PathPrefix(BasePath).Subrouter()
@@ -289,16 +291,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // StaticTokens): from its return on, requests are authenticated against
 // tokens alone. It is safe to call while serving.
 func (s *Server) SetStaticTokens(tokens []StaticToken) { s.auth.setTokens(tokens) }
-
-// ready is Config.Ready, logging a failed check.
-func (s *Server) ready(ctx context.Context) Readiness {
-	if s.cfg.Ready == nil {
-		return Readiness{Ready: true}
-	}
-	r := s.cfg.Ready(ctx)
-	logNotReady(ctx, s.log, r)
-	return r
-}
 
 // limitBody answers 413 for bodies over the limit; handlers read through
 // http.MaxBytesReader so a body without Content-Length is capped too.
