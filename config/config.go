@@ -67,8 +67,8 @@ type Config struct {
 	// tokens outlive a restart (SCIM_BRIDGE_OAUTH_SIGNING_KEY).
 	OAuthSigningKey Secret
 	// AdminListen is the address of the admin listener, which serves the
-	// admin API (/admin/v1/status) and /metrics, or AdminOff for none
-	// (SCIM_BRIDGE_ADMIN_LISTEN, default "127.0.0.1:8081"). Without
+	// admin API (/admin/v1/...), /metrics and the probes, or AdminOff for
+	// none (SCIM_BRIDGE_ADMIN_LISTEN, default "127.0.0.1:8081"). Without
 	// AdminTokens it must be a loopback address.
 	AdminListen string
 	// AdminTokens are the bearer tokens the admin API accepts
