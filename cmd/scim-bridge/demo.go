@@ -43,7 +43,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "scim-bridge demo: %v\n", err)
 		return 1
 	}
-	go func() { _ = serveUntilDone(ctx, emuLn, withStateView(emu), time.Second, log) }()
+	go func() { _ = serveUntilDone(ctx, "emulator", emuLn, withStateView(emu), time.Second, log) }()
 	emuURL := "http://" + emuLn.Addr().String()
 
 	dir := *dataDir
@@ -102,7 +102,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "scim-bridge demo: %v (try -admin-listen 127.0.0.1:0, or off)\n", err)
 			return 1
 		}
-		go func() { _ = serveUntilDone(ctx, adminLn, b.admin, time.Second, log) }()
+		go func() { _ = serveUntilDone(ctx, "admin", adminLn, b.admin, time.Second, log) }()
 		adminAddr = adminLn.Addr().String()
 		statusLine = "curl -s http://" + adminAddr + adminStatusPath
 	}
@@ -112,7 +112,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if cfg.AdminListen != config.AdminOff {
 		fmt.Fprintf(stdout, demoAdminText, "http://"+adminAddr)
 	}
-	if err := serveUntilDone(ctx, ln, b.handler, 5*time.Second, log); err != nil {
+	if err := serveUntilDone(ctx, "scim", ln, b.handler, 5*time.Second, log); err != nil {
 		fmt.Fprintf(stderr, "scim-bridge demo: %v\n", err)
 		return 1
 	}

@@ -43,7 +43,7 @@ func emulatorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fmt.Fprintf(stdout, "UiPath emulator at http://%s (API /api, token /connect/token)\n", ln.Addr())
 	fmt.Fprintf(stdout, "  partition:     %s\n  client id:     %s\n  client secret: %s\n", emu.PartitionID(), id, secret)
 	fmt.Fprintf(stdout, "  state:         curl -s http://%s/_state\n", ln.Addr())
-	if err := serveUntilDone(ctx, ln, withStateView(emu), 5*time.Second, log); err != nil {
+	if err := serveUntilDone(ctx, "emulator", ln, withStateView(emu), 5*time.Second, log); err != nil {
 		fmt.Fprintf(stderr, "scim-bridge emulator: %v\n", err)
 		return 1
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -11,7 +12,9 @@ import (
 	"time"
 )
 
-// listener is one of serve's listeners, served in the background.
+// listener is an http.Server (newServer: the timeouts of every listener)
+// on one net.Listener, served in the background: serve's SCIM and admin
+// listeners, and through serveUntilDone those of demo and emulator.
 type listener struct {
 	name string
 	srv  *http.Server
@@ -39,19 +42,37 @@ func startListener(name string, ln net.Listener, h http.Handler, tlsConfig *tls.
 }
 
 // shutdown closes the listener and waits, until ctx ends, for its
-// requests in flight to finish; it reports whether all did.
-func (l *listener) shutdown(ctx context.Context) bool {
+// requests in flight to finish. It logs and returns what went wrong: nil
+// when every request finished.
+func (l *listener) shutdown(ctx context.Context) error {
 	err := l.srv.Shutdown(ctx)
 	if err != nil {
 		l.log.Error("shutdown: requests still in flight were cut off", "error", err)
 		_ = l.srv.Close()
+		err = fmt.Errorf("shutdown: %w", err)
 	}
 	<-l.exited
 	if l.err != nil && !errors.Is(l.err, http.ErrServerClosed) {
 		l.log.Error("serve", "error", l.err)
-		return false
+		return l.err
 	}
-	return err == nil
+	return err
+}
+
+// serveUntilDone serves h on ln until ctx ends, then shuts down gracefully
+// within timeout: a listener without serve's drain, for demo and
+// emulator.
+func serveUntilDone(ctx context.Context, name string, ln net.Listener, h http.Handler, timeout time.Duration, log *slog.Logger) error {
+	l := startListener(name, ln, h, nil, log)
+	select {
+	case <-l.exited:
+		return l.err
+	case <-ctx.Done():
+	}
+	l.log.Info("shutting down", "timeout", timeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return l.shutdown(sctx)
 }
 
 // firstExit delivers the first listener whose Serve returns on its own
@@ -90,7 +111,7 @@ func shutdownAll(ctx context.Context, ls []*listener, log *slog.Logger) bool {
 	for i, l := range ls {
 		wg.Go(func() {
 			start := time.Now()
-			ok[i] = l.shutdown(ctx)
+			ok[i] = l.shutdown(ctx) == nil
 			l.log.Info("listener closed", "clean", ok[i], "took", time.Since(start).Round(time.Millisecond).String())
 		})
 	}
