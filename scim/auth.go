@@ -21,7 +21,9 @@ import (
 // StaticToken is a static bearer token an IdP may present, known by its
 // SHA-256 digest only, and the caller name it authenticates.
 type StaticToken struct {
-	Name   string
+	// Name is the caller name: a metric label and a log and audit field.
+	Name string
+	// SHA256 is the token's SHA-256 digest; the token itself is not kept.
 	SHA256 [sha256.Size]byte
 }
 
