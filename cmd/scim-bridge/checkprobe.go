@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/cache/boltstore"
-	"github.com/scim-bridge/scim-bridge/cache/redisstore"
 	"github.com/scim-bridge/scim-bridge/config"
 	"github.com/scim-bridge/scim-bridge/upstream"
 )
@@ -57,7 +56,7 @@ func probeStore(ctx context.Context, cfg config.Config) probeCheck {
 	log := slog.New(slog.DiscardHandler)
 	if storeName(cfg) == "redis" {
 		c := probeCheck{name: "store: Redis at " + config.RedactURL(cfg.RedisURL.Reveal())}
-		store, err := redisstore.New(redisstore.Config{URL: cfg.RedisURL.Reveal(), Prefix: cfg.RedisPrefix}, log)
+		store, err := stores["redis"](cfg, log) // the store serve opens
 		if err != nil {
 			c.detail, c.fix = err.Error(), "fix "+config.EnvPrefix+"REDIS_URL"
 			return c
