@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -18,8 +19,15 @@ const (
 	DefaultMaxRetryWait = 30 * time.Second
 )
 
-// defaultScopes are requested when Config.Scopes is empty.
+// defaultScopes are requested when Config.Scopes is empty: the scope
+// resources of the User and Group APIs, all the client calls.
 var defaultScopes = []string{"PM.User", "PM.Group"}
+
+// NeededScopes returns the scope resources of the APIs the client calls
+// (the User and Group APIs), which it requests when Config.Scopes is
+// empty. An application needs each granted whole, or as its .Read and
+// .Write halves together.
+func NeededScopes() []string { return slices.Clone(defaultScopes) }
 
 // Config configures a Client. Only BaseURL, ClientID and ClientSecret are
 // required; every other zero value has the default documented on its field.

@@ -28,7 +28,7 @@ const (
 // neededScopes are the scope resources of the APIs the bridge calls: the
 // resource scope grants reads and writes, or its .Read and .Write halves
 // together (upstream-api.md §1).
-var neededScopes = []string{"PM.User", "PM.Group"}
+var neededScopes = upstream.NeededScopes()
 
 // probeCheck is the outcome of one check of check-config --probe.
 type probeCheck struct {

@@ -5,12 +5,15 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/scim-bridge/scim-bridge/config"
 	"github.com/scim-bridge/scim-bridge/internal/envtest"
 	"github.com/scim-bridge/scim-bridge/internal/redistest"
+	"github.com/scim-bridge/scim-bridge/scim"
+	"github.com/scim-bridge/scim-bridge/upstream"
 	"github.com/scim-bridge/scim-bridge/upstream/emulator"
 )
 
@@ -200,4 +203,21 @@ func mustLoad(t *testing.T) config.Config {
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+// TestDefaultsAgreeWithLibraries: config cannot import the libraries
+// (STYLE.md §1), so its defaults restate theirs; they must stay the same:
+// the default UiPath scopes are what the client calls and the probe
+// checks, and the default OIDC caller name is scim's.
+func TestDefaultsAgreeWithLibraries(t *testing.T) {
+	cfg, err := config.Load(func(string) string { return "" }, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := upstream.NeededScopes(); !slices.Equal(cfg.UiPathScopes, want) {
+		t.Errorf("default %sUIPATH_SCOPES %v, want upstream.NeededScopes() %v", config.EnvPrefix, cfg.UiPathScopes, want)
+	}
+	if cfg.OIDCName != scim.DefaultOIDCName {
+		t.Errorf("default %sOIDC_NAME %q, want scim.DefaultOIDCName %q", config.EnvPrefix, cfg.OIDCName, scim.DefaultOIDCName)
+	}
 }
