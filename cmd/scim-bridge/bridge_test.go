@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"io"
+	"maps"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -20,26 +22,14 @@ func TestBridgeKeepsTheDeprovisionReserve(t *testing.T) {
 	for _, store := range []string{"embedded", "redis"} {
 		t.Run(store, func(t *testing.T) {
 			te := envtest.New(t, envtest.Config{Store: envtest.NoStore, Quiet: true})
-			clientID, secret := te.Emulator.Credentials()
-			env := map[string]string{
-				"SCIM_BRIDGE_TOKENS":               "token-" + randomToken(),
-				"SCIM_BRIDGE_UIPATH_URL":           te.URL,
-				"SCIM_BRIDGE_UIPATH_CLIENT_ID":     clientID,
-				"SCIM_BRIDGE_UIPATH_CLIENT_SECRET": secret,
-				"SCIM_BRIDGE_DATA_DIR":             t.TempDir(),
-				"SCIM_BRIDGE_UIPATH_BUDGET":        "PUT=4", // 2 for everyone, 2 more for leavers
-				"SCIM_BRIDGE_DEPROVISION_RESERVE":  "50%",
+			settings := map[string]string{
+				"UIPATH_BUDGET":       "PUT=4", // 2 for everyone, 2 more for leavers
+				"DEPROVISION_RESERVE": "50%",
 			}
 			if store == "redis" {
-				env["SCIM_BRIDGE_REDIS_URL"], env["SCIM_BRIDGE_REDIS_PREFIX"] = redistest.URL(t), redistest.Prefix(t)
+				settings["REDIS_URL"], settings["REDIS_PREFIX"] = redistest.URL(t), redistest.Prefix(t)
 			}
-			cfg, err := config.Load(func(k string) string { return env[k] }, "")
-			if err == nil {
-				err = cfg.Validate()
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			cfg := bridgeConfig(t, te, settings)
 			b, err := newBridge(cfg, nil, newLogger(io.Discard, "error", "text"))
 			if err != nil {
 				t.Fatal(err)
@@ -67,4 +57,34 @@ func TestBridgeKeepsTheDeprovisionReserve(t *testing.T) {
 			}
 		})
 	}
+}
+
+// bridgeConfig is a validated configuration of a bridge on te's emulator,
+// with an IdP token and the embedded store in a temporary directory;
+// settings (keys without the SCIM_BRIDGE_ prefix) add to it or override it.
+func bridgeConfig(t *testing.T, te *envtest.Env, settings map[string]string) config.Config {
+	t.Helper()
+	clientID, secret := te.Emulator.Credentials()
+	env := map[string]string{
+		"TOKENS":               "token-" + randomToken(),
+		"UIPATH_URL":           te.URL,
+		"UIPATH_CLIENT_ID":     clientID,
+		"UIPATH_CLIENT_SECRET": secret,
+		"DATA_DIR":             t.TempDir(),
+	}
+	maps.Copy(env, settings)
+	cfg, err := config.Load(func(k string) string {
+		name, ok := strings.CutPrefix(k, config.EnvPrefix)
+		if !ok {
+			return ""
+		}
+		return env[name]
+	}, "")
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scim-bridge/scim-bridge/config"
 	"github.com/scim-bridge/scim-bridge/internal/envtest"
 )
 
@@ -18,21 +17,7 @@ import (
 // logs it; the SCIM surface does not log it a second time.
 func TestReadyzLogsOnce(t *testing.T) {
 	te := envtest.New(t, envtest.Config{Store: envtest.NoStore, Quiet: true})
-	clientID, secret := te.Emulator.Credentials()
-	env := map[string]string{
-		"SCIM_BRIDGE_TOKENS":               "token-" + randomToken(),
-		"SCIM_BRIDGE_UIPATH_URL":           te.URL,
-		"SCIM_BRIDGE_UIPATH_CLIENT_ID":     clientID,
-		"SCIM_BRIDGE_UIPATH_CLIENT_SECRET": secret,
-		"SCIM_BRIDGE_DATA_DIR":             t.TempDir(),
-	}
-	cfg, err := config.Load(func(k string) string { return env[k] }, "")
-	if err == nil {
-		err = cfg.Validate()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := bridgeConfig(t, te, nil)
 	var log bytes.Buffer
 	b, err := newBridge(cfg, nil, newLogger(&log, "warn", "json"))
 	if err != nil {
