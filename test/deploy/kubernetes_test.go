@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/scim-bridge/scim-bridge/config"
 )
 
 // k8sDir is the manifests' directory, relative to the repository.
@@ -279,6 +281,14 @@ func TestKubernetesManifests(t *testing.T) {
 			}
 		}
 		secrets[o.Metadata.Name] = d.StringData
+	}
+	// A Secret applied with its placeholder left in must not start a
+	// bridge that accepts a token published here: the IdP token
+	// placeholder is one the bridge refuses (too short).
+	if v, ok := secrets["scim-bridge"]["scim-tokens"]; ok {
+		if _, err := config.ParseTokensFile([]byte(v), 1); err == nil {
+			t.Errorf("secret.yaml: the scim-tokens placeholder %q is a token the bridge accepts; make it one it refuses (shorter than %d characters)", v, config.MinTokenLength)
+		}
 	}
 
 	dep := byKind["Deployment"][0]
