@@ -212,6 +212,9 @@ func (s *Server) routes() {
 		api.HandleFunc(path, methodNotAllowed)
 	}
 	api.PathPrefix("/").HandlerFunc(notFound)
+	// Outside BasePath too (/metrics, /admin/ are the admin listener's):
+	// a SCIM 404, not the router's plain-text one.
+	r.NotFoundHandler = http.HandlerFunc(notFound)
 	s.router = r
 
 	ops := mux.NewRouter()

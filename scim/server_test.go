@@ -26,6 +26,19 @@ func TestHealthz(t *testing.T) {
 	}
 }
 
+// TestNotFoundOutsideBasePath: a path the SCIM listener does not serve
+// (/metrics lives on the admin listener, the admin API too) answers a SCIM
+// 404 like one below /scim/v2, not the router's plain-text default.
+func TestNotFoundOutsideBasePath(t *testing.T) {
+	b := newBridge(t, bridgeOptions{})
+	for _, path := range []string{"/", "/metrics", "/admin/v1/status", "/scim", "/favicon.ico"} {
+		r := b.request(t, http.MethodGet, path, nil, nil)
+		if r.status != http.StatusNotFound || r.header.Get("Content-Type") != "application/scim+json" || r.body["status"] != "404" {
+			t.Errorf("GET %s: %d %q %s, want a SCIM 404", path, r.status, r.header.Get("Content-Type"), short(r.raw))
+		}
+	}
+}
+
 // TestReadyz: /readyz answers the report as JSON, 200 only when ready,
 // and names each check's state, never its cause.
 func TestReadyz(t *testing.T) {
