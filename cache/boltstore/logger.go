@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -13,11 +14,23 @@ import (
 // size limit reached) into the store's slog logger, so that the process log
 // stays in one format. bbolt calls neither Fatal nor Panic; they log at
 // error and panic, as bbolt's default logger would.
-type boltLogger struct{ log *slog.Logger }
+//
+// bbolt narrates every open and close at info (with its options struct,
+// which it prints badly): that is debug here. While the file is being
+// opened its errors are debug too: New returns them, and the caller says
+// what they mean (status, audit and check-config open a file a running
+// serve holds, time out as expected, and ask that serve instead).
+type boltLogger struct {
+	log     *slog.Logger
+	opening *atomic.Bool
+}
 
 var _ bolt.Logger = boltLogger{}
 
 func (l boltLogger) emit(level slog.Level, msg string) {
+	if level == slog.LevelInfo || (level > slog.LevelInfo && l.opening != nil && l.opening.Load()) {
+		level = slog.LevelDebug
+	}
 	l.log.Log(context.Background(), level, "bbolt: "+strings.TrimSpace(msg), "source", "bbolt")
 }
 

@@ -3,10 +3,12 @@ package boltstore_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scim-bridge/scim-bridge/cache/boltstore"
 )
@@ -34,5 +36,31 @@ func TestBoltLogsThroughSlog(t *testing.T) {
 	}
 	if !sawBolt {
 		t.Errorf("no line from bbolt in the log:\n%s", buf.String())
+	}
+}
+
+// TestBoltQuietAtInfo: at the default level, opening and closing a file
+// logs nothing of bbolt's (it narrates both at info, with its options
+// struct), and neither does a read-only open that times out on a file
+// another store holds: New returns that error, and status, audit and
+// check-config then ask the running serve, so an ERROR line would only
+// alarm whoever ran them.
+func TestBoltQuietAtInfo(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	path := filepath.Join(t.TempDir(), "s.db")
+	s, err := boltstore.New(boltstore.Config{Path: path}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := boltstore.New(boltstore.Config{Path: path, ReadOnly: true, OpenTimeout: 50 * time.Millisecond}, log); !errors.Is(err, boltstore.ErrLocked) {
+		t.Fatalf("second open of a held file: %v, want ErrLocked", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), "bbolt") {
+		t.Errorf("bbolt lines at info:\n%s", buf.String())
 	}
 }

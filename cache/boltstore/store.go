@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -95,8 +96,11 @@ func newStore(cfg Config, logger *slog.Logger, opts options) (*Store, error) {
 			return nil, fmt.Errorf("boltstore: create directory: %w", err)
 		}
 	}
+	var opening atomic.Bool
+	opening.Store(true)
 	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{Timeout: cfg.OpenTimeout, NoSync: opts.noSync, ReadOnly: cfg.ReadOnly,
-		Logger: boltLogger{logger}})
+		Logger: boltLogger{log: logger, opening: &opening}})
+	opening.Store(false)
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("boltstore: open %s: %w (another scim-bridge running?)", cfg.Path, ErrLocked)
 	}
