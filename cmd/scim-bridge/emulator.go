@@ -18,7 +18,9 @@ import (
 func emulatorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	listen := fs.String("listen", "127.0.0.1:8081", "address to listen on")
+	// Not 8080 or 8081: serve's default listeners, which a bridge run
+	// beside the emulator needs.
+	listen := fs.String("listen", "127.0.0.1:8090", "address to listen on")
 	partition := fs.String("partition", "", "organization GUID (default: random)")
 	clientID := fs.String("client-id", "", "accepted client id (default emulator-client)")
 	clientSecret := fs.String("client-secret", "", "accepted client secret (default emulator-secret)")
