@@ -275,6 +275,10 @@ func (c Config) validateAuth(fail func(name, format string, args ...any)) []erro
 			fail("ADMIN_TOKENS", "token %d is empty", i+1)
 		case idp[sha256.Sum256([]byte(t.Reveal()))]:
 			fail("ADMIN_TOKENS", "token %d is also in %sTOKENS: an IdP's token must not open the admin API", i+1, EnvPrefix)
+		case len(t.Reveal()) < MinTokenLength:
+			// The admin API reads the audit log (names) and starts
+			// reconciliation passes: its tokens are held to the IdPs' rule.
+			fail("ADMIN_TOKENS", "token %d has %d characters, fewer than %d (make one with openssl rand -hex 32)", i+1, len(t.Reveal()), MinTokenLength)
 		}
 	}
 

@@ -191,7 +191,12 @@ func TestValidate(t *testing.T) {
 		},
 		{
 			name:   "admin listener on every interface with tokens",
-			change: func(c *Config) { c.AdminListen = ":9464"; c.AdminTokens = []Secret{"admin"} },
+			change: func(c *Config) { c.AdminListen = ":9464"; c.AdminTokens = []Secret{Secret(strings.Repeat("a", 32))} },
+		},
+		{
+			name:       "admin token too short",
+			change:     func(c *Config) { c.AdminTokens = []Secret{Secret(strings.Repeat("a", 32)), "admin"} },
+			wantErrors: []string{"SCIM_BRIDGE_ADMIN_TOKENS: token 2 has 5 characters, fewer than 32"},
 		},
 		{
 			name:       "admin listener on every interface without tokens",

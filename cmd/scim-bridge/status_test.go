@@ -252,7 +252,8 @@ func checkQueued(t *testing.T, rep statusReport, store string, used int) {
 // admin token or, on loopback without tokens, with none; once serve has
 // stopped, it reads the file itself.
 func TestStatusEmbedded(t *testing.T) {
-	for _, tokens := range []string{"admin-a-" + randomToken() + ",admin-b", ""} {
+	adminB := "admin-b-" + randomToken()
+	for _, tokens := range []string{"admin-a-" + randomToken() + "," + adminB, ""} {
 		name := "admin tokens"
 		if tokens == "" {
 			name = "loopback without tokens"
@@ -290,7 +291,7 @@ func TestStatusEmbedded(t *testing.T) {
 				if code != http.StatusUnauthorized || !strings.Contains(body, `"error"`) {
 					t.Errorf("status without a token: %d %s, want 401 with a JSON error", code, body)
 				}
-				code, body = get(adminStatusPath, "admin-b")
+				code, body = get(adminStatusPath, adminB)
 			}
 			if code != http.StatusOK || !strings.Contains(body, `"pending": 4`) {
 				t.Errorf("GET %s: %d %s", adminStatusPath, code, body)

@@ -290,6 +290,9 @@ func TestKubernetesManifests(t *testing.T) {
 			t.Errorf("secret.yaml: the scim-tokens placeholder %q is a token the bridge accepts; make it one it refuses (shorter than %d characters)", v, config.MinTokenLength)
 		}
 	}
+	if v, ok := secrets["scim-bridge"]["admin-tokens"]; ok && len(v) >= config.MinTokenLength {
+		t.Errorf("secret.yaml: the admin-tokens placeholder %q is a token the bridge accepts; make it one it refuses (shorter than %d characters)", v, config.MinTokenLength)
+	}
 
 	dep := byKind["Deployment"][0]
 	var d deployment
