@@ -106,11 +106,13 @@ func (r *certReloader) readFiles() (certPEM, keyPEM []byte, stamp [2]fileStamp, 
 	return certPEM, keyPEM, stamp, nil
 }
 
-// certAttrs describe a certificate for the log: public facts only.
+// certAttrs describe a certificate for the log: public facts only. The
+// serial is in hex, as openssl x509 -serial prints it, so the two can be
+// matched.
 func certAttrs(leaf *x509.Certificate) []any {
 	if leaf == nil {
 		return nil
 	}
-	return []any{"subject", leaf.Subject.String(), "serial", leaf.SerialNumber.String(),
+	return []any{"subject", leaf.Subject.String(), "serial", fmt.Sprintf("%X", leaf.SerialNumber),
 		"not_after", leaf.NotAfter.UTC().Format(time.RFC3339)}
 }
