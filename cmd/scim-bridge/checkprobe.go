@@ -83,6 +83,11 @@ func probeStore(ctx context.Context, cfg config.Config) probeCheck {
 		}
 		dir = filepath.Dir(dir)
 	}
+	if info, err := os.Stat(dir); err == nil && !info.IsDir() {
+		c.detail = dir + " is a file, not a directory: serve cannot make " + cfg.DataDir
+		c.fix = "fix " + config.EnvPrefix + "DATA_DIR, or move " + dir + " away"
+		return c
+	}
 	f, err := os.CreateTemp(dir, ".scim-bridge-probe-*")
 	if err != nil {
 		c.detail = fmt.Sprintf("%s is not writable: %v", dir, errors.Unwrap(err))

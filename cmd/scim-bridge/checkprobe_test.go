@@ -174,25 +174,39 @@ func TestCheckConfigProbeEmbeddedLocked(t *testing.T) {
 // TestCheckConfigProbeDataDirNotWritable: a data directory serve cannot
 // write to fails the store check.
 func TestCheckConfigProbeDataDirNotWritable(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("skipped: root writes to a read-only directory, so the check cannot fail here")
-	}
 	te := envtest.New(t, envtest.Config{Store: envtest.NoStore, Quiet: true})
 	clientID, secret := te.Emulator.Credentials()
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o500); err != nil {
-		t.Fatal(err)
+	probe := func(t *testing.T, dataDir, detail, fix string) {
+		setConfigEnv(t, map[string]string{"TOKENS": "probe-idp-token-0123456789abcdef0123", "UIPATH_URL": te.URL,
+			"UIPATH_CLIENT_ID": clientID, "UIPATH_CLIENT_SECRET": secret, "DATA_DIR": dataDir})
+		var out bytes.Buffer
+		if code := checkConfigCmd(t.Context(), []string{"-probe"}, &out, &out); code != 1 {
+			t.Errorf("exit %d, want 1", code)
+		}
+		if !strings.Contains(out.String(), detail) || !strings.Contains(out.String(), "fix: "+fix) {
+			t.Errorf("output does not say %q with the fix %q:\n%s", detail, fix, out.String())
+		}
 	}
-	t.Cleanup(func() { os.Chmod(dir, 0o700) })
-	setConfigEnv(t, map[string]string{"TOKENS": "probe-idp-token-0123456789abcdef0123", "UIPATH_URL": te.URL,
-		"UIPATH_CLIENT_ID": clientID, "UIPATH_CLIENT_SECRET": secret, "DATA_DIR": filepath.Join(dir, "data")})
-	var out bytes.Buffer
-	if code := checkConfigCmd(t.Context(), []string{"-probe"}, &out, &out); code != 1 {
-		t.Errorf("exit %d, want 1", code)
-	}
-	if !strings.Contains(out.String(), "is not writable") || !strings.Contains(out.String(), "fix: make "+dir+" writable") {
-		t.Errorf("output does not name the unwritable directory:\n%s", out.String())
-	}
+	// A data directory below a regular file cannot be made, whoever runs
+	// the check (root too), and the check says why.
+	t.Run("below a file", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "not-a-dir")
+		if err := os.WriteFile(file, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		probe(t, filepath.Join(file, "data"), file+" is a file, not a directory", "fix SCIM_BRIDGE_DATA_DIR, or move "+file+" away")
+	})
+	t.Run("read-only directory", func(t *testing.T) {
+		if os.Geteuid() == 0 {
+			t.Skip("skipped: root writes to a read-only directory; the case above fails the check for root")
+		}
+		dir := t.TempDir()
+		if err := os.Chmod(dir, 0o500); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Chmod(dir, 0o700) })
+		probe(t, filepath.Join(dir, "data"), dir+" is not writable", "make "+dir+" writable")
+	})
 }
 
 // mustLoad loads the configuration from the process environment.
