@@ -2,10 +2,8 @@ package boltstore
 
 import (
 	"bytes"
-	"cmp"
 	"errors"
 	"log/slog"
-	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -42,11 +40,7 @@ func moveExtID(b buckets, id, old, ext string) error {
 // order. A key of another externalId that happens to share the prefix (ext
 // itself holding a NUL) is left out by comparing the record's own value.
 func findExtIDs(b buckets, ext string) ([]cache.Record, error) {
-	type found struct {
-		seq uint64
-		rec cache.Record
-	}
-	var all []found
+	var all []cache.Found[uint64]
 	seen := map[string]bool{}
 	add := func(id string) error {
 		if seen[id] {
@@ -60,7 +54,7 @@ func findExtIDs(b buckets, ext string) ([]cache.Record, error) {
 		case err != nil:
 			return err
 		case rec.ExternalID == ext:
-			all = append(all, found{seq, rec})
+			all = append(all, cache.Found[uint64]{Seq: seq, Rec: rec})
 		}
 		return nil
 	}
@@ -83,17 +77,7 @@ func findExtIDs(b buckets, ext string) ([]cache.Record, error) {
 			}
 		}
 	}
-	slices.SortFunc(all, func(a, b found) int {
-		if c := cmp.Compare(a.seq, b.seq); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.rec.ID, b.rec.ID)
-	})
-	out := make([]cache.Record, len(all))
-	for i, f := range all {
-		out[i] = f.rec
-	}
-	return out, nil
+	return cache.InFindOrder(all), nil
 }
 
 // migrateExternalIDs moves every entry of a legacy unique externalId index

@@ -1,7 +1,6 @@
 package redisstore
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -283,11 +282,7 @@ func (s *Store) Find(ctx context.Context, kind cache.Kind, index cache.Index, va
 	if err != nil {
 		return nil, fmt.Errorf("find %s %s: %w", kind, index, notFound(err))
 	}
-	type found struct {
-		seq float64
-		rec cache.Record
-	}
-	var all []found
+	var all []cache.Found[float64]
 	seen := map[string]bool{}
 	for i := 0; i < len(vals); {
 		if i+4 > len(vals) {
@@ -312,19 +307,9 @@ func (s *Store) Find(ctx context.Context, kind cache.Kind, index cache.Index, va
 		if rec.ExternalID != value {
 			continue // a stale legacy key
 		}
-		all = append(all, found{seq, rec})
+		all = append(all, cache.Found[float64]{Seq: seq, Rec: rec})
 	}
-	slices.SortFunc(all, func(a, b found) int {
-		if c := cmp.Compare(a.seq, b.seq); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.rec.ID, b.rec.ID)
-	})
-	out := make([]cache.Record, len(all))
-	for i, f := range all {
-		out[i] = f.rec
-	}
-	return out, nil
+	return cache.InFindOrder(all), nil
 }
 
 // List returns up to limit records of kind from offset in creation order,
