@@ -257,28 +257,15 @@ func (s *Server) runBulkOperation(r *http.Request, op bulkOperation, created map
 // bulkRecorder keeps what a handler answers to one bulk operation.
 type bulkRecorder struct {
 	header http.Header
-	status int
-	body   bytes.Buffer
+	firstStatus
+	body bytes.Buffer
 }
 
 func (w *bulkRecorder) Header() http.Header { return w.header }
 
-func (w *bulkRecorder) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-}
+func (w *bulkRecorder) WriteHeader(code int) { w.note(code) }
 
 func (w *bulkRecorder) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.note(http.StatusOK)
 	return w.body.Write(b)
-}
-
-func (w *bulkRecorder) code() int {
-	if w.status == 0 {
-		return http.StatusOK
-	}
-	return w.status
 }

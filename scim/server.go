@@ -265,7 +265,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.log.ErrorContext(ctx, "panic serving request", "panic", fmt.Sprint(v), "method", r.Method, "path", r.URL.Path)
-			if sw.status == 0 {
+			if sw.firstStatus == 0 {
 				writeError(sw, apiError{Status: http.StatusInternalServerError, Detail: "Internal error; see the bridge log."})
 			}
 		}
@@ -326,28 +326,37 @@ func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 // statusWriter remembers the status written.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	firstStatus
 }
 
 func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
+	w.note(code)
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.note(http.StatusOK)
 	return w.ResponseWriter.Write(b)
 }
 
-func (w *statusWriter) code() int {
-	if w.status == 0 {
+// firstStatus is the status a handler answered: the first one it set, or
+// 200 once it wrote a body without setting one (net/http's rule). Zero:
+// nothing written yet.
+type firstStatus int
+
+// note records code unless a status is already set.
+func (s *firstStatus) note(code int) {
+	if *s == 0 {
+		*s = firstStatus(code)
+	}
+}
+
+// code is the status answered, 200 if the handler wrote nothing.
+func (s firstStatus) code() int {
+	if s == 0 {
 		return http.StatusOK
 	}
-	return w.status
+	return int(s)
 }
 
 // requestIDs makes request ids: a random per-process prefix and a
