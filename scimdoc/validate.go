@@ -61,16 +61,12 @@ func Validate(kind Kind, body map[string]any) (map[string]any, error) {
 		return nil, err
 	}
 	for _, ext := range rt.Extensions {
-		v, err := field(body, ext.URN, "")
+		m, err := extensionObject(body, ext.URN)
 		if err != nil {
 			return nil, err
 		}
-		if v == nil {
+		if m == nil {
 			continue
-		}
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil, Errorf(ScimTypeInvalidValue, "%q must be an object", ext.URN)
 		}
 		attrs, err := validateAttrs(ext.Attrs, m, ext.URN+":")
 		if err != nil {
@@ -84,22 +80,30 @@ func Validate(kind Kind, body map[string]any) (map[string]any, error) {
 		if _, ok := customSchema(kind, urn); !ok {
 			continue
 		}
-		v, err := field(body, urn, "")
+		m, err := extensionObject(body, urn)
 		if err != nil {
 			return nil, err
-		}
-		if v == nil {
-			continue
-		}
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil, Errorf(ScimTypeInvalidValue, "%q must be an object", urn)
 		}
 		if attrs := customAttrs(m); len(attrs) > 0 {
 			out[urn] = attrs
 		}
 	}
 	return out, nil
+}
+
+// extensionObject returns the object the body holds under an extension's
+// URN, nil when it holds none (or null), and an invalidValue error when it
+// holds anything but an object.
+func extensionObject(body map[string]any, urn string) (map[string]any, *Error) {
+	v, err := field(body, urn, "")
+	if err != nil || v == nil {
+		return nil, err
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, Errorf(ScimTypeInvalidValue, "%q must be an object", urn)
+	}
+	return m, nil
 }
 
 // declaredSchemas returns the URNs the body's "schemas" lists.
