@@ -7,7 +7,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,6 +24,26 @@ type StaticToken struct {
 	Name string
 	// SHA256 is the token's SHA-256 digest; the token itself is not kept.
 	SHA256 [sha256.Size]byte
+}
+
+// NewStaticToken is the static token token with caller name name, kept by
+// its digest.
+func NewStaticToken(name, token string) StaticToken {
+	return StaticToken{Name: name, SHA256: sha256.Sum256([]byte(token))}
+}
+
+// emptyDigest is the digest of the empty token, which is no credential.
+var emptyDigest = sha256.Sum256(nil)
+
+// credentials returns a copy of tokens without the empty token's.
+func credentials(tokens []StaticToken) []StaticToken {
+	out := make([]StaticToken, 0, len(tokens))
+	for _, t := range tokens {
+		if t.SHA256 != emptyDigest {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // DefaultOIDCName is the caller name of OIDC JWTs when Config.OIDCName is
@@ -63,14 +82,7 @@ func newAuthenticator(cfg Config, log *slog.Logger) (*authenticator, error) {
 		issuer: cfg.OIDCIssuer, audience: cfg.OIDCAudience, oidcName: cfg.OIDCName,
 		requiredClaims: cfg.OIDCRequiredClaims, httpClient: cfg.HTTPClient, now: cfg.Now, log: log,
 	}
-	var tokens []StaticToken
-	for i, t := range cfg.Tokens {
-		if t == "" {
-			continue
-		}
-		tokens = append(tokens, StaticToken{Name: "token-" + strconv.Itoa(i+1), SHA256: sha256.Sum256([]byte(t))})
-	}
-	tokens = append(tokens, cfg.StaticTokens...)
+	tokens := credentials(cfg.StaticTokens)
 	a.tokens.Store(&tokens)
 	if a.issuer == "" && a.audience != "" {
 		return nil, errors.New("scim: an OIDC audience without an issuer")
@@ -91,7 +103,7 @@ func newAuthenticator(cfg Config, log *slog.Logger) (*authenticator, error) {
 // setTokens replaces the static tokens; requests authenticated from then
 // on use the new set.
 func (a *authenticator) setTokens(tokens []StaticToken) {
-	tokens = append([]StaticToken(nil), tokens...)
+	tokens = credentials(tokens)
 	a.tokens.Store(&tokens)
 }
 

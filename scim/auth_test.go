@@ -110,9 +110,9 @@ func TestNewNeedsACredential(t *testing.T) {
 		wantErr bool
 	}{
 		{name: "nothing", cfg: scim.Config{}, wantErr: true},
-		{name: "only empty tokens", cfg: scim.Config{Tokens: []string{"", ""}}, wantErr: true},
+		{name: "only empty tokens", cfg: scim.Config{StaticTokens: []scim.StaticToken{scim.NewStaticToken("token-1", ""), scim.NewStaticToken("token-2", "")}}, wantErr: true},
 		{name: "audience without issuer", cfg: scim.Config{OIDCAudience: "scim-bridge"}, wantErr: true},
-		{name: "a token", cfg: scim.Config{Tokens: []string{"t"}}},
+		{name: "a token", cfg: scim.Config{StaticTokens: []scim.StaticToken{scim.NewStaticToken("token-1", "t")}}},
 		{name: "an issuer", cfg: scim.Config{OIDCIssuer: "https://idp.example.test"}},
 	}
 	for _, tt := range tests {
@@ -174,7 +174,7 @@ func TestOIDCBearerTokens(t *testing.T) {
 	stranger := newSigner(t, "idp-key") // same kid, different key
 
 	b := newBridge(t, bridgeOptions{cfg: scim.Config{
-		Tokens: []string{testToken}, OIDCIssuer: testIssuer, OIDCAudience: testAudience,
+		StaticTokens: []scim.StaticToken{scim.NewStaticToken("token-1", testToken)}, OIDCIssuer: testIssuer, OIDCAudience: testAudience,
 	}})
 	scim.SetVerifier(b.srv, oidc.NewVerifier(testIssuer,
 		&oidc.StaticKeySet{PublicKeys: []crypto.PublicKey{&idp.key.PublicKey}},
@@ -255,7 +255,7 @@ func TestOIDCIssuerUnreachable(t *testing.T) {
 		return nil, errors.New("dial tcp: connection refused")
 	})}
 	b := newBridge(t, bridgeOptions{cfg: scim.Config{
-		Tokens: []string{testToken}, OIDCIssuer: testIssuer, OIDCAudience: testAudience, HTTPClient: down,
+		StaticTokens: []scim.StaticToken{scim.NewStaticToken("token-1", testToken)}, OIDCIssuer: testIssuer, OIDCAudience: testAudience, HTTPClient: down,
 	}})
 	jwt := newSigner(t, "k").sign(t, "RS256", map[string]any{"iss": testIssuer, "aud": testAudience})
 	r := b.request(t, http.MethodGet, protected, nil, http.Header{"Authorization": {"Bearer " + jwt}})

@@ -108,7 +108,7 @@ func TestOIDCLocalIssuer(t *testing.T) {
 	li := newLocalIssuer(t, key)
 	const tenant, app = "9188040d-6c67-4c5b-b112-36a304b66dad", "6731de76-14a6-49ae-97bc-6eba6914391e"
 	b := newBridge(t, bridgeOptions{cfg: scim.Config{
-		Tokens: []string{testToken}, OIDCIssuer: li.url, OIDCAudience: testAudience,
+		StaticTokens: []scim.StaticToken{scim.NewStaticToken("token-1", testToken)}, OIDCIssuer: li.url, OIDCAudience: testAudience,
 		OIDCRequiredClaims: map[string]string{"tid": tenant, "azp": app}, OIDCName: "entra-wif",
 		HTTPClient: li.srv.Client(), Now: clock.now,
 	}})
@@ -178,8 +178,7 @@ func TestNamedStaticTokens(t *testing.T) {
 	const okta = "okta-prod-token-0123456789abcdef0123456789"
 	const entra = "entra-prod-token-0123456789abcdef012345678"
 	b := newBridge(t, bridgeOptions{cfg: scim.Config{
-		Tokens:       []string{testToken},
-		StaticTokens: []scim.StaticToken{{Name: "okta-prod", SHA256: sha(okta)}, {Name: "entra-prod", SHA256: sha(entra)}},
+		StaticTokens: []scim.StaticToken{scim.NewStaticToken("token-1", testToken), {Name: "okta-prod", SHA256: sha(okta)}, {Name: "entra-prod", SHA256: sha(entra)}},
 	}})
 	id := b.createUser(t, "named.caller@example.com") // testToken: token-1
 	r := b.request(t, http.MethodPatch, scim.BasePath+"/Users/"+id,

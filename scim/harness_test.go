@@ -44,7 +44,7 @@ type bridge struct {
 }
 
 type bridgeOptions struct {
-	cfg      scim.Config // Tokens defaults to testToken and otherToken
+	cfg      scim.Config // StaticTokens defaults to testToken and otherToken (token-1, token-2)
 	emulator emulator.Config
 	quiet    bool // discard logs (benchmarks)
 }
@@ -61,8 +61,8 @@ func newBridge(tb testing.TB, o bridgeOptions) *bridge {
 		tb.Fatal(err)
 	}
 	cfg := o.cfg
-	if cfg.Tokens == nil {
-		cfg.Tokens = []string{testToken, otherToken}
+	if cfg.StaticTokens == nil {
+		cfg.StaticTokens = []scim.StaticToken{scim.NewStaticToken("token-1", testToken), scim.NewStaticToken("token-2", otherToken)}
 	}
 	srv, err := scim.New(cfg, []mapping.Resource{prov.Users(), prov.Groups()}, log.With("component", "scim"))
 	if err != nil {

@@ -52,7 +52,7 @@ func BenchmarkFilterLookupRedis(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv, err := scim.New(scim.Config{Tokens: []string{testToken}}, []mapping.Resource{prov.Users(), prov.Groups()}, log)
+	srv, err := scim.New(scim.Config{StaticTokens: []scim.StaticToken{scim.NewStaticToken("token-1", testToken)}}, []mapping.Resource{prov.Users(), prov.Groups()}, log)
 	if err != nil {
 		b.Fatal(err)
 	}

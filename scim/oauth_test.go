@@ -25,7 +25,7 @@ func oauthBridge(t *testing.T, key string) (*bridge, *testClock) {
 	t.Helper()
 	clock := newClock(time.Now().UTC().Truncate(time.Second))
 	b := newBridge(t, bridgeOptions{cfg: scim.Config{
-		Tokens:          []string{testToken},
+		StaticTokens:    []scim.StaticToken{scim.NewStaticToken("token-1", testToken)},
 		OAuthClients:    []scim.OAuthClient{{ID: oauthClientID, SecretSHA256: sha(oauthSecret)}},
 		OAuthTokenTTL:   15 * time.Minute,
 		OAuthSigningKey: []byte(key),

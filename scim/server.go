@@ -26,12 +26,10 @@ const BasePath = "/scim/v2"
 
 // Config configures the HTTP surface.
 type Config struct {
-	// Tokens are static bearer tokens IdPs may present, named token-1,
-	// token-2, … by position. At least one token (here or in
-	// StaticTokens), an OAuth client or an OIDC issuer is required.
-	Tokens []string
-	// StaticTokens are static bearer tokens by name and SHA-256 digest,
-	// accepted besides Tokens. Server.SetStaticTokens replaces both.
+	// StaticTokens are the static bearer tokens IdPs may present, by
+	// caller name and SHA-256 digest (NewStaticToken makes one from a
+	// token); Server.SetStaticTokens replaces them. At least one static
+	// token, an OAuth client or an OIDC issuer is required.
 	StaticTokens []StaticToken
 	// OIDCIssuer and OIDCAudience, when set, also accept JWTs from that
 	// issuer for that audience, signed with an asymmetric algorithm. Zero:
@@ -290,8 +288,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.router.ServeHTTP(sw, r.WithContext(ctx))
 }
 
-// SetStaticTokens replaces the static bearer tokens (Config.Tokens and
-// StaticTokens): from its return on, requests are authenticated against
+// SetStaticTokens replaces the static bearer tokens
+// (Config.StaticTokens): from its return on, requests are authenticated against
 // tokens alone. It is safe to call while serving.
 func (s *Server) SetStaticTokens(tokens []StaticToken) { s.auth.setTokens(tokens) }
 

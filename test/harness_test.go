@@ -146,7 +146,7 @@ func newEnv(t *testing.T, store envtest.Store, o envOptions) *env {
 		go prov.RunScheduler(t.Context(), nil)
 	}
 	token := "test-token-" + strings.Repeat("x", 20)
-	h, err := scim.New(scim.Config{Tokens: []string{token}, MaxBodyBytes: o.maxBody, UserNameImmutable: o.userNameChange == mapping.UserNameRefuse}, []mapping.Resource{prov.Users(), prov.Groups()}, log.With("component", "scim"))
+	h, err := scim.New(scim.Config{StaticTokens: []scim.StaticToken{scim.NewStaticToken("token-1", token)}, MaxBodyBytes: o.maxBody, UserNameImmutable: o.userNameChange == mapping.UserNameRefuse}, []mapping.Resource{prov.Users(), prov.Groups()}, log.With("component", "scim"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func newReplicasWith(t *testing.T, n int, cfg mapping.Config) []*env {
 			t.Fatal(err)
 		}
 		token := "replica-token-0123456789"
-		h, err := scim.New(scim.Config{Tokens: []string{token}}, []mapping.Resource{prov.Users(), prov.Groups()}, nil)
+		h, err := scim.New(scim.Config{StaticTokens: []scim.StaticToken{scim.NewStaticToken("token-1", token)}}, []mapping.Resource{prov.Users(), prov.Groups()}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

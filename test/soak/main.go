@@ -256,7 +256,7 @@ func newSoak(o options, out io.Writer) (s *soak, cleanup func(), err error) {
 	var tok [24]byte
 	_, _ = crand.Read(tok[:])
 	token := hex.EncodeToString(tok[:])
-	h, err := scim.New(scim.Config{Tokens: []string{token}}, []mapping.Resource{prov.Users(), prov.Groups()}, logger.With("component", "scim"))
+	h, err := scim.New(scim.Config{StaticTokens: []scim.StaticToken{scim.NewStaticToken("token-1", token)}}, []mapping.Resource{prov.Users(), prov.Groups()}, logger.With("component", "scim"))
 	if err != nil {
 		return nil, nil, err
 	}
