@@ -98,8 +98,8 @@ type Config struct {
 	// service defaults to queued (see scheduler.go).
 	MembershipWrites string
 	// Quiet is how long a call's changes must have been left alone before
-	// the scheduler sends it; zero → 1s. MaxHold bounds that wait; zero →
-	// 30s. ClaimTTL is how long a sender holds a call's changes; zero →
+	// the scheduler sends it; zero → 1s. MaxHold bounds that wait, and the
+	// wait for an interleaved push to pause; zero → 2 minutes. ClaimTTL is how long a sender holds a call's changes; zero →
 	// 30s.
 	Quiet, MaxHold, ClaimTTL time.Duration
 	// OnDeprovision, when set, sees how long each deactivation or user
@@ -170,6 +170,8 @@ type Provisioner struct {
 	// sent is when the scheduler last sent a call to a user or group.
 	sentMu sync.Mutex
 	sent   map[string]time.Time
+	// holdingPush: the last round held its calls for an interleaved push.
+	holdingPush atomic.Bool
 	// reconciling is set while a reconciliation pass runs.
 	reconciling atomic.Bool
 	// lost are users whose UiPath account must be recreated before the

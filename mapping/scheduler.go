@@ -30,8 +30,11 @@ const (
 	// been quiet this long, so that the burst goes out as one call.
 	defaultQuiet = time.Second
 	// defaultMaxHold bounds that wait for a resource the IdP never stops
-	// changing.
-	defaultMaxHold = 30 * time.Second
+	// changing, and the wait for an interleaved push to pause
+	// (planPending). Holding a call costs at most this much of a drain's
+	// end, against UiPath's 5-minute window; sending it before the push is
+	// done costs a second call, a 144th of that window.
+	defaultMaxHold = 2 * time.Minute
 	// defaultClaimTTL is how long a sender holds the changes of one call:
 	// past it, a sender that died mid-call loses them to the next one.
 	defaultClaimTTL = 30 * time.Second
@@ -77,6 +80,9 @@ type RoundReport struct {
 	// Wait is how long the round asked the scheduler to wait: for budget,
 	// for changes to ripen, or for work.
 	Wait time.Duration
+	// HoldingPush: the IdP is sending a push that comes back to the same
+	// groups or users, and the round's calls wait for it to pause.
+	HoldingPush bool
 }
 
 // wakeScheduler tells the scheduler that a change was queued.
@@ -185,8 +191,10 @@ func (p *Provisioner) round(ctx context.Context) (RoundReport, error) {
 		// Wake when the earliest held change frees up.
 		rep.Wait = min(rep.Wait, max(c.Claimed.Sub(now), c.Due.Sub(now)))
 	}
-	calls := p.planPending(ready, now)
+	calls, interleaved := p.planPending(ready, now)
 	rep.Planned = len(calls)
+	rep.HoldingPush = interleaved
+	p.notePush(ctx, interleaved, len(calls))
 	for _, c := range calls {
 		if !c.ripe {
 			rep.Wait = min(rep.Wait, c.ripeAt.Sub(now))
@@ -219,23 +227,44 @@ func (p *Provisioner) round(ctx context.Context) (RoundReport, error) {
 
 func notAfter(t, now time.Time) bool { return !t.After(now) }
 
+// notePush logs when the scheduler starts and stops holding its calls for
+// an interleaved push (planPending), once each.
+func (p *Provisioner) notePush(ctx context.Context, interleaved bool, calls int) {
+	if p.holdingPush.Swap(interleaved) == interleaved {
+		return
+	}
+	if interleaved {
+		p.log.InfoContext(ctx, "the IdP's push keeps coming back to the same resources: membership calls wait until it pauses", "calls", calls, "max_hold", p.cfg.MaxHold)
+		return
+	}
+	p.log.InfoContext(ctx, "the IdP's push paused or ended: membership calls go out as they ripen", "calls", calls)
+}
+
 // repeatQuiet multiplies Config.Quiet for a user or group the scheduler
-// sent within Config.MaxHold: measured on the load harness (500 groups
+// sent within repeatWithin: measured on the load harness (500 groups
 // filled by 5,000 shuffled PATCHes over ~50 s), a 1 s lull alone sent
 // 1.2-1.5 calls per group.
 const repeatQuiet = 10
 
+// repeatWithin is how long the scheduler remembers a call it sent (at most
+// Config.MaxHold): a resource changed again within it is one the IdP came
+// back to (repeatQuiet, and planPending's reading of the push). Longer, it
+// would slow a group's next unrelated change, minutes later.
+const repeatWithin = 30 * time.Second
+
+func (p *Provisioner) repeatWithin() time.Duration { return min(p.cfg.MaxHold, repeatWithin) }
+
 // sentRecently reports whether the call's user or group was sent within
-// Config.MaxHold of now (this process's memory; a restart forgets it).
+// repeatWithin of now (this process's memory; a restart forgets it).
 func (p *Provisioner) sentRecently(c Call, now time.Time) bool {
 	p.sentMu.Lock()
 	defer p.sentMu.Unlock()
 	at, ok := p.sent[callKey(c)]
-	return ok && now.Sub(at) < p.cfg.MaxHold
+	return ok && now.Sub(at) < p.repeatWithin()
 }
 
 // noteSent remembers that a call went to c's user or group at now, and
-// forgets what is older than MaxHold.
+// forgets what is older than repeatWithin.
 func (p *Provisioner) noteSent(c Call, now time.Time) {
 	p.sentMu.Lock()
 	defer p.sentMu.Unlock()
@@ -245,7 +274,7 @@ func (p *Provisioner) noteSent(c Call, now time.Time) {
 	p.sent[callKey(c)] = now
 	if len(p.sent) > 4096 {
 		for k, at := range p.sent {
-			if now.Sub(at) >= p.cfg.MaxHold {
+			if now.Sub(at) >= p.repeatWithin() {
 				delete(p.sent, k)
 			}
 		}
@@ -259,48 +288,110 @@ func callKey(c Call) string {
 	return "user:" + c.User
 }
 
+// How the scheduler reads an IdP's push (planPending). Okta's group push
+// and Entra send one group's PATCHes one after another: a group is done
+// when its burst is, and Config.Quiet finds the end of the burst. An IdP
+// (or an import tool) may instead work through all its groups at once,
+// coming back to each every few seconds: a group quiet for a second is
+// then not done, and a call sent for it is sent again when the push comes
+// back. Each such repeat spends a PUT of a window that has 144, so while a
+// push interleaves, every call waits until the whole push pauses (or
+// Config.MaxHold).
+const (
+	// settleQuiet: while the IdP is sending, a call waits at least this
+	// many Quiets from its first change, so that a push coming back to it
+	// can be seen before anything is sent.
+	settleQuiet = 3
+	// interleavedShare: a push interleaves when at least one planned call
+	// in this many (and at least two) was revisited: its changes came in
+	// bursts at least Quiet apart, or it was sent within repeatWithin and
+	// has changed since.
+	interleavedShare = 10
+)
+
 // plannedCall is a call of the plan with its ripeness: its changes have
-// been quiet for Config.Quiet, or the oldest has waited Config.MaxHold.
+// been quiet for Config.Quiet (longer while a push is on: see above), or
+// the oldest has waited Config.MaxHold.
 type plannedCall struct {
 	Call
 	ripe   bool
 	ripeAt time.Time
 }
 
-// planPending plans the fewest calls for changes, largest first.
-func (p *Provisioner) planPending(changes []cache.Pending, now time.Time) []plannedCall {
+// callTimes is when a call's changes were queued.
+type callTimes struct {
+	oldest, newest time.Time
+	// bursts: some of its changes came at least Quiet after the one
+	// before. sent: the scheduler sent its resource within repeatWithin.
+	bursts, sent bool
+}
+
+func (t callTimes) revisited() bool { return t.bursts || t.sent }
+
+// timesOf reads a call's changes' queue times (since, by group and user).
+func (p *Provisioner) timesOf(c Call, since map[[2]string]time.Time, now time.Time) callTimes {
+	others := append(slices.Clone(c.Add), c.Remove...)
+	at := make([]time.Time, 0, len(others))
+	for _, other := range others {
+		pair := [2]string{c.Group, other}
+		if c.Group == "" {
+			pair = [2]string{other, c.User}
+		}
+		at = append(at, since[pair])
+	}
+	slices.SortFunc(at, time.Time.Compare)
+	t := callTimes{oldest: at[0], newest: at[len(at)-1], sent: p.sentRecently(c, now)}
+	for i := 1; i < len(at); i++ {
+		if at[i].Sub(at[i-1]) >= p.cfg.Quiet {
+			t.bursts = true
+			break
+		}
+	}
+	return t
+}
+
+// planPending plans the fewest calls for changes, largest first, and
+// dates each one's ripeness.
+func (p *Provisioner) planPending(changes []cache.Pending, now time.Time) ([]plannedCall, bool) {
 	edges := make([]Change, len(changes))
 	since := make(map[[2]string]time.Time, len(changes))
+	var latest time.Time
 	for i, c := range changes {
 		edges[i] = Change{User: c.User, Group: c.Group, Add: c.Add}
 		since[[2]string{c.Group, c.User}] = c.Since
+		if c.Since.After(latest) {
+			latest = c.Since
+		}
 	}
 	plan := PlanMembership(p.cfg.Strategy, edges)
-	out := make([]plannedCall, 0, len(plan))
-	for _, c := range plan {
-		var newest, oldest time.Time
-		for _, other := range append(slices.Clone(c.Add), c.Remove...) {
-			pair := [2]string{c.Group, other}
-			if c.Group == "" {
-				pair = [2]string{other, c.User}
-			}
-			s := since[pair]
-			if newest.IsZero() || s.After(newest) {
-				newest = s
-			}
-			if oldest.IsZero() || s.Before(oldest) {
-				oldest = s
-			}
+	times := make([]callTimes, len(plan))
+	revisited := 0
+	for i, c := range plan {
+		times[i] = p.timesOf(c, since, now)
+		if times[i].revisited() {
+			revisited++
 		}
+	}
+	pushing := now.Sub(latest) < p.cfg.Quiet
+	interleaved := pushing && revisited >= max(2, len(plan)/interleavedShare)
+	out := make([]plannedCall, 0, len(plan))
+	for i, c := range plan {
+		t := times[i]
 		quiet := p.cfg.Quiet
-		if p.sentRecently(c, now) {
-			// Sent within MaxHold, and the IdP is still changing it: the
+		if t.sent {
+			// Sent within repeatWithin, and the IdP is still changing it: the
 			// burst is not over. Wait for a longer lull, so that one more
 			// call carries the rest rather than one per pause.
 			quiet *= repeatQuiet
 		}
-		ripeAt := newest.Add(quiet)
-		if held := oldest.Add(p.cfg.MaxHold); held.Before(ripeAt) {
+		ripeAt := t.newest.Add(quiet)
+		if pushing {
+			ripeAt = later(ripeAt, t.oldest.Add(settleQuiet*p.cfg.Quiet))
+		}
+		if interleaved {
+			ripeAt = later(ripeAt, latest.Add(p.cfg.Quiet))
+		}
+		if held := t.oldest.Add(p.cfg.MaxHold); held.Before(ripeAt) {
 			ripeAt = held
 		}
 		out = append(out, plannedCall{Call: c, ripe: !ripeAt.After(now), ripeAt: ripeAt})
@@ -308,7 +399,14 @@ func (p *Provisioner) planPending(changes []cache.Pending, now time.Time) []plan
 	slices.SortStableFunc(out, func(a, b plannedCall) int {
 		return cmp.Compare(len(b.Add)+len(b.Remove), len(a.Add)+len(a.Remove))
 	})
-	return out
+	return out, interleaved
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // callResult is what sending one call did to its changes.
@@ -812,7 +910,8 @@ func (p *Provisioner) QueueStatus(ctx context.Context, failures int) (QueueStatu
 			st.Backoff++
 		}
 	}
-	st.PlannedCalls = len(p.planPending(all, now))
+	plan, _ := p.planPending(all, now)
+	st.PlannedCalls = len(plan)
 	if st.Failures, err = p.store.Failures(ctx, failures); err != nil {
 		return st, fmt.Errorf("queue status: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -304,5 +305,142 @@ func TestReleaseStaleClaims(t *testing.T) {
 	e.drain()
 	if got := e.upMembers(g.ID); !slices.Equal(got, lower([]string{u1.ID, u2.ID})) {
 		t.Fatalf("UiPath members = %v", got)
+	}
+}
+
+// pushClock is a scheduler test's clock, moved by hand.
+type pushClock struct {
+	mu sync.Mutex
+	at time.Time
+}
+
+func (c *pushClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.at
+}
+
+func (c *pushClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.at = c.at.Add(d)
+}
+
+// pushEnv is a provisioner with queued writes, Quiet 1s and MaxHold 20s on
+// a hand-moved clock, ten groups and forty users.
+func pushEnv(t *testing.T, store envtest.Store) (*env, *pushClock, []string, []string) {
+	clock := &pushClock{at: time.Now().UTC().Truncate(time.Second)}
+	cfg := queuedCfg()
+	cfg.Quiet, cfg.MaxHold, cfg.Now = time.Second, 20*time.Second, clock.now
+	e := newEnv(t, envOptions{store: store, cfg: cfg})
+	var users, groups []string
+	for i := range 40 {
+		users = append(users, e.mustUser(fmt.Sprintf("u%d", i)).ID)
+	}
+	for i := range 10 {
+		groups = append(groups, e.mustGroup(fmt.Sprintf("G%d", i)).ID)
+	}
+	e.resetCalls()
+	return e, clock, users, groups
+}
+
+// round runs one scheduler round and returns it.
+func (e *env) round() mapping.RoundReport {
+	e.t.Helper()
+	rep, err := e.prov.Round(e.t.Context())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return rep
+}
+
+// TestSchedulerHoldsAnInterleavedPush: an IdP that works through all its
+// groups at once, coming back to each every second or two, gets one PUT
+// per group, sent once the push pauses, instead of a PUT at every lull
+// and another when the push comes back. The rule's other sides: MaxHold
+// still bounds the wait, and a push that sends one group after another
+// (Okta, Entra) is not held: each group goes out once its burst has
+// settled, while the push goes on.
+func TestSchedulerHoldsAnInterleavedPush(t *testing.T) {
+	forEachStore(t, func(t *testing.T, store envtest.Store) {
+		e, clock, users, groups := pushEnv(t, store)
+		want := map[string][]string{}
+		// Every 200ms the push sends a member to one group, going round
+		// the ten groups: each group hears from it every 2s, for 8s
+		// (forty PATCHes).
+		held := false
+		for step := range 40 {
+			g := groups[step%10]
+			e.patchMembers(g, "add", users[step])
+			want[g] = append(want[g], users[step])
+			clock.advance(200 * time.Millisecond)
+			rep := e.round()
+			if rep.Sent != 0 {
+				t.Fatalf("step %d (%v into the push): the round sent %d calls while the push was still coming back to its groups", step, time.Duration(step+1)*200*time.Millisecond, rep.Sent)
+			}
+			held = held || rep.HoldingPush
+		}
+		if !held {
+			t.Fatal("no round reported holding the interleaved push")
+		}
+		// The push pauses: after Quiet every group goes out, once.
+		clock.advance(time.Second)
+		if rep := e.round(); rep.Sent != 10 || rep.HoldingPush {
+			t.Fatalf("after the pause: sent %d calls (holding %v), want 10, one per group", rep.Sent, rep.HoldingPush)
+		}
+		if n := e.calls(http.MethodPut, "/"); n != 10 {
+			t.Fatalf("PUTs = %d, want 10: one per group", n)
+		}
+		for _, g := range groups {
+			if got, want := e.upMembers(g), lower(want[g]); !slices.Equal(got, want) {
+				t.Fatalf("group %s in UiPath = %v, want %v", g, got, want)
+			}
+		}
+	})
+}
+
+// TestSchedulerMaxHoldBoundsAPush: a push that never pauses is held at most
+// MaxHold from a call's first change.
+func TestSchedulerMaxHoldBoundsAPush(t *testing.T) {
+	e, clock, users, groups := pushEnv(t, envtest.Bolt)
+	// Two groups, revisited every 500ms, for 30s: longer than MaxHold.
+	sentAt := time.Duration(0)
+	for step := range 60 {
+		e.patchMembers(groups[step%2], "add", users[step%40])
+		clock.advance(500 * time.Millisecond)
+		if rep := e.round(); rep.Sent > 0 && sentAt == 0 {
+			sentAt = time.Duration(step+1) * 500 * time.Millisecond
+		}
+	}
+	if sentAt == 0 || sentAt > 20*time.Second+500*time.Millisecond {
+		t.Fatalf("first call sent %v into a push that never paused, want by MaxHold (20s)", sentAt)
+	}
+}
+
+// TestSchedulerSendsAGroupedPushAsItGoes: a push that sends one group's
+// PATCHes one after another (Okta's group push, Entra) is not held for the
+// push: each group is sent once its burst is settleQuiet (3s) old, while
+// the IdP is still sending the next groups, and once only.
+func TestSchedulerSendsAGroupedPushAsItGoes(t *testing.T) {
+	e, clock, users, groups := pushEnv(t, envtest.Bolt)
+	sentBy := map[int]int{} // step → PUTs so far
+	for step := range 40 {
+		// Group step/4 gets four PATCHes in a row, 250ms apart.
+		e.patchMembers(groups[step/4], "add", users[step])
+		clock.advance(250 * time.Millisecond)
+		if rep := e.round(); rep.HoldingPush {
+			t.Fatalf("step %d: a grouped push was held as interleaved", step)
+		}
+		sentBy[step] = e.calls(http.MethodPut, "/")
+	}
+	// Group 0's burst ended at 1s; 3s after its first change (step 11,
+	// 3s in) it is due, while groups 2 and 3 are still being sent.
+	if sentBy[12] < 1 {
+		t.Fatalf("PUTs by 3.25s into the push = %d, want group 0 sent (its burst settled at 3s)", sentBy[12])
+	}
+	clock.advance(4 * time.Second)
+	e.round()
+	if n := e.calls(http.MethodPut, "/"); n != 10 {
+		t.Fatalf("PUTs = %d, want 10: one per group", n)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -54,6 +55,7 @@ type options struct {
 	keep        bool
 	generator   string
 	order       string
+	until       string
 	reconcile   bool
 	drift       int
 }
@@ -76,6 +78,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.IntVar(&o.users, "users", 0, "users (default 2000 in sync mode, 100000 in lookup mode)")
 	fs.IntVar(&o.groups, "groups", 50, "groups")
 	fs.IntVar(&o.memberships, "memberships", 10000, "initial group memberships, Zipf-distributed over the groups")
+	fs.StringVar(&o.until, "until", "exit", "sync mode: the last phase to run (users, groups, re-org, leavers or exit); reconciliation follows the exit phase only. At UiPath's real 5-minute window the exit phase alone needs half an hour")
 	fs.StringVar(&o.order, "order", "shuffled", "order of the membership PATCHes: shuffled (every group's PATCHes spread over the phase) or grouped (one group's PATCHes in sequence, many groups at once, as Okta's group push and Entra send them)")
 	fs.IntVar(&o.batch, "batch", 20, "members per PATCH (Entra sends member Add/Remove with value arrays)")
 	fs.IntVar(&o.reorg, "reorg", 10, "re-org wave: percent of users moved from one of their groups to another")
@@ -112,6 +115,9 @@ func run(args []string, stderr io.Writer) int {
 	}
 	if o.leavers < 0 || o.reorg2 < 0 {
 		bad = append(bad, "-leavers and -leaver-reorg must not be negative")
+	}
+	if !slices.Contains(syncPhases, o.until) {
+		bad = append(bad, "-until must be one of "+strings.Join(syncPhases, ", "))
 	}
 	if o.order != "shuffled" && o.order != "grouped" {
 		bad = append(bad, "-order must be shuffled or grouped")

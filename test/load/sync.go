@@ -137,38 +137,36 @@ func (r *syncRun) waitBudgetClear(ctx context.Context) {
 	}
 }
 
+// syncPhases are the sync mode's phases, in order (-until).
+var syncPhases = []string{"users", "groups", "re-org", "leavers", "exit"}
+
 func (r *syncRun) run(ctx context.Context) error {
-	phases := []struct {
-		name string
-		f    func(ctx context.Context, p *phase)
-	}{
-		{"users", r.usersPhase},
-		{"groups", r.groupsPhase},
-		{"re-org", r.reorgPhase},
-		{"leavers", r.leaversPhase},
-		{"exit", r.exitPhase},
+	run := map[string]func(ctx context.Context, p *phase){
+		"users": r.usersPhase, "groups": r.groupsPhase, "re-org": r.reorgPhase,
+		"leavers": r.leaversPhase, "exit": r.exitPhase,
 	}
+	phases := syncPhases[:slices.Index(syncPhases, r.opts.until)+1]
 	var bad []error
-	for _, ph := range phases {
+	for _, name := range phases {
 		// Each phase starts with the whole budget, so that its wall time
 		// compares with its own floor: the bridge's budget, like UiPath's
 		// limit, still counts the previous phase's last writes for a window.
 		r.waitBudgetClear(ctx)
-		p := r.measure(ctx, ph.name, ph.f)
+		p := r.measure(ctx, name, run[name])
 		r.phases = append(r.phases, p)
 		printPhases(os.Stdout, r.opts, r.phases[len(r.phases)-1:], false)
 		if p.leavers != nil {
 			p.leavers.print(os.Stdout, p.name)
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("phase %s: %w (deadline -timeout %v)", ph.name, ctx.Err(), r.opts.timeout)
+			return fmt.Errorf("phase %s: %w (deadline -timeout %v)", name, ctx.Err(), r.opts.timeout)
 		}
 		if p.drain.err != nil {
-			return fmt.Errorf("after %s: the queue did not drain: %w", ph.name, p.drain.err)
+			return fmt.Errorf("after %s: the queue did not drain: %w", name, p.drain.err)
 		}
 		// The state the IdP asked for so far: with the queue empty,
 		// UiPath must hold it.
-		if err := r.checkState(ctx, ph.name); err != nil {
+		if err := r.checkState(ctx, name); err != nil {
 			bad = append(bad, err)
 		}
 	}
@@ -179,7 +177,7 @@ func (r *syncRun) run(ctx context.Context) error {
 			p.leavers.print(os.Stdout, p.name)
 		}
 	}
-	if r.opts.reconcile && len(bad) == 0 {
+	if r.opts.reconcile && r.opts.until == "exit" && len(bad) == 0 {
 		// Once the queue is empty and UiPath agreed with the IdP.
 		if err := r.reconcilePhase(ctx); err != nil {
 			bad = append(bad, err)
