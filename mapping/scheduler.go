@@ -886,6 +886,10 @@ type QueueStatus struct {
 	// PlannedCalls is the UiPath calls needed to send every pending change
 	// (the scheduler's plan, before ripeness).
 	PlannedCalls int
+	// HoldingPush: the IdP is sending a push that keeps coming back to the
+	// same groups or users, and the calls wait for it to pause (at most
+	// MaxHold).
+	HoldingPush bool
 	// Failures is the latest changes UiPath refused for good, newest
 	// first.
 	Failures []cache.Failure
@@ -910,8 +914,8 @@ func (p *Provisioner) QueueStatus(ctx context.Context, failures int) (QueueStatu
 			st.Backoff++
 		}
 	}
-	plan, _ := p.planPending(all, now)
-	st.PlannedCalls = len(plan)
+	plan, holding := p.planPending(all, now)
+	st.PlannedCalls, st.HoldingPush = len(plan), holding
 	if st.Failures, err = p.store.Failures(ctx, failures); err != nil {
 		return st, fmt.Errorf("queue status: %w", err)
 	}

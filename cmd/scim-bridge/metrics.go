@@ -47,6 +47,7 @@ type metrics struct {
 	pending       prometheus.Gauge
 	pendingOldest prometheus.Gauge
 	plannedCalls  prometheus.Gauge
+	holdingPush   prometheus.Gauge
 	sentCalls     prometheus.Counter
 	changes       *prometheus.CounterVec // result
 	deprovision   prometheus.Histogram
@@ -111,6 +112,10 @@ func newMetrics(build buildInfo, lookupStats func() (lookups, pipelines int64), 
 			Name: "scim_bridge_membership_planned_calls",
 			Help: "UiPath calls the scheduler's latest plan needs to carry every pending change.",
 		}),
+		holdingPush: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "scim_bridge_membership_holding_push",
+			Help: "1 while the scheduler holds its calls for an IdP push that keeps coming back to the same groups or users (until the push pauses, at most the hold limit), else 0.",
+		}),
 		sentCalls: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "scim_bridge_membership_calls_sent_total",
 			Help: "UiPath calls the scheduler sent carrying membership changes.",
@@ -158,7 +163,7 @@ func newMetrics(build buildInfo, lookupStats func() (lookups, pipelines int64), 
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		buildInfo,
 		m.requests, m.requestDur, m.upstream, m.upstreamDur, m.budgetWait, m.exhausted, m.settle,
-		m.pending, m.pendingOldest, m.plannedCalls, m.sentCalls, m.changes, m.deprovision,
+		m.pending, m.pendingOldest, m.plannedCalls, m.holdingPush, m.sentCalls, m.changes, m.deprovision,
 		m.passes, m.lastPass, m.lastDrift, m.lastPassGets,
 		m.auditLost,
 	)
@@ -210,6 +215,10 @@ func (m *metrics) ObserveRound(r mapping.RoundReport, _ error) {
 	m.pending.Set(float64(r.Pending))
 	m.pendingOldest.Set(r.Oldest.Seconds())
 	m.plannedCalls.Set(float64(r.Planned))
+	m.holdingPush.Set(0)
+	if r.HoldingPush {
+		m.holdingPush.Set(1)
+	}
 	m.sentCalls.Add(float64(r.Sent))
 	m.changes.WithLabelValues("done").Add(float64(r.Done))
 	m.changes.WithLabelValues("retried").Add(float64(r.Retried))

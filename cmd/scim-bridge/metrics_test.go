@@ -379,7 +379,7 @@ func TestMetricsObservations(t *testing.T) {
 	m.ObserveUpstream(upstream.Observation{Op: "update user", Method: "PUT", BudgetWait: 20 * time.Second, BudgetExhausted: true})
 	// Two scheduler rounds: the gauges show the latest, the counters add up.
 	m.ObserveRound(mapping.RoundReport{Pending: 40, Oldest: 90 * time.Second, Planned: 7, Sent: 3, Done: 25, Retried: 2, Failed: 1}, nil)
-	m.ObserveRound(mapping.RoundReport{Pending: 12, Oldest: 3 * time.Second, Planned: 4, Sent: 4, Done: 12}, nil)
+	m.ObserveRound(mapping.RoundReport{Pending: 12, Oldest: 3 * time.Second, Planned: 4, Sent: 4, Done: 12, HoldingPush: true}, nil)
 	m.ObserveDeprovision(40 * time.Millisecond)
 	m.ObserveDeprovision(3 * time.Second)
 
@@ -418,6 +418,7 @@ func TestMetricsObservations(t *testing.T) {
 		`scim_bridge_membership_pending`:                                                                             12,
 		`scim_bridge_membership_pending_oldest_seconds`:                                                              3,
 		`scim_bridge_membership_planned_calls`:                                                                       4,
+		`scim_bridge_membership_holding_push`:                                                                        1,
 		`scim_bridge_membership_calls_sent_total`:                                                                    7,
 		`scim_bridge_membership_changes_total{result="done"}`:                                                        37,
 		`scim_bridge_membership_changes_total{result="retried"}`:                                                     2,

@@ -41,6 +41,9 @@ type membershipStatus struct {
 	// PlannedCalls is the UiPath calls (PUTs) the scheduler's plan needs
 	// to carry every pending change.
 	PlannedCalls int `json:"plannedCalls"`
+	// HoldingPush: the calls wait for an IdP push that keeps coming back
+	// to the same groups or users to pause.
+	HoldingPush bool `json:"holdingPush"`
 	// DrainEstimateSeconds is drainEstimate's figure: how long the budget
 	// needs to let PlannedCalls through.
 	DrainEstimateSeconds float64 `json:"drainEstimateSeconds"`
@@ -106,6 +109,7 @@ func (s statusSource) report(ctx context.Context) (statusReport, error) {
 			Backoff:       q.Backoff,
 			OldestSeconds: seconds(q.Oldest),
 			PlannedCalls:  q.PlannedCalls,
+			HoldingPush:   q.HoldingPush,
 		},
 		Budget:   budgetStatus{WindowSeconds: seconds(s.window), Methods: make(map[string]methodBudget, len(use))},
 		Failures: make([]failureStatus, 0, len(q.Failures)),

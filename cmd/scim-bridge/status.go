@@ -281,6 +281,9 @@ func (r statusReport) writeHuman(w io.Writer, from string) error {
 	fmt.Fprintf(tw, "  pending\t%d (in flight %d, in backoff %d)\n", m.Pending, m.InFlight, m.Backoff)
 	fmt.Fprintf(tw, "  oldest\t%s\n", short(duration(m.OldestSeconds)))
 	fmt.Fprintf(tw, "  planned calls\t%d\n", m.PlannedCalls)
+	if m.HoldingPush {
+		fmt.Fprintln(tw, "  held\tthe IdP's push keeps coming back to the same groups: calls wait until it pauses")
+	}
 	drain := short(duration(m.DrainEstimateSeconds))
 	if put, ok := r.Budget.Methods[http.MethodPut]; ok && m.PlannedCalls > 0 {
 		drain += fmt.Sprintf(" (membership may use %d of %d PUTs per %s)", put.Limit-put.Reserved, put.Limit, short(duration(r.Budget.WindowSeconds)))

@@ -392,7 +392,7 @@ func TestStatusHuman(t *testing.T) {
 		Store:       "redis",
 		GeneratedAt: at,
 		Membership: membershipStatus{Pending: 37, InFlight: 3, Backoff: 2, OldestSeconds: 1201.4, PlannedCalls: 150,
-			DrainEstimateSeconds: 302},
+			HoldingPush: true, DrainEstimateSeconds: 302},
 		Budget: budgetStatus{WindowSeconds: 302, Methods: map[string]methodBudget{
 			"GET":    {Used: 12, Limit: 300},
 			"POST":   {Used: 40, Limit: 24000},
@@ -410,6 +410,7 @@ Membership changes waiting for UiPath
   pending         37 (in flight 3, in backoff 2)
   oldest          20m1s
   planned calls   150
+  held            the IdP's push keeps coming back to the same groups: calls wait until it pauses
   drain estimate  5m2s (membership may use 144 of 160 PUTs per 5m2s)
 
 UiPath budget (calls in the last 5m2s)
