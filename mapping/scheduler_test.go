@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,8 @@ import (
 	"github.com/scim-bridge/scim-bridge/mapping"
 	"github.com/scim-bridge/scim-bridge/upstream"
 	"github.com/scim-bridge/scim-bridge/upstream/emulator"
+
+	"github.com/scim-bridge/scim-bridge/internal/clocktest"
 )
 
 // queuedCfg is the service's configuration: queued writes, auto strategy,
@@ -308,30 +309,12 @@ func TestReleaseStaleClaims(t *testing.T) {
 	}
 }
 
-// pushClock is a scheduler test's clock, moved by hand.
-type pushClock struct {
-	mu sync.Mutex
-	at time.Time
-}
-
-func (c *pushClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.at
-}
-
-func (c *pushClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.at = c.at.Add(d)
-}
-
 // pushEnv is a provisioner with queued writes, Quiet 1s and MaxHold 20s on
 // a hand-moved clock, ten groups and forty users.
-func pushEnv(t *testing.T, store envtest.Store) (*env, *pushClock, []string, []string) {
-	clock := &pushClock{at: time.Now().UTC().Truncate(time.Second)}
+func pushEnv(t *testing.T, store envtest.Store) (*env, *clocktest.Clock, []string, []string) {
+	clock := clocktest.New(time.Now().UTC().Truncate(time.Second))
 	cfg := queuedCfg()
-	cfg.Quiet, cfg.MaxHold, cfg.Now = time.Second, 20*time.Second, clock.now
+	cfg.Quiet, cfg.MaxHold, cfg.Now = time.Second, 20*time.Second, clock.Now
 	e := newEnv(t, envOptions{store: store, cfg: cfg})
 	var users, groups []string
 	for i := range 40 {
@@ -373,7 +356,7 @@ func TestSchedulerHoldsAnInterleavedPush(t *testing.T) {
 			g := groups[step%10]
 			e.patchMembers(g, "add", users[step])
 			want[g] = append(want[g], users[step])
-			clock.advance(200 * time.Millisecond)
+			clock.Advance(200 * time.Millisecond)
 			rep := e.round()
 			if rep.Sent != 0 {
 				t.Fatalf("step %d (%v into the push): the round sent %d calls while the push was still coming back to its groups", step, time.Duration(step+1)*200*time.Millisecond, rep.Sent)
@@ -384,7 +367,7 @@ func TestSchedulerHoldsAnInterleavedPush(t *testing.T) {
 			t.Fatal("no round reported holding the interleaved push")
 		}
 		// The push pauses: after Quiet every group goes out, once.
-		clock.advance(time.Second)
+		clock.Advance(time.Second)
 		if rep := e.round(); rep.Sent != 10 || rep.HoldingPush {
 			t.Fatalf("after the pause: sent %d calls (holding %v), want 10, one per group", rep.Sent, rep.HoldingPush)
 		}
@@ -407,7 +390,7 @@ func TestSchedulerMaxHoldBoundsAPush(t *testing.T) {
 	sentAt := time.Duration(0)
 	for step := range 60 {
 		e.patchMembers(groups[step%2], "add", users[step%40])
-		clock.advance(500 * time.Millisecond)
+		clock.Advance(500 * time.Millisecond)
 		if rep := e.round(); rep.Sent > 0 && sentAt == 0 {
 			sentAt = time.Duration(step+1) * 500 * time.Millisecond
 		}
@@ -427,7 +410,7 @@ func TestSchedulerSendsAGroupedPushAsItGoes(t *testing.T) {
 	for step := range 40 {
 		// Group step/4 gets four PATCHes in a row, 250ms apart.
 		e.patchMembers(groups[step/4], "add", users[step])
-		clock.advance(250 * time.Millisecond)
+		clock.Advance(250 * time.Millisecond)
 		if rep := e.round(); rep.HoldingPush {
 			t.Fatalf("step %d: a grouped push was held as interleaved", step)
 		}
@@ -438,7 +421,7 @@ func TestSchedulerSendsAGroupedPushAsItGoes(t *testing.T) {
 	if sentBy[12] < 1 {
 		t.Fatalf("PUTs by 3.25s into the push = %d, want group 0 sent (its burst settled at 3s)", sentBy[12])
 	}
-	clock.advance(4 * time.Second)
+	clock.Advance(4 * time.Second)
 	e.round()
 	if n := e.calls(http.MethodPut, "/"); n != 10 {
 		t.Fatalf("PUTs = %d, want 10: one per group", n)

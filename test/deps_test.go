@@ -33,6 +33,7 @@ var layers = map[string][]string{
 	"internal/logpii":    nil,
 	"internal/storetool": {"cache"},
 	"internal/tlstest":   nil,
+	"internal/clocktest": nil,
 	"internal/envtest":   {"upstream", "upstream/emulator", "cache", "cache/boltstore", "cache/redisstore", "internal/redistest"},
 	testTree:             {anyPackage},
 }

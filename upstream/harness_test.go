@@ -17,27 +17,12 @@ import (
 	"github.com/scim-bridge/scim-bridge/internal/envtest"
 	"github.com/scim-bridge/scim-bridge/upstream"
 	"github.com/scim-bridge/scim-bridge/upstream/emulator"
+
+	"github.com/scim-bridge/scim-bridge/internal/clocktest"
 )
 
-// clock is a settable clock safe for concurrent use.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// newClock is the fake clock the client and the emulator share.
+func newClock() *clocktest.Clock { return clocktest.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)) }
 
 // env is a client talking over real HTTP to a fresh emulator. By default
 // both share one fake clock, rate limits are off, and Sleep records its
@@ -48,7 +33,7 @@ type env struct {
 	url    string // the emulator's identity root
 	c      *upstream.Client
 	cfg    upstream.Config
-	clock  *clock
+	clock  *clocktest.Clock
 	logs   *envtest.LogBuffer
 	mu     sync.Mutex
 	sleeps []time.Duration

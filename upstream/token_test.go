@@ -11,28 +11,13 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/scim-bridge/scim-bridge/internal/clocktest"
 )
 
-// fakeClock is a settable clock safe for concurrent use.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+// newTokenClock is a fake clock at a fixed start.
+func newTokenClock() *clocktest.Clock {
+	return clocktest.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
 // tokenServer is a minimal token endpoint: it counts requests, checks the
@@ -71,7 +56,7 @@ func (ts *tokenServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, `{"access_token":%q,"expires_in":3600,"token_type":"Bearer","scope":"PM.User"}`, tok)
 }
 
-func newTokenSourceForTest(t *testing.T, ts *tokenServer, clock *fakeClock) *tokenSource {
+func newTokenSourceForTest(t *testing.T, ts *tokenServer, clock *clocktest.Clock) *tokenSource {
 	t.Helper()
 	srv := httptest.NewServer(ts)
 	t.Cleanup(srv.Close)
@@ -80,7 +65,7 @@ func newTokenSourceForTest(t *testing.T, ts *tokenServer, clock *fakeClock) *tok
 }
 
 func TestTokenCachedAndRenewed(t *testing.T) {
-	clock := newFakeClock()
+	clock := newTokenClock()
 	srv := &tokenServer{t: t}
 	ts := newTokenSourceForTest(t, srv, clock)
 	ctx := t.Context()
@@ -112,7 +97,7 @@ func TestTokenCachedAndRenewed(t *testing.T) {
 }
 
 func TestTokenRenewalFailureKeepsValidToken(t *testing.T) {
-	clock := newFakeClock()
+	clock := newTokenClock()
 	srv := &tokenServer{t: t}
 	ts := newTokenSourceForTest(t, srv, clock)
 	first, err := ts.get(t.Context())
@@ -133,7 +118,7 @@ func TestTokenRenewalFailureKeepsValidToken(t *testing.T) {
 
 func TestTokenSingleFlight(t *testing.T) {
 	srv := &tokenServer{t: t, gate: make(chan struct{}), entered: make(chan struct{}, 100)}
-	ts := newTokenSourceForTest(t, srv, newFakeClock())
+	ts := newTokenSourceForTest(t, srv, newTokenClock())
 
 	const n = 20
 	var started, done sync.WaitGroup
@@ -183,7 +168,7 @@ func TestTokenSingleFlight(t *testing.T) {
 
 func TestTokenInvalidate(t *testing.T) {
 	srv := &tokenServer{t: t}
-	ts := newTokenSourceForTest(t, srv, newFakeClock())
+	ts := newTokenSourceForTest(t, srv, newTokenClock())
 	first, _ := ts.get(t.Context())
 	ts.invalidate("some-older-token")
 	if tok, _ := ts.get(t.Context()); tok.access != first.access {
@@ -200,7 +185,7 @@ func TestTokenErrorsHoldNoSecret(t *testing.T) {
 		t.Run(fmt.Sprint(status), func(t *testing.T) {
 			srv := &tokenServer{t: t}
 			srv.failWith.Store(int32(status))
-			ts := newTokenSourceForTest(t, srv, newFakeClock())
+			ts := newTokenSourceForTest(t, srv, newTokenClock())
 			_, err := ts.get(t.Context())
 			var e *Error
 			if !errors.As(err, &e) || e.StatusCode != status {

@@ -10,36 +10,19 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/upstream"
+
+	"github.com/scim-bridge/scim-bridge/internal/clocktest"
 )
-
-// fakeClock is a settable clock for Config.Now.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 type harness struct {
 	t     *testing.T
 	srv   *Server
 	url   string
-	clock *fakeClock
+	clock *clocktest.Clock
 	tok   string
 }
 
@@ -47,7 +30,7 @@ type harness struct {
 // limits stay on unless cfg says otherwise.
 func newHarness(t *testing.T, cfg Config) *harness {
 	t.Helper()
-	clock := &fakeClock{now: time.Date(2025, 8, 12, 6, 41, 10, 90166300, time.UTC)}
+	clock := clocktest.New(time.Date(2025, 8, 12, 6, 41, 10, 90166300, time.UTC))
 	if cfg.Now == nil {
 		cfg.Now = clock.Now
 	}
