@@ -254,13 +254,13 @@ const repeatWithin = 30 * time.Second
 
 func (p *Provisioner) repeatWithin() time.Duration { return min(p.cfg.MaxHold, repeatWithin) }
 
-// sentRecently reports whether the call's user or group was sent within
+// sentRecently reports when the call's user or group was sent, if within
 // repeatWithin of now (this process's memory; a restart forgets it).
-func (p *Provisioner) sentRecently(c Call, now time.Time) bool {
+func (p *Provisioner) sentRecently(c Call, now time.Time) (time.Time, bool) {
 	p.sentMu.Lock()
 	defer p.sentMu.Unlock()
 	at, ok := p.sent[callKey(c)]
-	return ok && now.Sub(at) < p.repeatWithin()
+	return at, ok && now.Sub(at) < p.repeatWithin()
 }
 
 // noteSent remembers that a call went to c's user or group at now, and
@@ -322,11 +322,12 @@ type plannedCall struct {
 type callTimes struct {
 	oldest, newest time.Time
 	// bursts: some of its changes came at least Quiet after the one
-	// before. sent: the scheduler sent its resource within repeatWithin.
-	bursts, sent bool
+	// before. sent: the scheduler sent its resource within repeatWithin;
+	// cameBack: and a change came after that (not only a retry).
+	bursts, sent, cameBack bool
 }
 
-func (t callTimes) revisited() bool { return t.bursts || t.sent }
+func (t callTimes) revisited() bool { return t.bursts || t.cameBack }
 
 // timesOf reads a call's changes' queue times (since, by group and user).
 func (p *Provisioner) timesOf(c Call, since map[[2]string]time.Time, now time.Time) callTimes {
@@ -340,7 +341,10 @@ func (p *Provisioner) timesOf(c Call, since map[[2]string]time.Time, now time.Ti
 		at = append(at, since[pair])
 	}
 	slices.SortFunc(at, time.Time.Compare)
-	t := callTimes{oldest: at[0], newest: at[len(at)-1], sent: p.sentRecently(c, now)}
+	t := callTimes{oldest: at[0], newest: at[len(at)-1]}
+	if sentAt, ok := p.sentRecently(c, now); ok {
+		t.sent, t.cameBack = true, t.newest.After(sentAt)
+	}
 	for i := 1; i < len(at); i++ {
 		if at[i].Sub(at[i-1]) >= p.cfg.Quiet {
 			t.bursts = true

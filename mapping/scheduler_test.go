@@ -427,3 +427,43 @@ func TestSchedulerSendsAGroupedPushAsItGoes(t *testing.T) {
 		t.Fatalf("PUTs = %d, want 10: one per group", n)
 	}
 }
+
+// TestSchedulerHoldsAPushThatComesBackAfterASend: groups the scheduler sent
+// a moment ago and the IdP changes again are revisits too (a single new
+// burst each): the push that does so is held until it pauses, instead of
+// a call per group at every settle.
+func TestSchedulerHoldsAPushThatComesBackAfterASend(t *testing.T) {
+	e, clock, users, groups := pushEnv(t, envtest.Bolt)
+	// Two members each, so that the plan's calls are the groups'.
+	e.patchMembers(groups[0], "add", users[0], users[1])
+	e.patchMembers(groups[1], "add", users[2], users[3])
+	clock.Advance(5 * time.Second)
+	if rep := e.round(); rep.Sent != 2 {
+		t.Fatalf("first round sent %d calls, want the two settled groups", rep.Sent)
+	}
+	// Ten seconds later the push comes back to both, and goes on to the
+	// other groups, a PATCH every 200ms for 4s.
+	clock.Advance(10 * time.Second)
+	e.patchMembers(groups[0], "add", users[4], users[5])
+	e.patchMembers(groups[1], "add", users[6], users[7])
+	for step := range 20 {
+		e.patchMembers(groups[2+step%8], "add", users[8+step])
+		clock.Advance(200 * time.Millisecond)
+		if rep := e.round(); rep.Sent != 0 || !rep.HoldingPush {
+			t.Fatalf("step %d: sent %d calls, holding %v; want none sent, the push held", step, rep.Sent, rep.HoldingPush)
+		}
+	}
+	// The pause: the eight groups go out; the two sent before wait for
+	// the repeat rule's longer lull (10 Quiets), then go out once.
+	clock.Advance(time.Second)
+	if rep := e.round(); rep.Sent != 8 {
+		t.Fatalf("after the pause: sent %d calls, want 8", rep.Sent)
+	}
+	clock.Advance(10 * time.Second)
+	if rep := e.round(); rep.Sent != 2 {
+		t.Fatalf("after the repeat lull: sent %d calls, want 2", rep.Sent)
+	}
+	if n := e.calls(http.MethodPut, "/"); n != 12 {
+		t.Fatalf("PUTs = %d, want 12: the first two, then one per group", n)
+	}
+}
