@@ -64,17 +64,23 @@ func TestParseToken(t *testing.T) {
 	}
 }
 
+// tokenNames is the tokens' caller names, space-separated.
+func tokenNames(tokens []Token) string {
+	names := make([]string, len(tokens))
+	for i, tk := range tokens {
+		names[i] = tk.Name
+	}
+	return strings.Join(names, " ")
+}
+
 func TestParseTokensFile(t *testing.T) {
 	data := "# IdP tokens\n\n  okta:" + longToken + "  \n" + otherLong + "\r\n# entra's, by hash\nentra:sha256:" + hashHex("x") + "\n"
 	got, err := ParseTokensFile([]byte(data), 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	for _, tk := range got {
-		names = append(names, tk.Name)
-	}
-	if strings.Join(names, " ") != "okta token-3 entra" {
+	names := tokenNames(got)
+	if names != "okta token-3 entra" {
 		t.Errorf("names %v, want okta token-3 entra", names)
 	}
 	_, err = ParseTokensFile([]byte("ok:"+longToken+"\nbad:"+shortToken+"\n\nbad2:sha256:00\n"), 1)
@@ -99,11 +105,8 @@ func TestIdPTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	for _, tk := range got {
-		names = append(names, tk.Name)
-	}
-	if strings.Join(names, " ") != "env-a token-2 file-a token-4" {
+	names := tokenNames(got)
+	if names != "env-a token-2 file-a token-4" {
 		t.Errorf("names %v, want env-a token-2 file-a token-4 (numbered across both)", names)
 	}
 }

@@ -76,10 +76,7 @@ func lower(ids []string) []string {
 func TestQueuedMembershipIsAcknowledgedOnceStored(t *testing.T) {
 	forEachStore(t, func(t *testing.T, store envtest.Store) {
 		e := newEnv(t, envOptions{store: store, cfg: queuedCfg()})
-		var ids []string
-		for i := range 6 {
-			ids = append(ids, e.mustUser(fmt.Sprintf("u%d", i)).ID)
-		}
+		ids := e.mustUsers(6)
 		g := e.mustGroup("Engineers")
 		e.resetCalls()
 		e.patchMembers(g.ID, "add", ids[0:2]...)
@@ -115,13 +112,7 @@ func TestQueuedMembershipIsAcknowledgedOnceStored(t *testing.T) {
 func TestSchedulerPlansAcrossRequests(t *testing.T) {
 	forEachStore(t, func(t *testing.T, store envtest.Store) {
 		e := newEnv(t, envOptions{store: store, cfg: queuedCfg()})
-		var users, groups []string
-		for i := range 8 {
-			users = append(users, e.mustUser(fmt.Sprintf("u%d", i)).ID)
-		}
-		for i := range 5 {
-			groups = append(groups, e.mustGroup(fmt.Sprintf("G%d", i)).ID)
-		}
+		users, groups := e.mustUsers(8), e.mustGroups(5)
 		e.resetCalls()
 		var changes []mapping.Change
 		want := map[string][]string{}
@@ -139,10 +130,7 @@ func TestSchedulerPlansAcrossRequests(t *testing.T) {
 		e.patchMembers(groups[4], "remove", users[7])
 		sent := 0
 		for range 100 {
-			rep, err := e.prov.Round(t.Context())
-			if err != nil {
-				t.Fatal(err)
-			}
+			rep := e.round()
 			sent += rep.Sent
 			if rep.Pending == 0 {
 				break
@@ -316,15 +304,29 @@ func pushEnv(t *testing.T, store envtest.Store) (*env, *clocktest.Clock, []strin
 	cfg := queuedCfg()
 	cfg.Quiet, cfg.MaxHold, cfg.Now = time.Second, 20*time.Second, clock.Now
 	e := newEnv(t, envOptions{store: store, cfg: cfg})
-	var users, groups []string
-	for i := range 40 {
-		users = append(users, e.mustUser(fmt.Sprintf("u%d", i)).ID)
-	}
-	for i := range 10 {
-		groups = append(groups, e.mustGroup(fmt.Sprintf("G%d", i)).ID)
-	}
+	users, groups := e.mustUsers(40), e.mustGroups(10)
 	e.resetCalls()
 	return e, clock, users, groups
+}
+
+// mustUsers creates users u0…u(n-1) and returns their ids.
+func (e *env) mustUsers(n int) []string {
+	e.t.Helper()
+	ids := make([]string, n)
+	for i := range n {
+		ids[i] = e.mustUser(fmt.Sprintf("u%d", i)).ID
+	}
+	return ids
+}
+
+// mustGroups creates empty groups G0…G(n-1) and returns their ids.
+func (e *env) mustGroups(n int) []string {
+	e.t.Helper()
+	ids := make([]string, n)
+	for i := range n {
+		ids[i] = e.mustGroup(fmt.Sprintf("G%d", i)).ID
+	}
+	return ids
 }
 
 // round runs one scheduler round and returns it.

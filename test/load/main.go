@@ -16,7 +16,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -116,8 +115,8 @@ func run(args []string, stderr io.Writer) int {
 	if o.leavers < 0 || o.reorg2 < 0 {
 		bad = append(bad, "-leavers and -leaver-reorg must not be negative")
 	}
-	if !slices.Contains(syncPhases, o.until) {
-		bad = append(bad, "-until must be one of "+strings.Join(syncPhases, ", "))
+	if syncPhaseIndex(o.until) < 0 {
+		bad = append(bad, "-until must be one of "+strings.Join(syncPhaseNames(), ", "))
 	}
 	if o.order != "shuffled" && o.order != "grouped" {
 		bad = append(bad, "-order must be shuffled or grouped")

@@ -137,22 +137,45 @@ func (r *syncRun) waitBudgetClear(ctx context.Context) {
 	}
 }
 
-// syncPhases are the sync mode's phases, in order (-until).
-var syncPhases = []string{"users", "groups", "re-org", "leavers", "exit"}
+// syncPhase is one phase of the sync mode.
+type syncPhase struct {
+	name string
+	run  func(r *syncRun, ctx context.Context, p *phase)
+}
+
+// syncPhases are the sync mode's phases, in order (-until names the last).
+var syncPhases = []syncPhase{
+	{"users", (*syncRun).usersPhase},
+	{"groups", (*syncRun).groupsPhase},
+	{"re-org", (*syncRun).reorgPhase},
+	{"leavers", (*syncRun).leaversPhase},
+	{"exit", (*syncRun).exitPhase},
+}
+
+// syncPhaseIndex is the position of the phase called name, or -1.
+func syncPhaseIndex(name string) int {
+	return slices.IndexFunc(syncPhases, func(ph syncPhase) bool { return ph.name == name })
+}
+
+// syncPhaseNames lists the phases' names, in order.
+func syncPhaseNames() []string {
+	names := make([]string, len(syncPhases))
+	for i, ph := range syncPhases {
+		names[i] = ph.name
+	}
+	return names
+}
 
 func (r *syncRun) run(ctx context.Context) error {
-	run := map[string]func(ctx context.Context, p *phase){
-		"users": r.usersPhase, "groups": r.groupsPhase, "re-org": r.reorgPhase,
-		"leavers": r.leaversPhase, "exit": r.exitPhase,
-	}
-	phases := syncPhases[:slices.Index(syncPhases, r.opts.until)+1]
+	phases := syncPhases[:syncPhaseIndex(r.opts.until)+1]
 	var bad []error
-	for _, name := range phases {
+	for _, ph := range phases {
+		name := ph.name
 		// Each phase starts with the whole budget, so that its wall time
 		// compares with its own floor: the bridge's budget, like UiPath's
 		// limit, still counts the previous phase's last writes for a window.
 		r.waitBudgetClear(ctx)
-		p := r.measure(ctx, name, run[name])
+		p := r.measure(ctx, name, func(ctx context.Context, p *phase) { ph.run(r, ctx, p) })
 		r.phases = append(r.phases, p)
 		printPhases(os.Stdout, r.opts, r.phases[len(r.phases)-1:], false)
 		if p.leavers != nil {
